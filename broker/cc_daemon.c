@@ -1,0 +1,291 @@
+/*  cc_daemon.c - the main of certcast-broker and certcast-relay.
+
+    Options, then the ZPL config (-c FILE, options win), then logging, then
+    keys, then the engine actor; wait for SIGINT/SIGTERM; destroy in
+    reverse. With no options at all certcast-broker runs a national broker
+    on 127.0.0.1:7400 in ./certcast-data, creating on first start a root
+    key, the broker's key, a national issuer key with an all-sector
+    delegation, and an allow directory enrolling that issuer - so an
+    operator can publish at once, then move the root key offline.
+*/
+#include "cc_broker.h"
+#include <sys/stat.h>
+
+#define DEFAULT_SECTORS "defense,telecom,banking,finance,power,public"
+
+static const cc_option_t s_broker_options [] = {
+    { "listen", "HOST:PORT", "stream on PORT, control on PORT+1", "127.0.0.1:7400", false },
+    { "data", "DIR", "LMDB data directory", "certcast-data", false },
+    { "key", "FILE", "this broker's secret key (NAME.key)", NULL, false },
+    { "trust", "ROOT.pub", "pinned root public key", NULL, false },
+    { "allow", "DIR", "allow directory: enrolled clients' .pub files (the roster)", NULL, false },
+    { "name", "NAME", "origin name of this broker's streams", "national", false },
+    { "sectors", "S,S..", "sectors served", DEFAULT_SECTORS, true },
+    { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
+    { NULL, NULL, NULL, NULL, false }
+};
+
+static const cc_option_t s_relay_options [] = {
+    { "sector", "S", "sector(s) this relay serves (required)", NULL, true },
+    { "upstream", "HOST:PORT", "upstream broker (national or relay)", NULL, false },
+    { "upstream-pub", "FILE", "upstream broker's public key (.pub)", NULL, false },
+    { "listen", "HOST:PORT", "stream on PORT, control on PORT+1", "127.0.0.1:7410", false },
+    { "data", "DIR", "LMDB data directory", NULL, false },
+    { "key", "FILE", "this relay's secret key (NAME.key)", NULL, false },
+    { "trust", "ROOT.pub", "pinned root public key", NULL, false },
+    { "allow", "DIR", "allow directory: its agents' and issuers' .pub files", NULL, false },
+    { "name", "NAME", "origin name of this relay's own streams (default: first sector)", NULL, false },
+    { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
+    { NULL, NULL, NULL, NULL, false }
+};
+
+static bool
+s_exists (const char *path)
+{
+    struct stat info;
+    return stat (path, &info) == 0;
+}
+
+static int
+s_make_key (const char *dir, const char *name, const char *role)
+{
+    cc_keys_t *keys = cc_keys_generate ();
+    cc_keys_set_meta (keys, "name", name);
+    cc_keys_set_meta (keys, "role", role);
+    const char *reason = NULL;
+    int rc = cc_keys_save (keys, dir, name, &reason);
+    if (rc)
+        fprintf (stderr, "certcast-broker: cannot create %s/%s.key: %s\n",
+                 dir, name, reason? reason: "?");
+    cc_keys_destroy (&keys);
+    return rc;
+}
+
+//  First start with no options: create what a national broker needs.
+static int
+s_first_start (const char *data)
+{
+    char keys [512], allow [512], path [600], target [600];
+    snprintf (keys, sizeof keys, "%s/keys", data);
+    snprintf (allow, sizeof allow, "%s/allow", data);
+    snprintf (path, sizeof path, "%s/broker.key", keys);
+    if (s_exists (path))
+        return 0;
+    if (zsys_dir_create ("%s", keys) || zsys_dir_create ("%s", allow)) {
+        fprintf (stderr, "certcast-broker: cannot create %s\n", keys);
+        return -1;
+    }
+    chmod (data, 0700);
+    chmod (keys, 0700);
+    if (s_make_key (keys, "root", "root")
+    ||  s_make_key (keys, "national-issuer", "issuer")
+    ||  s_make_key (keys, "broker", "broker"))
+        return -1;
+    snprintf (path, sizeof path, "%s/root.key", keys);
+    cc_keys_t *root = cc_keys_load (path, NULL);
+    snprintf (path, sizeof path, "%s/national-issuer.pub", keys);
+    cc_keys_t *issuer = cc_keys_load (path, NULL);
+    assert (root && issuer);
+    int64_t now = (int64_t) time (NULL);
+    size_t size = 0;
+    uint8_t *delegation = cc_delegation_issue (
+        root, cc_keys_sign_public (issuer), "national-issuer", true, NULL,
+        now - 300, now + 365 * 86400, (uint64_t) now, &size);
+    snprintf (target, sizeof target, "%s/national-issuer.delegation", keys);
+    FILE *file = fopen (target, "wb");
+    int rc = file && fwrite (delegation, 1, size, file) == size? 0: -1;
+    if (file)
+        fclose (file);
+    free (delegation);
+    cc_keys_destroy (&issuer);
+    cc_keys_destroy (&root);
+    //  Enrol the issuer: its public key in the allow directory.
+    snprintf (target, sizeof target, "%s/national-issuer.pub", allow);
+    zfile_t *source = zfile_new (NULL, path);
+    if (rc == 0 && source && zfile_input (source) == 0) {
+        zchunk_t *chunk = zfile_read (source, zfile_cursize (source), 0);
+        zfile_t *copy = zfile_new (NULL, target);
+        rc = copy && zfile_output (copy) == 0
+            && zfile_write (copy, chunk, 0) == 0? 0: -1;
+        zfile_destroy (&copy);
+        zchunk_destroy (&chunk);
+    }
+    else
+        rc = -1;
+    zfile_destroy (&source);
+    if (rc) {
+        fprintf (stderr, "certcast-broker: cannot write %s\n", target);
+        return -1;
+    }
+    zsys_notice ("first start: created keys in %s (move root.key offline) "
+                 "and enrolled national-issuer in %s", keys, allow);
+    return 0;
+}
+
+int
+cc_daemon_main (int argc, char **argv, bool relay)
+{
+    const char *program = relay? "certcast-relay": "certcast-broker";
+    int exit_code = 0;
+    cc_config_t *config = cc_config_new (
+        relay? "relay": "broker",
+        relay? "certcast-relay --sector S --upstream HOST:PORT --upstream-pub FILE "
+               "--listen HOST:PORT --data DIR --key FILE --trust ROOT.pub --allow DIR"
+             : "certcast-broker [--listen HOST:PORT] [--data DIR] [--key FILE] "
+               "[--trust ROOT.pub] [--allow DIR] [-c FILE]",
+        relay? s_relay_options: s_broker_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    if (cc_config_positionals (config)) {
+        fprintf (stderr, "%s: unexpected argument '%s' (try --help)\n",
+                 program, cc_config_positional (config, 0));
+        cc_config_destroy (&config);
+        return 2;
+    }
+    zsys_set_logident (program);
+    zsys_set_logstream (stderr);
+    zsys_set_max_sockets (0);
+
+    char host [256], upstream_host [256];
+    int port = 0, upstream_port = 0;
+    int64_t heartbeat = cc_config_int (config, "heartbeat", 50, 60000, 1000);
+    const char *data = cc_config_get (config, "data");
+    const char **sectors = relay? cc_config_all (config, "sector")
+                                : cc_config_all (config, "sectors");
+    const char *missing = NULL;
+    if (relay) {
+        const char *required [] = { "upstream", "upstream-pub", "data", "key",
+                                    "trust", "allow", NULL };
+        for (const char **name = required; *name && !missing; name++)
+            if (!cc_config_get (config, *name))
+                missing = *name;
+        if (!missing && !sectors [0])
+            missing = "sector";
+    }
+    if (missing) {
+        fprintf (stderr, "%s: --%s is required (try --help)\n", program, missing);
+        cc_config_destroy (&config);
+        return 2;
+    }
+    if (heartbeat < 0
+    ||  cc_config_endpoint (cc_config_get (config, "listen"), host, &port)
+    ||  (relay && cc_config_endpoint (cc_config_get (config, "upstream"),
+                                      upstream_host, &upstream_port))) {
+        if (heartbeat >= 0)
+            fprintf (stderr, "%s: endpoints are HOST:PORT with PORT below 65535\n",
+                     program);
+        cc_config_destroy (&config);
+        return 2;
+    }
+    for (const char **sector = sectors; *sector; sector++)
+        if (strspn (*sector, "abcdefghijklmnopqrstuvwxyz0123456789-")
+            != strlen (*sector)) {
+            fprintf (stderr, "%s: sector '%s' must be lower-case letters, "
+                     "digits and '-'\n", program, *sector);
+            cc_config_destroy (&config);
+            return 2;
+        }
+    //  Defaults under the data directory (national broker only).
+    char key_path [600], trust_path [600], allow_path [600];
+    bool defaults = !relay && !cc_config_get (config, "key")
+                 && !cc_config_get (config, "trust")
+                 && !cc_config_get (config, "allow");
+    snprintf (key_path, sizeof key_path, "%s",
+              cc_config_get (config, "key")? cc_config_get (config, "key"): "");
+    snprintf (trust_path, sizeof trust_path, "%s",
+              cc_config_get (config, "trust")? cc_config_get (config, "trust"): "");
+    snprintf (allow_path, sizeof allow_path, "%s",
+              cc_config_get (config, "allow")? cc_config_get (config, "allow"): "");
+    if (!relay) {
+        if (!*key_path)
+            snprintf (key_path, sizeof key_path, "%s/keys/broker.key", data);
+        if (!*trust_path)
+            snprintf (trust_path, sizeof trust_path, "%s/keys/root.pub", data);
+        if (!*allow_path)
+            snprintf (allow_path, sizeof allow_path, "%s/allow", data);
+        if (defaults && s_first_start (data)) {
+            cc_config_destroy (&config);
+            return 1;
+        }
+    }
+    const char *reason = NULL;
+    cc_keys_t *keys = cc_keys_load (key_path, &reason);
+    if (!keys || !cc_keys_has_secret (keys)) {
+        fprintf (stderr, "%s: --key %s: %s\n", program, key_path,
+                 keys? "not a secret key file": reason? reason: "cannot load");
+        cc_keys_destroy (&keys);
+        cc_config_destroy (&config);
+        return 1;
+    }
+    cc_keys_t *root = cc_keys_load (trust_path, &reason);
+    if (!root) {
+        fprintf (stderr, "%s: --trust %s: %s\n", program, trust_path,
+                 reason? reason: "cannot load");
+        cc_keys_destroy (&keys);
+        cc_config_destroy (&config);
+        return 1;
+    }
+    cc_keys_t *upstream = NULL;
+    if (relay) {
+        upstream = cc_keys_load (cc_config_get (config, "upstream-pub"), &reason);
+        if (!upstream) {
+            fprintf (stderr, "%s: --upstream-pub %s: %s\n", program,
+                     cc_config_get (config, "upstream-pub"),
+                     reason? reason: "cannot load");
+            cc_keys_destroy (&root);
+            cc_keys_destroy (&keys);
+            cc_config_destroy (&config);
+            return 1;
+        }
+    }
+    struct stat info;
+    if (stat (allow_path, &info) || !S_ISDIR (info.st_mode)) {
+        fprintf (stderr, "%s: --allow %s: not a directory\n", program, allow_path);
+        cc_keys_destroy (&upstream);
+        cc_keys_destroy (&root);
+        cc_keys_destroy (&keys);
+        cc_config_destroy (&config);
+        return 1;
+    }
+    cc_engine_config_t engine_config = {
+        .name = cc_config_get (config, "name")? cc_config_get (config, "name")
+                                              : sectors [0],
+        .listen_host = host,
+        .listen_port = port,
+        .data_dir = data,
+        .keys = keys,
+        .root_key = cc_keys_sign_public (root),
+        .allow_dir = allow_path,
+        .sectors = sectors,
+        .heartbeat_ms = (int) heartbeat,
+        .upstream_host = relay? upstream_host: NULL,
+        .upstream_port = upstream_port,
+        .upstream_key = upstream? cc_keys_curve_public (upstream): NULL
+    };
+    cc_engine_t *engine = cc_engine_new (&engine_config);
+    if (!engine) {
+        fprintf (stderr, "%s: could not start (see the log above)\n", program);
+        cc_keys_destroy (&upstream);
+        cc_keys_destroy (&root);
+        cc_keys_destroy (&keys);
+        cc_config_destroy (&config);
+        return 1;
+    }
+    zsys_notice ("ready");
+    //  Signal handlers only set zsys_interrupted (czmq's default handler).
+    while (!zsys_interrupted) {
+        zpoller_t *poller = zpoller_new (cc_engine_actor (engine), NULL);
+        zpoller_wait (poller, 500);
+        bool stopped = zpoller_terminated (poller);
+        zpoller_destroy (&poller);
+        if (stopped)
+            break;
+    }
+    zsys_notice ("stopping");
+    cc_engine_destroy (&engine);
+    cc_keys_destroy (&upstream);
+    cc_keys_destroy (&root);
+    cc_keys_destroy (&keys);
+    cc_config_destroy (&config);
+    return 0;
+}

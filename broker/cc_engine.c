@@ -1,0 +1,1375 @@
+/*  cc_engine.c - the broker engine actor (national broker and relays).
+
+    One poller, one handler per socket, and one write transaction per poll
+    cycle. Handlers never write to LMDB: they verify what arrived and queue
+    it in the cycle's batch. s_cycle_end commits the batch with one durable
+    LMDB transaction and only then makes anything visible - publishes the
+    new deliveries, answers "stored" and "acked". This is the durability
+    promise of certcast: a publisher told "stored" and an agent told
+    "acked" can lose power a microsecond later on every host and nothing
+    they were told is lost, because the data sync happened first. If the
+    commit fails nothing is made visible and every requester is told
+    "storage" (publishers exit non-zero; agents and relays resend).
+
+    Trust decisions all happen before the batch: the sender is the ZAP
+    User-Id (its CURVE key) looked up in the roster, never the ROUTER
+    routing id, and every advisory is verified against the pinned root
+    (cc_advisory_open) before it is queued.
+
+    self_t owns the store, roster, sockets, zauth actor, upstream link and
+    the batch; batch items own their frames and decoded messages.
+*/
+#include "cc_broker.h"
+#include <sys/stat.h>
+
+#define CYCLE_MAX_MESSAGES  2000    //  per socket per cycle (bounded batch)
+#define FETCH_CAP           256     //  deliveries per Fetch reply
+#define FETCH_BYTES_CAP     (2 * 1024 * 1024)
+#define ACKQ_BATCH          512     //  signed acks per upstream batch
+#define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
+#define ROSTER_RESCAN_MS    5000
+
+typedef enum {
+    ITEM_PUBLISH, ITEM_ACKS, ITEM_ROSTER, ITEM_FORWARD
+} item_type_t;
+
+//  One queued piece of work for this cycle's transaction.
+typedef struct {
+    item_type_t type;
+    zframe_t *routing;              //  who to answer (NULL: nobody)
+    uint64_t corr;
+    char peer [41];                 //  CURVE key of the requester
+    //  ITEM_PUBLISH
+    cc_advisory_t *advisory;
+    //  ITEM_ACKS: verified Ack decodes and their signed bytes
+    zlistx_t *acks;                 //  s_ack_t
+    //  ITEM_ROSTER
+    Certcast__Roster *roster;
+    char via [64];
+    //  ITEM_FORWARD (relay: a delivery from upstream)
+    char *stream;
+    uint64_t seq;
+    zchunk_t *delivery;
+    //  results, reset at the start of each attempt
+    int code;
+    const char *reason;
+    int count;
+    Certcast__StreamHead placed [16];
+    char placed_names [16][80];
+    size_t n_placed;
+} s_item_t;
+
+typedef struct {
+    zchunk_t *bytes;                //  encoded SignedAck
+    Certcast__Ack *ack;             //  verified decode
+} s_ack_t;
+
+//  What a committed batch makes visible on the PUB socket.
+typedef struct {
+    char *stream;
+    uint64_t seq;
+    zchunk_t *delivery;
+} s_outgoing_t;
+
+typedef struct {
+    uint64_t published, forwarded, fetches, deliveries_served;
+    uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
+    uint64_t rosters, commits, commit_failures, bad_frames;
+    uint64_t refused [16];          //  by cc_error_t
+} s_counters_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  actor pipe
+    cc_engine_config_t config;      //  strings below are our copies
+    char *name, *listen_host, *data_dir, *allow_dir, *upstream_host;
+    char *upstream_key;
+    char **sectors;                 //  NULL-terminated, owned
+    uint8_t root_key [32];
+    bool relay;
+    bool terminated;
+    cc_store_t *store;
+    cc_roster_t *roster;
+    zactor_t *auth;
+    zsock_t *pub;
+    zsock_t *router;
+    zpoller_t *poller;
+    cc_upstream_t *upstream;        //  relays only
+    zhashx_t *heads;                //  stream -> uint64_t * committed head
+    zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
+    zlistx_t *batch;                //  s_item_t
+    zlistx_t *outgoing;             //  s_outgoing_t of the current attempt
+    zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
+    int64_t started;
+    int64_t next_heartbeat;
+    int64_t next_housekeeping;
+    time_t allow_mtime;
+    uint64_t ackq_confirm;          //  upstream confirmed up to (batched)
+    bool roster_dirty;              //  send roster upstream
+    s_counters_t counters;
+} self_t;
+
+static char *s_status_json (self_t *self);
+
+//  ---------------------------------------------------------------------
+//  Batch items
+
+static void
+s_ack_destroy (void **item_p)
+{
+    s_ack_t *ack = (s_ack_t *) *item_p;
+    if (ack) {
+        zchunk_destroy (&ack->bytes);
+        certcast__ack__free_unpacked (ack->ack, NULL);
+        free (ack);
+        *item_p = NULL;
+    }
+}
+
+static s_item_t *
+s_item_new (item_type_t type, zframe_t *routing, uint64_t corr,
+            const char *peer)
+{
+    s_item_t *item = (s_item_t *) zmalloc (sizeof (s_item_t));
+    item->type = type;
+    item->routing = routing? zframe_dup (routing): NULL;
+    item->corr = corr;
+    if (peer)
+        snprintf (item->peer, sizeof item->peer, "%s", peer);
+    return item;
+}
+
+static void
+s_item_destroy (void **item_p)
+{
+    s_item_t *item = (s_item_t *) *item_p;
+    if (item) {
+        zframe_destroy (&item->routing);
+        cc_advisory_destroy (&item->advisory);
+        zlistx_destroy (&item->acks);
+        if (item->roster)
+            certcast__roster__free_unpacked (item->roster, NULL);
+        free (item->stream);
+        zchunk_destroy (&item->delivery);
+        free (item);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_outgoing_destroy (void **item_p)
+{
+    s_outgoing_t *outgoing = (s_outgoing_t *) *item_p;
+    if (outgoing) {
+        free (outgoing->stream);
+        zchunk_destroy (&outgoing->delivery);
+        free (outgoing);
+        *item_p = NULL;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Small helpers
+
+static const char *
+s_sector_of (const char *stream)
+{
+    const char *slash = strrchr (stream, '/');
+    return slash? slash + 1: stream;
+}
+
+static bool
+s_serves (self_t *self, const char *sector)
+{
+    for (char **cursor = self->sectors; *cursor; cursor++)
+        if (streq (*cursor, sector))
+            return true;
+    return false;
+}
+
+//  May this member read streams of this sector? Agents read their own
+//  sector; relays and brokers the sectors their roster entry lists.
+static bool
+s_may_read (const cc_member_t *member, const char *sector)
+{
+    if (streq (member->role, "agent"))
+        return streq (member->sector, sector);
+    if (!streq (member->role, "relay") && !streq (member->role, "broker"))
+        return false;
+    char list [sizeof member->sector];
+    snprintf (list, sizeof list, "%s", member->sector);
+    char *state = NULL;
+    for (char *token = strtok_r (list, ",", &state); token;
+         token = strtok_r (NULL, ",", &state))
+        if (streq (token, "all") || streq (token, sector))
+            return true;
+    return false;
+}
+
+static uint64_t
+s_head (zhashx_t *heads, const char *stream)
+{
+    uint64_t *head = (uint64_t *) zhashx_lookup (heads, stream);
+    return head? *head: 0;
+}
+
+static void
+s_set_head (zhashx_t *heads, const char *stream, uint64_t value)
+{
+    uint64_t *head = (uint64_t *) zhashx_lookup (heads, stream);
+    if (!head) {
+        head = (uint64_t *) zmalloc (sizeof (uint64_t));
+        zhashx_insert (heads, stream, head);
+    }
+    *head = value;
+}
+
+static void
+s_send_control (self_t *self, zframe_t *routing, zframe_t **frame_p)
+{
+    zframe_t *address = zframe_dup (routing);
+    //  A peer that vanished (or whose queue is full) loses its reply; it
+    //  will ask again, and every request is idempotent.
+    if (zframe_send (&address, self->router, ZFRAME_MORE | ZFRAME_DONTWAIT) == -1) {
+        zframe_destroy (&address);
+        zframe_destroy (frame_p);
+        return;
+    }
+    if (zframe_send (frame_p, self->router, ZFRAME_DONTWAIT) == -1)
+        zframe_destroy (frame_p);
+}
+
+static void
+s_reply (self_t *self, zframe_t *routing, Certcast__Control *control)
+{
+    zframe_t *frame = cc_wire_control_encode (control);
+    s_send_control (self, routing, &frame);
+}
+
+//  Refuse a request: count it, log once per peer per interval, answer.
+static void
+s_refuse (self_t *self, zframe_t *routing, uint64_t corr, const char *peer,
+          int code, const char *reason)
+{
+    self->counters.refused [code & 15]++;
+    int64_t now = zclock_mono ();
+    const char *key = peer && *peer? peer: "-";
+    int64_t *last = (int64_t *) zhashx_lookup (self->peer_logged, key);
+    if (!last || now - *last >= LOG_EVERY_MS) {
+        zsys_warning ("refused %s: %s: %s", key, cc_strerror (code), reason);
+        if (!last) {
+            last = (int64_t *) zmalloc (sizeof (int64_t));
+            zhashx_insert (self->peer_logged, key, last);
+        }
+        *last = now;
+    }
+    if (routing) {
+        zframe_t *frame = cc_wire_error_frame (corr, code, reason);
+        s_send_control (self, routing, &frame);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  The batch: one durable transaction per poll cycle
+
+static int
+s_apply_publish (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
+{
+    cc_advisory_t *advisory = item->advisory;
+    const char *id = cc_advisory_id (advisory);
+    uint32_t revision = cc_advisory_revision (advisory);
+    uint32_t accepted = 0;
+    MDB_val previous;
+    int rc = cc_log_advisory (self->store, txn, id, &accepted, &previous);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0) {
+        if (revision <= accepted) {
+            item->code = CC_EREPLAY;
+            item->reason = revision == accepted?
+                "this id and revision were already accepted":
+                "an newer revision of this id was already accepted";
+            return 0;
+        }
+        //  An id belongs to the issuer that first used it.
+        Certcast__Signed *earlier = (Certcast__Signed *) cc_wire_unpack (
+            &certcast__signed__descriptor, previous.mv_data,
+            previous.mv_size, CC_WIRE_MAX_SIGNED);
+        Certcast__Delegation *delegation = earlier && earlier->delegation?
+            (Certcast__Delegation *) cc_wire_unpack (
+                &certcast__delegation__descriptor,
+                earlier->delegation->delegation.data,
+                earlier->delegation->delegation.len, 65536): NULL;
+        bool same_issuer = delegation && delegation->issuer_key.len == 32
+            && CRYPTO_memcmp (delegation->issuer_key.data,
+                              cc_advisory_issuer_key (advisory), 32) == 0;
+        if (delegation)
+            certcast__delegation__free_unpacked (delegation, NULL);
+        if (earlier)
+            certcast__signed__free_unpacked (earlier, NULL);
+        if (!same_issuer) {
+            item->code = CC_EREPLAY;
+            item->reason = "this advisory id belongs to another issuer";
+            return 0;
+        }
+    }
+    size_t signed_size;
+    const uint8_t *signed_bytes = cc_advisory_bytes (advisory, &signed_size);
+    rc = cc_log_put_advisory (self->store, txn, id, revision, signed_bytes,
+                              signed_size);
+    if (rc)
+        return rc;
+    //  One delivery per target sector stream, numbered densely.
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    for (char **sector = self->sectors; *sector; sector++) {
+        if (!content->all_sectors && !cc_advisory_targets (advisory, *sector))
+            continue;
+        if (item->n_placed == 16)
+            break;
+        char *stream = item->placed_names [item->n_placed];
+        snprintf (stream, 80, "%s/%s", self->name, *sector);
+        uint64_t seq = cc_log_head (self->store, txn, stream) + 1;
+        Certcast__Delivery delivery = CERTCAST__DELIVERY__INIT;
+        delivery.stream = stream;
+        delivery.seq = seq;
+        delivery.signed_.data = (uint8_t *) signed_bytes;
+        delivery.signed_.len = signed_size;
+        delivery.stored_at = now;
+        size_t size;
+        uint8_t *bytes = cc_wire_pack (&delivery.base, &size);
+        rc = cc_log_append (self->store, txn, stream, seq, bytes, size);
+        if (rc) {
+            free (bytes);
+            return rc;
+        }
+        s_outgoing_t *outgoing = (s_outgoing_t *) zmalloc (sizeof *outgoing);
+        outgoing->stream = strdup (stream);
+        outgoing->seq = seq;
+        outgoing->delivery = zchunk_new (bytes, size);
+        free (bytes);
+        zlistx_add_end (self->outgoing, outgoing);
+        Certcast__StreamHead init = CERTCAST__STREAM_HEAD__INIT;
+        item->placed [item->n_placed] = init;
+        item->placed [item->n_placed].stream = stream;
+        item->placed [item->n_placed].head = seq;
+        item->n_placed++;
+    }
+    return 0;
+}
+
+static int
+s_apply_forward (self_t *self, MDB_txn *txn, s_item_t *item)
+{
+    //  Byte for byte, at the upstream's own sequence number: relays never
+    //  renumber, so an agent can move between relays of its sector.
+    int rc = cc_log_append (self->store, txn, item->stream, item->seq,
+                            zchunk_data (item->delivery),
+                            zchunk_size (item->delivery));
+    if (rc)
+        return rc;
+    size_t size;
+    const uint8_t *signed_bytes = cc_advisory_bytes (item->advisory, &size);
+    uint32_t accepted = 0;
+    rc = cc_log_advisory (self->store, txn, cc_advisory_id (item->advisory),
+                          &accepted, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == MDB_NOTFOUND || cc_advisory_revision (item->advisory) > accepted) {
+        rc = cc_log_put_advisory (self->store, txn,
+                                  cc_advisory_id (item->advisory),
+                                  cc_advisory_revision (item->advisory),
+                                  signed_bytes, size);
+        if (rc)
+            return rc;
+    }
+    s_outgoing_t *outgoing = (s_outgoing_t *) zmalloc (sizeof *outgoing);
+    outgoing->stream = strdup (item->stream);
+    outgoing->seq = item->seq;
+    outgoing->delivery = zchunk_dup (item->delivery);
+    zlistx_add_end (self->outgoing, outgoing);
+    return 0;
+}
+
+static int
+s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
+{
+    for (s_ack_t *ack = (s_ack_t *) zlistx_first (item->acks); ack;
+         ack = (s_ack_t *) zlistx_next (item->acks)) {
+        int new_rows = 0;
+        int rc = cc_ledger_put (self->store, txn, zchunk_data (ack->bytes),
+                                zchunk_size (ack->bytes), ack->ack, now,
+                                self->relay, &new_rows);
+        if (rc)
+            return rc;
+        item->count += new_rows;
+        if (ack->ack->agent_key.len == 32) {
+            rc = cc_roster_touch (self->store, txn, ack->ack->agent_key.data, now);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int
+s_batch_write (MDB_txn *txn, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    int64_t now = (int64_t) time (NULL);
+    zlistx_purge (self->outgoing);
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch)) {
+        item->code = CC_OK;
+        item->reason = NULL;
+        item->count = 0;
+        item->n_placed = 0;
+        int rc = 0;
+        switch (item->type) {
+            case ITEM_PUBLISH:
+                rc = s_apply_publish (self, txn, item, now);
+                break;
+            case ITEM_FORWARD:
+                rc = s_apply_forward (self, txn, item);
+                break;
+            case ITEM_ACKS:
+                rc = s_apply_acks (self, txn, item, now);
+                break;
+            case ITEM_ROSTER:
+                for (size_t index = 0; index < item->roster->n_entries; index++) {
+                    Certcast__RosterEntry *entry = item->roster->entries [index];
+                    entry->via = item->via;
+                    rc = cc_roster_put (self->store, txn, entry);
+                    entry->via = NULL;      //  not ours to free
+                    if (rc)
+                        break;
+                    item->count++;
+                }
+                break;
+        }
+        if (rc)
+            return rc;
+    }
+    if (self->ackq_confirm) {
+        int rc = cc_ledger_queue_confirm (self->store, txn, self->ackq_confirm);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void
+s_publish_delivery (self_t *self, const char *stream, zchunk_t *delivery)
+{
+    Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
+    message.body_case = CERTCAST__STREAM_MSG__BODY_DELIVERY;
+    message.delivery.data = zchunk_data (delivery);
+    message.delivery.len = zchunk_size (delivery);
+    zframe_t *body = cc_wire_pack_frame (&message.base);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, stream);
+    zmsg_append (msg, &body);
+    zmsg_send (&msg, self->pub);
+}
+
+static void
+s_answer (self_t *self, s_item_t *item, bool committed)
+{
+    if (!item->routing)
+        return;
+    if (!committed) {
+        s_refuse (self, item->routing, item->corr, item->peer, CC_ESTORAGE,
+                  "the broker could not commit to disk; nothing stored");
+        return;
+    }
+    if (item->code != CC_OK) {
+        s_refuse (self, item->routing, item->corr, item->peer, item->code,
+                  item->reason);
+        return;
+    }
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = item->corr;
+    Certcast__Stored stored = CERTCAST__STORED__INIT;
+    Certcast__Acked acked = CERTCAST__ACKED__INIT;
+    Certcast__StreamHead *placed [16];
+    if (item->type == ITEM_PUBLISH) {
+        stored.id = (char *) cc_advisory_id (item->advisory);
+        stored.revision = cc_advisory_revision (item->advisory);
+        for (size_t index = 0; index < item->n_placed; index++)
+            placed [index] = &item->placed [index];
+        stored.n_placed = item->n_placed;
+        stored.placed = placed;
+        control.body_case = CERTCAST__CONTROL__BODY_STORED;
+        control.stored = &stored;
+        zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
+                     stored.id, stored.revision, item->peer, item->n_placed);
+    }
+    else {
+        acked.count = item->count;
+        control.body_case = CERTCAST__CONTROL__BODY_ACKED;
+        control.acked = &acked;
+    }
+    s_reply (self, item->routing, &control);
+}
+
+//  The one commit point of the loop, just before the poller sleeps.
+static void
+s_cycle_end (self_t *self)
+{
+    if (zlistx_size (self->batch) == 0 && !self->ackq_confirm)
+        return;
+    int rc = cc_store_write (self->store, s_batch_write, self);
+    bool committed = rc == 0;
+    if (committed) {
+        self->counters.commits++;
+        //  Durable: now, and only now, make it visible.
+        for (s_outgoing_t *outgoing = (s_outgoing_t *) zlistx_first (self->outgoing);
+             outgoing; outgoing = (s_outgoing_t *) zlistx_next (self->outgoing)) {
+            s_publish_delivery (self, outgoing->stream, outgoing->delivery);
+            if (outgoing->seq > s_head (self->heads, outgoing->stream))
+                s_set_head (self->heads, outgoing->stream, outgoing->seq);
+        }
+    }
+    else {
+        self->counters.commit_failures++;
+        zsys_error ("commit failed: %s; nothing from this cycle is stored",
+                    mdb_strerror (rc));
+    }
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch)) {
+        if (committed && item->code == CC_OK) {
+            if (item->type == ITEM_PUBLISH)
+                self->counters.published++;
+            else
+            if (item->type == ITEM_FORWARD)
+                self->counters.forwarded++;
+            else
+            if (item->type == ITEM_ACKS)
+                self->counters.ack_rows += item->count;
+        }
+        s_answer (self, item, committed);
+    }
+    zlistx_purge (self->outgoing);
+    zlistx_purge (self->batch);
+    zhashx_purge (self->pending_heads);
+    self->ackq_confirm = 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Control requests
+
+static void
+s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
+                const cc_member_t *member)
+{
+    zlistx_t *visible = zlistx_new ();
+    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
+         head = (uint64_t *) zhashx_next (self->heads)) {
+        const char *stream = (const char *) zhashx_cursor (self->heads);
+        if (s_may_read (member, s_sector_of (stream))) {
+            Certcast__StreamHead *entry =
+                (Certcast__StreamHead *) zmalloc (sizeof *entry);
+            certcast__stream_head__init (entry);
+            entry->stream = (char *) stream;
+            entry->head = *head;
+            zlistx_add_end (visible, entry);
+        }
+    }
+    size_t count = zlistx_size (visible);
+    Certcast__StreamHead **heads =
+        (Certcast__StreamHead **) zmalloc ((count + 1) * sizeof (void *));
+    size_t index = 0;
+    for (void *entry = zlistx_first (visible); entry; entry = zlistx_next (visible))
+        heads [index++] = (Certcast__StreamHead *) entry;
+    Certcast__Welcome welcome = CERTCAST__WELCOME__INIT;
+    welcome.node = self->name;
+    welcome.n_heads = count;
+    welcome.heads = heads;
+    welcome.heartbeat_ms = self->config.heartbeat_ms;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = request->corr;
+    control.body_case = CERTCAST__CONTROL__BODY_WELCOME;
+    control.welcome = &welcome;
+    s_reply (self, routing, &control);
+    for (index = 0; index < count; index++)
+        free (heads [index]);
+    free (heads);
+    zlistx_destroy (&visible);
+}
+
+static void
+s_handle_fetch (self_t *self, zframe_t *routing, Certcast__Control *request,
+                const cc_member_t *member)
+{
+    Certcast__Fetch *fetch = request->fetch;
+    if (!fetch->stream || !s_may_read (member, s_sector_of (fetch->stream))) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
+                  "not a stream this client may read");
+        return;
+    }
+    self->counters.fetches++;
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn)) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ESTORAGE,
+                  "cannot read the log");
+        return;
+    }
+    uint32_t max = fetch->max && fetch->max < FETCH_CAP? fetch->max: FETCH_CAP;
+    ProtobufCBinaryData *items =
+        (ProtobufCBinaryData *) zmalloc (max * sizeof (ProtobufCBinaryData));
+    size_t count = 0, bytes = 0;
+    uint64_t head = cc_log_head (self->store, txn, fetch->stream);
+    for (uint64_t seq = fetch->from? fetch->from: 1;
+         seq <= head && count < max && bytes < FETCH_BYTES_CAP; seq++) {
+        MDB_val value;
+        if (cc_log_get (self->store, txn, fetch->stream, seq, &value))
+            break;
+        //  The reply is encoded before the read transaction ends, so the
+        //  values may point into the map.
+        items [count].data = (uint8_t *) value.mv_data;
+        items [count].len = value.mv_size;
+        bytes += value.mv_size;
+        count++;
+    }
+    Certcast__Deliveries deliveries = CERTCAST__DELIVERIES__INIT;
+    deliveries.stream = fetch->stream;
+    deliveries.n_deliveries = count;
+    deliveries.deliveries = items;
+    deliveries.head = head;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = request->corr;
+    control.body_case = CERTCAST__CONTROL__BODY_DELIVERIES;
+    control.deliveries = &deliveries;
+    zframe_t *frame = cc_wire_control_encode (&control);
+    mdb_txn_abort (txn);
+    free (items);
+    self->counters.deliveries_served += count;
+    s_send_control (self, routing, &frame);
+}
+
+static void
+s_handle_publish (self_t *self, zframe_t *routing, Certcast__Control *request,
+                  const cc_member_t *member)
+{
+    if (!streq (member->role, "issuer")) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
+                  "only issuer keys may publish");
+        return;
+    }
+    int code = 0;
+    const char *reason = NULL;
+    cc_advisory_t *advisory = cc_advisory_open (
+        request->publish->signed_.data, request->publish->signed_.len,
+        self->root_key, (int64_t) time (NULL), CC_AT_INTAKE, &code, &reason);
+    if (!advisory) {
+        s_refuse (self, routing, request->corr, member->curve, code, reason);
+        return;
+    }
+    //  The delegation covers the targets; we must serve them too. A relay
+    //  takes only its own sectors, so a banking issuer cannot reach telecom
+    //  through the banking relay even with a wider delegation.
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    const char *refusal = NULL;
+    if (content->all_sectors && self->relay)
+        refusal = "a relay takes advisories for its own sectors only, not all";
+    for (size_t index = 0; !refusal && index < content->n_sectors; index++)
+        if (!s_serves (self, content->sectors [index]))
+            refusal = self->relay?
+                "target sector is not served by this relay":
+                "target sector is not a configured sector";
+    if (refusal) {
+        cc_advisory_destroy (&advisory);
+        s_refuse (self, routing, request->corr, member->curve, CC_ESCOPE, refusal);
+        return;
+    }
+    s_item_t *item = s_item_new (ITEM_PUBLISH, routing, request->corr,
+                                 member->curve);
+    item->advisory = advisory;
+    zlistx_add_end (self->batch, item);
+}
+
+static void
+s_handle_acks (self_t *self, zframe_t *routing, Certcast__Control *request,
+               const cc_member_t *member)
+{
+    bool from_agent = streq (member->role, "agent");
+    if (!from_agent && !streq (member->role, "relay")) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
+                  "only agents and relays send acks");
+        return;
+    }
+    self->counters.ack_messages++;
+    s_item_t *item = s_item_new (ITEM_ACKS, routing, request->corr,
+                                 member->curve);
+    item->acks = zlistx_new ();
+    zlistx_set_destructor (item->acks, s_ack_destroy);
+    //  Nobody acks for an organisation but its own key: an agent's acks
+    //  must be signed by the agent that is connected. A relay passes on
+    //  acks its agents signed; the signature still has to verify.
+    for (size_t index = 0; index < request->acks->n_acks; index++) {
+        Certcast__SignedAck *signed_ack = request->acks->acks [index];
+        size_t size = certcast__signed_ack__get_packed_size (signed_ack);
+        uint8_t *bytes = (uint8_t *) malloc (size ? size : 1);
+        certcast__signed_ack__pack (signed_ack, bytes);
+        int code = 0;
+        const char *reason = NULL;
+        Certcast__Ack *ack = cc_ledger_verify_ack (
+            bytes, size, from_agent? member->sign_key: NULL, &code, &reason);
+        if (!ack) {
+            free (bytes);
+            s_refuse (self, routing, request->corr, member->curve, code, reason);
+            s_item_destroy ((void **) &item);
+            return;
+        }
+        s_ack_t *entry = (s_ack_t *) zmalloc (sizeof (s_ack_t));
+        entry->bytes = zchunk_new (bytes, size);
+        entry->ack = ack;
+        free (bytes);
+        zlistx_add_end (item->acks, entry);
+    }
+    zlistx_add_end (self->batch, item);
+}
+
+static void
+s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
+                 const cc_member_t *member)
+{
+    if (!streq (member->role, "relay")) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
+                  "only relays send rosters");
+        return;
+    }
+    self->counters.rosters++;
+    s_item_t *item = s_item_new (ITEM_ROSTER, routing, request->corr,
+                                 member->curve);
+    snprintf (item->via, sizeof item->via, "%s", member->name);
+    //  Take ownership of the decoded roster: detach it from the request.
+    item->roster = request->roster;
+    request->roster = NULL;
+    request->body_case = CERTCAST__CONTROL__BODY__NOT_SET;
+    zlistx_add_end (self->batch, item);
+}
+
+static void
+s_handle_status (self_t *self, zframe_t *routing, Certcast__Control *request)
+{
+    char *json = s_status_json (self);
+    Certcast__StatusReply reply = CERTCAST__STATUS_REPLY__INIT;
+    reply.json = json;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = request->corr;
+    control.body_case = CERTCAST__CONTROL__BODY_STATUS_REPLY;
+    control.status_reply = &reply;
+    s_reply (self, routing, &control);
+    free (json);
+}
+
+static void
+s_handle_router (self_t *self)
+{
+    for (int count = 0; count < CYCLE_MAX_MESSAGES; count++) {
+        if (!(zsock_events (self->router) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv (self->router);
+        if (!msg)
+            break;
+        zframe_t *routing = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        if (!routing || !body || zmsg_size (msg) != 0) {
+            self->counters.bad_frames++;
+            s_refuse (self, NULL, 0, NULL, CC_EMALFORMED,
+                      "control message is not exactly one frame");
+            goto next;
+        }
+        //  Who sent this is the CURVE key zauth authenticated, never the
+        //  routing id (which the client chooses).
+        const char *curve = zframe_meta (body, "User-Id");
+        const cc_member_t *member = curve?
+            cc_roster_by_curve (self->roster, curve): NULL;
+        Certcast__Control *request = cc_wire_control_decode (body);
+        if (!request) {
+            self->counters.bad_frames++;
+            s_refuse (self, routing, 0, curve, CC_EMALFORMED,
+                      "not a certcast control message");
+            goto next;
+        }
+        if (!member) {
+            s_refuse (self, routing, request->corr, curve, CC_ENOTALLOWED,
+                      "client key is not (or no longer) enrolled");
+            certcast__control__free_unpacked (request, NULL);
+            goto next;
+        }
+        switch (request->body_case) {
+            case CERTCAST__CONTROL__BODY_HELLO:
+                s_handle_hello (self, routing, request, member);
+                break;
+            case CERTCAST__CONTROL__BODY_FETCH:
+                s_handle_fetch (self, routing, request, member);
+                break;
+            case CERTCAST__CONTROL__BODY_PUBLISH:
+                s_handle_publish (self, routing, request, member);
+                break;
+            case CERTCAST__CONTROL__BODY_ACKS:
+                s_handle_acks (self, routing, request, member);
+                break;
+            case CERTCAST__CONTROL__BODY_ROSTER:
+                s_handle_roster (self, routing, request, member);
+                break;
+            case CERTCAST__CONTROL__BODY_STATUS:
+                s_handle_status (self, routing, request);
+                break;
+            default:
+                s_refuse (self, routing, request->corr, curve, CC_EMALFORMED,
+                          "not a request a broker answers");
+                break;
+        }
+        certcast__control__free_unpacked (request, NULL);
+    next:
+        zframe_destroy (&body);
+        zframe_destroy (&routing);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Upstream (relays): callbacks from cc_upstream
+
+static uint64_t
+s_upstream_head (void *arg, const char *stream)
+{
+    self_t *self = (self_t *) arg;
+    uint64_t pending = s_head (self->pending_heads, stream);
+    return pending? pending: s_head (self->heads, stream);
+}
+
+static void
+s_upstream_delivery (void *arg, const char *stream, uint64_t seq,
+                     const uint8_t *bytes, size_t size)
+{
+    self_t *self = (self_t *) arg;
+    Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
+        &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
+    assert (delivery);          //  cc_upstream decoded it already
+    int code = 0;
+    const char *reason = NULL;
+    //  Verify before we store or forward: a relay passes on nothing that
+    //  does not chain to the pinned root, even from its own upstream. A
+    //  delivery that fails stays unforwarded and the stream waits here,
+    //  loudly, rather than skipping a number agents expect.
+    cc_advisory_t *advisory = cc_advisory_open (
+        delivery->signed_.data, delivery->signed_.len, self->root_key,
+        (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+    certcast__delivery__free_unpacked (delivery, NULL);
+    if (!advisory) {
+        s_refuse (self, NULL, 0, "upstream", code, reason);
+        return;
+    }
+    s_item_t *item = s_item_new (ITEM_FORWARD, NULL, 0, "upstream");
+    item->advisory = advisory;
+    item->stream = strdup (stream);
+    item->seq = seq;
+    item->delivery = zchunk_new (bytes, size);
+    zlistx_add_end (self->batch, item);
+    s_set_head (self->pending_heads, stream, seq);
+}
+
+static void
+s_upstream_acked (void *arg, uint64_t upto)
+{
+    self_t *self = (self_t *) arg;
+    self->ackq_confirm = upto;
+}
+
+static void
+s_upstream_welcome (void *arg)
+{
+    self_t *self = (self_t *) arg;
+    self->roster_dirty = true;
+}
+
+typedef struct {
+    Certcast__SignedAck **acks;
+    size_t count;
+    uint64_t upto;
+} s_ack_batch_t;
+
+static void
+s_collect_ack (uint64_t n, const uint8_t *bytes, size_t size, void *arg)
+{
+    s_ack_batch_t *batch = (s_ack_batch_t *) arg;
+    Certcast__SignedAck *ack = (Certcast__SignedAck *) cc_wire_unpack (
+        &certcast__signed_ack__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
+    if (ack)
+        batch->acks [batch->count++] = ack;
+    batch->upto = n;
+}
+
+//  Pass ledgered acks upstream from the persisted watermark, one batch in
+//  flight; the national broker answers Acked after its own commit.
+static void
+s_forward_acks (self_t *self)
+{
+    if (!cc_upstream_connected (self->upstream)
+    ||  cc_upstream_acks_in_flight (self->upstream))
+        return;
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn))
+        return;
+    s_ack_batch_t batch = { NULL, 0, 0 };
+    batch.acks = (Certcast__SignedAck **) zmalloc (ACKQ_BATCH * sizeof (void *));
+    cc_ledger_queue_peek (self->store, txn, ACKQ_BATCH, s_collect_ack, &batch);
+    mdb_txn_abort (txn);
+    if (batch.upto) {
+        cc_upstream_send_acks (self->upstream, batch.upto, batch.acks,
+                               batch.count);
+        self->counters.acks_upstream += batch.count;
+    }
+    for (size_t index = 0; index < batch.count; index++)
+        certcast__signed_ack__free_unpacked (batch.acks [index], NULL);
+    free (batch.acks);
+}
+
+static void
+s_send_roster (self_t *self)
+{
+    size_t count = cc_roster_size (self->roster);
+    Certcast__RosterEntry *entries =
+        (Certcast__RosterEntry *) zmalloc ((count + 1) * sizeof *entries);
+    Certcast__RosterEntry **pointers =
+        (Certcast__RosterEntry **) zmalloc ((count + 1) * sizeof (void *));
+    size_t index = 0;
+    for (const cc_member_t *member = cc_roster_first (self->roster);
+         member && index < count; member = cc_roster_next (self->roster)) {
+        if (!streq (member->role, "agent"))
+            continue;
+        cc_roster_entry_from (member, self->name, &entries [index]);
+        pointers [index] = &entries [index];
+        index++;
+    }
+    cc_upstream_send_roster (self->upstream, self->name, pointers, index);
+    free (pointers);
+    free (entries);
+    self->roster_dirty = false;
+}
+
+//  ---------------------------------------------------------------------
+//  Roster: the allow directory
+
+static int
+s_roster_write (MDB_txn *txn, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    for (const cc_member_t *member = cc_roster_first (self->roster); member;
+         member = cc_roster_next (self->roster)) {
+        Certcast__RosterEntry entry;
+        cc_roster_entry_from (member, self->name, &entry);
+        int rc = cc_roster_put (self->store, txn, &entry);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static time_t
+s_mtime (const char *path)
+{
+    struct stat info;
+    return stat (path, &info) == 0? info.st_mtime: 0;
+}
+
+//  Reread the allow directory if it changed (zauth rereads it itself).
+static void
+s_rescan_roster (self_t *self, bool force)
+{
+    time_t mtime = s_mtime (self->allow_dir);
+    if (!force && mtime == self->allow_mtime)
+        return;
+    self->allow_mtime = mtime;
+    int members = cc_roster_scan (self->roster, self->allow_dir);
+    if (members < 0) {
+        zsys_error ("cannot read allow directory %s", self->allow_dir);
+        return;
+    }
+    zsys_info ("roster: %d member(s) in %s", members, self->allow_dir);
+    int rc = cc_store_write (self->store, s_roster_write, self);
+    if (rc)
+        zsys_error ("roster: cannot store: %s", mdb_strerror (rc));
+    self->roster_dirty = true;
+}
+
+//  ---------------------------------------------------------------------
+//  Heartbeats and status
+
+static void
+s_send_heartbeats (self_t *self)
+{
+    int64_t now = (int64_t) time (NULL);
+    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
+         head = (uint64_t *) zhashx_next (self->heads)) {
+        const char *stream = (const char *) zhashx_cursor (self->heads);
+        Certcast__Heartbeat heartbeat = CERTCAST__HEARTBEAT__INIT;
+        heartbeat.stream = (char *) stream;
+        heartbeat.head = *head;
+        heartbeat.time = now;
+        Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
+        message.body_case = CERTCAST__STREAM_MSG__BODY_HEARTBEAT;
+        message.heartbeat = &heartbeat;
+        zframe_t *body = cc_wire_pack_frame (&message.base);
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, stream);
+        zmsg_append (msg, &body);
+        zmsg_send (&msg, self->pub);
+    }
+}
+
+static void
+s_load_head (const char *stream, uint64_t head, void *arg)
+{
+    s_set_head ((zhashx_t *) arg, stream, head);
+}
+
+static char *
+s_status_json (self_t *self)
+{
+    char *json = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&json, &size);
+    assert (out);
+    s_counters_t *counters = &self->counters;
+    fprintf (out, "{\"name\":\"%s\",\"role\":\"%s\",\"uptime_s\":%" PRId64 ",",
+             self->name, self->relay? "relay": "national",
+             (zclock_mono () - self->started) / 1000);
+    fprintf (out, "\"sectors\":[");
+    for (char **sector = self->sectors; *sector; sector++)
+        fprintf (out, "%s\"%s\"", sector == self->sectors? "": ",", *sector);
+    fprintf (out, "],\"streams\":{");
+    bool first = true;
+    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
+         head = (uint64_t *) zhashx_next (self->heads)) {
+        fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
+                 (const char *) zhashx_cursor (self->heads), *head);
+        first = false;
+    }
+    fprintf (out, "},\"roster\":%zu,", cc_roster_size (self->roster));
+    fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
+             ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
+             ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
+             ",\"acks_upstream\":%" PRIu64 ",\"rosters\":%" PRIu64
+             ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
+             ",\"bad_frames\":%" PRIu64 ",",
+             counters->published, counters->forwarded, counters->fetches,
+             counters->deliveries_served, counters->ack_messages,
+             counters->ack_rows, counters->acks_upstream, counters->rosters,
+             counters->commits, counters->commit_failures,
+             counters->bad_frames);
+    fprintf (out, "\"refused\":{");
+    first = true;
+    uint64_t total = 0;
+    for (int code = 1; code < 16; code++)
+        if (counters->refused [code]) {
+            fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
+                     cc_strerror (code), counters->refused [code]);
+            total += counters->refused [code];
+            first = false;
+        }
+    fprintf (out, "},\"refused_total\":%" PRIu64 ",", total);
+    fprintf (out, "\"map_size\":%zu,\"map_growths\":%d",
+             cc_store_mapsize (self->store), cc_store_growths (self->store));
+    if (self->upstream)
+        fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
+                 ",\"reconnects\":%" PRIu64 "}",
+                 cc_upstream_connected (self->upstream)? "true": "false",
+                 cc_upstream_silence (self->upstream),
+                 cc_upstream_reconnects (self->upstream));
+    fprintf (out, "}");
+    fclose (out);
+    return json;
+}
+
+//  ---------------------------------------------------------------------
+//  Actor
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    cc_upstream_destroy (&self->upstream);
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->router);
+    zsock_destroy (&self->pub);
+    zactor_destroy (&self->auth);
+    zlistx_destroy (&self->batch);
+    zlistx_destroy (&self->outgoing);
+    zhashx_destroy (&self->heads);
+    zhashx_destroy (&self->pending_heads);
+    zhashx_destroy (&self->peer_logged);
+    cc_roster_destroy (&self->roster);
+    cc_store_destroy (&self->store);
+    if (self->sectors) {
+        for (char **sector = self->sectors; *sector; sector++)
+            free (*sector);
+        free (self->sectors);
+    }
+    free (self->name);
+    free (self->listen_host);
+    free (self->data_dir);
+    free (self->allow_dir);
+    free (self->upstream_host);
+    free (self->upstream_key);
+    free (self);
+    *self_p = NULL;
+}
+
+static zsock_t *
+s_server_socket (self_t *self, int type, int port)
+{
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    zcert_apply (cc_keys_cert (self->config.keys), sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, "certcast");
+    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
+    zsock_set_linger (sock, 1000);
+    zsock_set_heartbeat_ivl (sock, self->config.heartbeat_ms);
+    zsock_set_heartbeat_timeout (sock, self->config.heartbeat_ms * 3);
+    if (type == ZMQ_PUB)
+        zsock_set_sndhwm (sock, 100000);
+    else
+        zsock_set_router_mandatory (sock, 0);
+    if (zsock_bind (sock, "tcp://%s:%d", self->listen_host, port) == -1) {
+        zsys_error ("cannot listen on %s:%d: %s", self->listen_host, port,
+                    zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+    }
+    return sock;
+}
+
+static void
+s_default_destructor (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->config = *config;
+    self->name = strdup (config->name);
+    self->listen_host = strdup (config->listen_host);
+    self->data_dir = strdup (config->data_dir);
+    self->allow_dir = strdup (config->allow_dir);
+    self->relay = config->upstream_host != NULL;
+    if (self->relay) {
+        self->upstream_host = strdup (config->upstream_host);
+        self->upstream_key = strdup (config->upstream_key);
+    }
+    size_t count = 0;
+    while (config->sectors [count])
+        count++;
+    self->sectors = (char **) zmalloc ((count + 1) * sizeof (char *));
+    for (size_t index = 0; index < count; index++)
+        self->sectors [index] = strdup (config->sectors [index]);
+    memcpy (self->root_key, config->root_key, 32);
+    self->started = zclock_mono ();
+    self->heads = zhashx_new ();
+    zhashx_set_destructor (self->heads, s_default_destructor);
+    self->pending_heads = zhashx_new ();
+    zhashx_set_destructor (self->pending_heads, s_default_destructor);
+    self->peer_logged = zhashx_new ();
+    zhashx_set_destructor (self->peer_logged, s_default_destructor);
+    self->batch = zlistx_new ();
+    zlistx_set_destructor (self->batch, s_item_destroy);
+    self->outgoing = zlistx_new ();
+    zlistx_set_destructor (self->outgoing, s_outgoing_destroy);
+
+    self->store = cc_store_new (self->data_dir, 0);
+    if (!self->store)
+        goto failed;
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn))
+        goto failed;
+    cc_log_each_head (self->store, txn, s_load_head, self->heads);
+    mdb_txn_abort (txn);
+
+    self->roster = cc_roster_new ();
+    if (cc_roster_scan (self->roster, self->allow_dir) < 0) {
+        zsys_error ("cannot read allow directory %s", self->allow_dir);
+        goto failed;
+    }
+    self->allow_mtime = s_mtime (self->allow_dir);
+    if (cc_store_write (self->store, s_roster_write, self))
+        goto failed;
+
+    //  Without a running ZAP handler libzmq lets in any client that knows
+    //  our public key, so zauth is up and answering before the first bind.
+    self->auth = zactor_new (zauth, NULL);
+    assert (self->auth);
+    zstr_sendx (self->auth, "CURVE", self->allow_dir, NULL);
+    zsock_wait (self->auth);
+
+    self->pub = s_server_socket (self, ZMQ_PUB, config->listen_port);
+    self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1);
+    if (!self->pub || !self->router)
+        goto failed;
+    self->poller = zpoller_new (self->pipe, self->router, NULL);
+    if (self->relay) {
+        cc_upstream_handler_t handler = {
+            self, s_upstream_head, s_upstream_delivery, s_upstream_acked,
+            s_upstream_welcome
+        };
+        self->upstream = cc_upstream_new (
+            self->upstream_host, config->upstream_port, self->upstream_key,
+            config->keys, self->name, (const char **) self->sectors,
+            config->heartbeat_ms, &handler);
+        cc_upstream_attach (self->upstream, self->poller);
+    }
+    return self;
+
+failed:
+    s_self_destroy (&self);
+    return NULL;
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (request);
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "STATUS")) {
+        char *json = s_status_json (self);
+        zstr_send (self->pipe, json);
+        free (json);
+    }
+    else
+        zsys_error ("engine: unknown pipe command %s", command);
+    zstr_free (&command);
+    zmsg_destroy (&request);
+}
+
+static void
+s_housekeeping (self_t *self)
+{
+    int cleared = cc_store_check_readers (self->store);
+    if (cleared > 0)
+        zsys_notice ("cleared %d stale reader slot(s)", cleared);
+    s_rescan_roster (self, false);
+}
+
+static void
+s_engine_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (const cc_engine_config_t *) args);
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, self? "READY": "FAILED");
+    if (!self) {
+        //  Wait for the owner's $TERM so the pipe shuts down in order.
+        char *command = zstr_recv (pipe);
+        zstr_free (&command);
+        return;
+    }
+    zsys_notice ("%s %s serving %s:%d (stream) and %d (control)",
+                 self->relay? "relay": "national broker", self->name,
+                 self->listen_host, self->config.listen_port,
+                 self->config.listen_port + 1);
+    int64_t heartbeat = self->config.heartbeat_ms;
+    while (!self->terminated) {
+        int64_t now = zclock_mono ();
+        int64_t wait = self->next_heartbeat - now;
+        if (wait < 0)
+            wait = 0;
+        if (wait > heartbeat)
+            wait = heartbeat;
+        void *which = zpoller_wait (self->poller, (int) wait);
+        if (zpoller_terminated (self->poller))
+            break;
+        if (which == self->pipe)
+            s_handle_pipe (self);
+        else
+        if (which == self->router)
+            s_handle_router (self);
+        else
+        if (which && self->upstream)
+            cc_upstream_handle (self->upstream, which);
+        //  Other ready sockets are picked up by the next zero-wait poll;
+        //  drain the router too, so a busy upstream cannot starve it.
+        if (which != self->router)
+            s_handle_router (self);
+        s_cycle_end (self);
+
+        now = zclock_mono ();
+        if (self->upstream) {
+            cc_upstream_tick (self->upstream, self->poller);
+            if (self->roster_dirty && cc_upstream_connected (self->upstream))
+                s_send_roster (self);
+            s_forward_acks (self);
+        }
+        if (now >= self->next_heartbeat) {
+            s_send_heartbeats (self);
+            self->next_heartbeat = now + heartbeat;
+        }
+        if (now >= self->next_housekeeping) {
+            s_housekeeping (self);
+            self->next_housekeeping = now + ROSTER_RESCAN_MS;
+        }
+    }
+    s_cycle_end (self);
+    s_self_destroy (&self);
+}
+
+//  ---------------------------------------------------------------------
+//  Public API
+
+struct _cc_engine_t {
+    zactor_t *actor;
+};
+
+cc_engine_t *
+cc_engine_new (const cc_engine_config_t *config)
+{
+    assert (config && config->name && config->listen_host && config->data_dir
+            && config->keys && config->root_key && config->allow_dir
+            && config->sectors);
+    cc_engine_t *self = (cc_engine_t *) zmalloc (sizeof (cc_engine_t));
+    self->actor = zactor_new (s_engine_actor, (void *) config);
+    char *state = zstr_recv (self->actor);
+    bool ready = state && streq (state, "READY");
+    zstr_free (&state);
+    if (!ready)
+        cc_engine_destroy (&self);
+    return self;
+}
+
+void
+cc_engine_destroy (cc_engine_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cc_engine_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zactor_t *
+cc_engine_actor (cc_engine_t *self)
+{
+    return self->actor;
+}
+
+char *
+cc_engine_status (cc_engine_t *self)
+{
+    zstr_send (self->actor, "STATUS");
+    return zstr_recv (self->actor);
+}

@@ -1,0 +1,687 @@
+/*  cc_ledger.c - the acknowledgement ledger (Rule 26 evidence).
+
+    An ack is ledgered only after cc_ledger_verify_ack has decoded it and
+    checked the agent's Ed25519 signature over the exact bytes received;
+    those bytes are kept as evidence, so a compliance report can always be
+    backed by what the agent itself signed, and re-verified by anyone.
+
+    Layout (see cc_ledger.h):
+        CC_DB_EVIDENCE  SHA-256(SignedAck)                -> SignedAck bytes
+        CC_DB_ACKS      id '\0' be32 rev, agent(32), status(1)
+                        -> be64 received_at, be64 acked_at, be64 ledgered_at,
+                           evidence hash(32)
+        CC_DB_ACKQ      be64 n -> SignedAck bytes (relay: for upstream)
+        CC_DB_META      "ackq.next" (next n, from 1), "ackq.sent" (confirmed)
+    The module keeps no state; everything runs in the caller's transaction.
+*/
+
+#include "cc_broker.h"
+
+#define CC_LEDGER_ID_MAX        127     //  advisory id bytes in a row key
+#define CC_LEDGER_MAX_ENTRIES   4096    //  entries in one signed ack
+#define CC_LEDGER_VALUE_SIZE    56
+#define CC_LEDGER_KEY_MAX       (CC_LEDGER_ID_MAX + 1 + 4 + 32 + 1)
+
+//  Build a row key; returns its size. The id was checked by verify_ack.
+static size_t
+s_row_key (uint8_t *key, const char *advisory_id, uint32_t revision,
+           const uint8_t *agent, int status)
+{
+    size_t length = strlen (advisory_id);
+    assert (length > 0 && length <= CC_LEDGER_ID_MAX);
+    memcpy (key, advisory_id, length);
+    key [length] = '\0';
+    cc_be32_put (key + length + 1, revision);
+    memcpy (key + length + 5, agent, 32);
+    key [length + 37] = (uint8_t) status;
+    return length + 38;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Refuse an ack with *code and *reason; frees what was decoded so far.
+
+static Certcast__Ack *
+s_refuse (Certcast__SignedAck *signed_ack, Certcast__Ack *ack, int code,
+          const char *why, int *code_p, const char **reason_p)
+{
+    if (ack)
+        certcast__ack__free_unpacked (ack, NULL);
+    if (signed_ack)
+        certcast__signed_ack__free_unpacked (signed_ack, NULL);
+    *code_p = code;
+    *reason_p = why;
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Verify signed ack bytes. Sizes are checked before anything is trusted;
+//  the signature is checked before the entries are looked at, and with
+//  the key inside the ack - the binding of that key to the connected
+//  client is what expected_agent checks.
+
+Certcast__Ack *
+cc_ledger_verify_ack (const uint8_t *signed_ack, size_t size,
+                      const uint8_t *expected_agent, int *code,
+                      const char **reason)
+{
+    assert (code);
+    assert (reason);
+    *code = CC_OK;
+    *reason = NULL;
+    if (!signed_ack || size == 0)
+        return s_refuse (NULL, NULL, CC_EMALFORMED, "empty signed ack",
+                         code, reason);
+    Certcast__SignedAck *envelope = (Certcast__SignedAck *)
+        cc_wire_unpack (&certcast__signed_ack__descriptor, signed_ack, size,
+                        CC_WIRE_MAX_FRAME);
+    if (!envelope)
+        return s_refuse (NULL, NULL, CC_EMALFORMED,
+                         "signed ack does not decode", code, reason);
+    if (envelope->ack.len == 0 || envelope->signature.len != 64)
+        return s_refuse (envelope, NULL, CC_EMALFORMED,
+                         "signed ack lacks ack or 64-byte signature",
+                         code, reason);
+    Certcast__Ack *ack = (Certcast__Ack *)
+        cc_wire_unpack (&certcast__ack__descriptor, envelope->ack.data,
+                        envelope->ack.len, CC_WIRE_MAX_FRAME);
+    if (!ack)
+        return s_refuse (envelope, NULL, CC_EMALFORMED,
+                         "ack does not decode", code, reason);
+    if (ack->agent_key.len != 32)
+        return s_refuse (envelope, ack, CC_EMALFORMED,
+                         "ack agent key is not 32 bytes", code, reason);
+    if (!cc_ed25519_verify (ack->agent_key.data, envelope->ack.data,
+                            envelope->ack.len, envelope->signature.data,
+                            envelope->signature.len))
+        return s_refuse (envelope, ack, CC_ESIGNATURE,
+                         "ack signature does not verify", code, reason);
+    if (expected_agent
+    &&  CRYPTO_memcmp (expected_agent, ack->agent_key.data, 32) != 0)
+        return s_refuse (envelope, ack, CC_ENOTALLOWED,
+                         "ack signed by another agent than the connected "
+                         "client", code, reason);
+    if (ack->n_entries == 0 || ack->n_entries > CC_LEDGER_MAX_ENTRIES)
+        return s_refuse (envelope, ack, CC_EMALFORMED,
+                         "ack has no entries or too many", code, reason);
+    for (size_t index = 0; index < ack->n_entries; index++) {
+        const Certcast__AckEntry *entry = ack->entries [index];
+        size_t length = entry->advisory_id?
+            strnlen (entry->advisory_id, CC_LEDGER_ID_MAX + 1): 0;
+        if (length == 0 || length > CC_LEDGER_ID_MAX)
+            return s_refuse (envelope, ack, CC_EMALFORMED,
+                             "ack entry advisory id empty or too long",
+                             code, reason);
+        if (entry->revision < 1)
+            return s_refuse (envelope, ack, CC_EMALFORMED,
+                             "ack entry revision is 0", code, reason);
+        if (entry->status < CERTCAST__ACK_STATUS__RECEIVED
+        ||  entry->status > CERTCAST__ACK_STATUS__FAILED)
+            return s_refuse (envelope, ack, CC_EMALFORMED,
+                             "ack entry status unknown", code, reason);
+    }
+    certcast__signed_ack__free_unpacked (envelope, NULL);
+    return ack;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Store one verified ack. Everything is MDB_NOOVERWRITE: acks arrive at
+//  least once, and the first evidence for a row is the one that counts.
+//  The bytes are queued upstream only when they brought something new -
+//  new evidence or a new row - so an agent resending the same batch does
+//  not make the relay resend it to the national broker.
+
+int
+cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
+               size_t size, const Certcast__Ack *ack, int64_t now,
+               bool queue_upstream, int *new_rows)
+{
+    assert (store);
+    assert (txn);
+    assert (signed_ack && size > 0);
+    assert (ack);
+    assert (ack->agent_key.len == 32);
+    assert (new_rows);
+    *new_rows = 0;
+    MDB_dbi evidence = cc_store_dbi (store, CC_DB_EVIDENCE);
+    MDB_dbi acks = cc_store_dbi (store, CC_DB_ACKS);
+    MDB_dbi ackq = cc_store_dbi (store, CC_DB_ACKQ);
+    if (evidence == 0 || acks == 0 || ackq == 0)
+        return EACCES;
+
+    uint8_t hash [32];
+    cc_sha256 (signed_ack, size, hash);
+    MDB_val key = { sizeof (hash), hash };
+    MDB_val value = { size, (void *) signed_ack };
+    int rc = mdb_put (txn, evidence, &key, &value, MDB_NOOVERWRITE);
+    bool new_evidence = (rc == 0);
+    if (rc && rc != MDB_KEYEXIST)
+        return rc;
+
+    int added = 0;
+    for (size_t index = 0; index < ack->n_entries; index++) {
+        const Certcast__AckEntry *entry = ack->entries [index];
+        uint8_t row_key [CC_LEDGER_KEY_MAX];
+        uint8_t row_value [CC_LEDGER_VALUE_SIZE];
+        MDB_val mkey = {
+            s_row_key (row_key, entry->advisory_id, entry->revision,
+                       ack->agent_key.data, entry->status), row_key };
+        cc_be64_put (row_value, (uint64_t) entry->received_at);
+        cc_be64_put (row_value + 8, (uint64_t) ack->time);
+        cc_be64_put (row_value + 16, (uint64_t) now);
+        memcpy (row_value + 24, hash, 32);
+        MDB_val mvalue = { sizeof (row_value), row_value };
+        rc = mdb_put (txn, acks, &mkey, &mvalue, MDB_NOOVERWRITE);
+        if (rc == 0)
+            added++;
+        else
+        if (rc != MDB_KEYEXIST)
+            return rc;
+    }
+    if (queue_upstream && (new_evidence || added > 0)) {
+        uint64_t next = cc_meta_get_u64 (store, txn, "ackq.next");
+        uint64_t sent = cc_meta_get_u64 (store, txn, "ackq.sent");
+        if (next <= sent)
+            next = sent + 1;            //  never queue below the watermark
+        uint8_t number [8];
+        cc_be64_put (number, next);
+        MDB_val qkey = { sizeof (number), number };
+        rc = mdb_put (txn, ackq, &qkey, &value, MDB_NOOVERWRITE);
+        if (rc == 0)
+            rc = cc_meta_put_u64 (store, txn, "ackq.next", next + 1);
+        if (rc)
+            return rc;
+    }
+    *new_rows = added;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Decode one row; false if it is not a well-formed row.
+
+static bool
+s_row_decode (const MDB_val *key, const MDB_val *value, cc_ledger_row_t *row)
+{
+    const uint8_t *bytes = (const uint8_t *) key->mv_data;
+    if (key->mv_size < 39 || key->mv_size > CC_LEDGER_KEY_MAX
+    ||  value->mv_size != CC_LEDGER_VALUE_SIZE)
+        return false;
+    size_t length = key->mv_size - 38;
+    if (bytes [length] != '\0' || memchr (bytes, '\0', length))
+        return false;
+    memset (row, 0, sizeof (*row));
+    memcpy (row->advisory_id, bytes, length);
+    row->advisory_id [length] = '\0';
+    row->revision = cc_be32_get (bytes + length + 1);
+    memcpy (row->agent, bytes + length + 5, 32);
+    row->status = bytes [length + 37];
+    const uint8_t *data = (const uint8_t *) value->mv_data;
+    row->received_at = (int64_t) cc_be64_get (data);
+    row->acked_at = (int64_t) cc_be64_get (data + 8);
+    row->ledgered_at = (int64_t) cc_be64_get (data + 16);
+    memcpy (row->evidence, data + 24, 32);
+    return true;
+}
+
+
+int
+cc_ledger_each (cc_store_t *store, MDB_txn *txn, const char *advisory_id,
+                cc_ledger_row_fn *fn, void *arg)
+{
+    assert (store);
+    assert (txn);
+    assert (fn);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ACKS);
+    if (dbi == 0)
+        return 0;
+    //  One advisory's rows share the prefix id '\0'; the NUL keeps
+    //  "PK-1" from matching "PK-10"
+    uint8_t prefix [CC_LEDGER_ID_MAX + 1];
+    size_t prefix_size = 0;
+    if (advisory_id) {
+        size_t length = strlen (advisory_id);
+        if (length == 0 || length > CC_LEDGER_ID_MAX)
+            return 0;
+        memcpy (prefix, advisory_id, length);
+        prefix [length] = '\0';
+        prefix_size = length + 1;
+    }
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key = { prefix_size, prefix }, value;
+    rc = mdb_cursor_get (cursor, &key, &value,
+                         prefix_size? MDB_SET_RANGE: MDB_FIRST);
+    while (rc == 0) {
+        if (prefix_size
+        && (key.mv_size < prefix_size
+        ||  memcmp (key.mv_data, prefix, prefix_size) != 0))
+            break;
+        cc_ledger_row_t row;
+        if (s_row_decode (&key, &value, &row))
+            fn (&row, arg);
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+
+int
+cc_ledger_evidence (cc_store_t *store, MDB_txn *txn, const uint8_t hash[32],
+                    MDB_val *signed_ack)
+{
+    assert (store);
+    assert (txn);
+    assert (hash);
+    assert (signed_ack);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_EVIDENCE);
+    if (dbi == 0)
+        return MDB_NOTFOUND;
+    MDB_val key = { 32, (void *) hash };
+    return mdb_get (txn, dbi, &key, signed_ack);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Upstream queue. Entries stay until the national broker has confirmed
+//  them (after its own commit); the watermark makes a resend after a
+//  restart start where the confirmation left off.
+
+int
+cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, size_t max,
+                      cc_ledger_queue_fn *fn, void *arg)
+{
+    assert (store);
+    assert (txn);
+    assert (fn);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ACKQ);
+    if (dbi == 0 || max == 0)
+        return 0;
+    uint64_t sent = cc_meta_get_u64 (store, txn, "ackq.sent");
+    MDB_cursor *cursor;
+    if (mdb_cursor_open (txn, dbi, &cursor))
+        return -1;
+    uint8_t start [8];
+    cc_be64_put (start, sent + 1);
+    MDB_val key = { sizeof (start), start }, value;
+    int count = 0;
+    int rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_RANGE);
+    while (rc == 0 && (size_t) count < max && count < INT_MAX) {
+        if (key.mv_size == 8) {
+            fn (cc_be64_get ((const uint8_t *) key.mv_data),
+                (const uint8_t *) value.mv_data, value.mv_size, arg);
+            count++;
+        }
+        rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return -1;
+    return count;
+}
+
+
+int
+cc_ledger_queue_confirm (cc_store_t *store, MDB_txn *txn, uint64_t n)
+{
+    assert (store);
+    assert (txn);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ACKQ);
+    if (dbi == 0)
+        return EACCES;
+    uint64_t sent = cc_meta_get_u64 (store, txn, "ackq.sent");
+    uint64_t next = cc_meta_get_u64 (store, txn, "ackq.next");
+    //  Never beyond what was queued: a confused upstream must not make
+    //  us skip acks queued later
+    if (next > 0 && n > next - 1)
+        n = next - 1;
+    if (n <= sent)
+        return 0;                       //  the watermark never goes back
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        if (key.mv_size == 8
+        &&  cc_be64_get ((const uint8_t *) key.mv_data) > n)
+            break;
+        rc = mdb_cursor_del (cursor, 0);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    return cc_meta_put_u64 (store, txn, "ackq.sent", n);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+//  Build signed ack bytes: entries advisory ids ids[0..count), all rev
+//  revision and status; sign with keys (or forge: flip a signature bit).
+static uint8_t *
+s_test_signed_ack (cc_keys_t *keys, const char **ids, size_t count,
+                   uint32_t revision, int status, uint64_t nonce,
+                   bool forge, size_t *size)
+{
+    Certcast__AckEntry entries [8];
+    Certcast__AckEntry *pointers [8];
+    assert (count <= 8);
+    for (size_t index = 0; index < count; index++) {
+        certcast__ack_entry__init (&entries [index]);
+        entries [index].advisory_id = (char *) ids [index];
+        entries [index].revision = revision;
+        entries [index].status = (Certcast__AckStatus) status;
+        entries [index].received_at = 1000 + (int64_t) index;
+        pointers [index] = &entries [index];
+    }
+    Certcast__Ack ack = CERTCAST__ACK__INIT;
+    ack.agent_key.data = (uint8_t *) cc_keys_sign_public (keys);
+    ack.agent_key.len = 32;
+    ack.time = 2000;
+    ack.nonce = nonce;
+    ack.n_entries = count;
+    ack.entries = pointers;
+    size_t ack_size;
+    uint8_t *ack_bytes = cc_wire_pack (&ack.base, &ack_size);
+    uint8_t signature [64];
+    assert (cc_keys_sign (keys, ack_bytes, ack_size, signature) == 0);
+    if (forge)
+        signature [10] ^= 0x01;
+    Certcast__SignedAck envelope = CERTCAST__SIGNED_ACK__INIT;
+    envelope.ack.data = ack_bytes;
+    envelope.ack.len = ack_size;
+    envelope.signature.data = signature;
+    envelope.signature.len = 64;
+    uint8_t *bytes = cc_wire_pack (&envelope.base, size);
+    free (ack_bytes);
+    return bytes;
+}
+
+typedef struct {
+    cc_store_t *store;
+    const uint8_t *bytes;
+    size_t size;
+    const Certcast__Ack *ack;
+    bool queue;
+    int new_rows;
+    uint64_t confirm;           //  if set, confirm this instead of putting
+} s_ledger_test_t;
+
+static int
+s_ledger_test_batch (MDB_txn *txn, void *arg)
+{
+    s_ledger_test_t *test = (s_ledger_test_t *) arg;
+    if (test->confirm)
+        return cc_ledger_queue_confirm (test->store, txn, test->confirm);
+    return cc_ledger_put (test->store, txn, test->bytes, test->size,
+                          test->ack, 5000, test->queue, &test->new_rows);
+}
+
+typedef struct {
+    int count;
+    cc_store_t *store;
+    MDB_txn *txn;
+    const uint8_t *agent;
+} s_ledger_rows_t;
+
+static void
+s_ledger_test_row (const cc_ledger_row_t *row, void *arg)
+{
+    s_ledger_rows_t *rows = (s_ledger_rows_t *) arg;
+    assert (memcmp (row->agent, rows->agent, 32) == 0);
+    assert (row->acked_at == 2000);
+    assert (row->ledgered_at == 5000);
+    assert (row->received_at >= 1000);
+    assert (row->revision >= 1);
+    //  The row points at evidence that hashes to its key
+    MDB_val evidence;
+    assert (cc_ledger_evidence (rows->store, rows->txn, row->evidence,
+                                &evidence) == 0);
+    uint8_t hash [32];
+    cc_sha256 ((const uint8_t *) evidence.mv_data, evidence.mv_size, hash);
+    assert (memcmp (hash, row->evidence, 32) == 0);
+    rows->count++;
+}
+
+typedef struct {
+    int count;
+    uint64_t numbers [8];
+} s_ledger_queue_t;
+
+static void
+s_ledger_test_queue (uint64_t n, const uint8_t *signed_ack, size_t size,
+                     void *arg)
+{
+    s_ledger_queue_t *queue = (s_ledger_queue_t *) arg;
+    assert (signed_ack && size > 0);
+    assert (queue->count < 8);
+    queue->numbers [queue->count++] = n;
+}
+
+static int
+s_ledger_test_count (cc_store_t *store, const char *advisory_id,
+                     const uint8_t *agent)
+{
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    s_ledger_rows_t rows = { 0, store, txn, agent };
+    assert (cc_ledger_each (store, txn, advisory_id, s_ledger_test_row,
+                            &rows) == 0);
+    mdb_txn_abort (txn);
+    return rows.count;
+}
+
+static s_ledger_queue_t
+s_ledger_test_peek (cc_store_t *store, size_t max)
+{
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    s_ledger_queue_t queue = { 0 };
+    int count = cc_ledger_queue_peek (store, txn, max, s_ledger_test_queue,
+                                      &queue);
+    assert (count == queue.count);
+    mdb_txn_abort (txn);
+    return queue;
+}
+
+void
+cc_ledger_test (bool verbose)
+{
+    printf (" * cc_ledger: ");
+    if (verbose)
+        printf ("\n");
+
+    cc_keys_t *agent = cc_keys_generate ();
+    cc_keys_t *other = cc_keys_generate ();
+    const char *ids [] = { "PK-1", "PK-10", "PK-2" };
+    int code;
+    const char *reason;
+
+    //  A good ack verifies, with or without the expected agent
+    size_t size;
+    uint8_t *bytes = s_test_signed_ack (agent, ids, 3, 1,
+                                        CERTCAST__ACK_STATUS__RECEIVED,
+                                        1, false, &size);
+    Certcast__Ack *ack = cc_ledger_verify_ack (bytes, size,
+                                               cc_keys_sign_public (agent),
+                                               &code, &reason);
+    assert (ack);
+    assert (code == CC_OK);
+    assert (ack->n_entries == 3);
+    certcast__ack__free_unpacked (ack, NULL);
+    ack = cc_ledger_verify_ack (bytes, size, NULL, &code, &reason);
+    assert (ack);
+
+    //  Signed by someone else than the connected client
+    Certcast__Ack *refused = cc_ledger_verify_ack (
+        bytes, size, cc_keys_sign_public (other), &code, &reason);
+    assert (refused == NULL);
+    assert (code == CC_ENOTALLOWED);
+    assert (streq (reason,
+            "ack signed by another agent than the connected client"));
+
+    //  Truncated at every length
+    for (size_t cut = 0; cut < size; cut++) {
+        refused = cc_ledger_verify_ack (bytes, cut, NULL, &code, &reason);
+        assert (refused == NULL);
+        assert (code == CC_EMALFORMED || code == CC_ESIGNATURE);
+        assert (reason);
+    }
+    //  Oversized
+    refused = cc_ledger_verify_ack (bytes, CC_WIRE_MAX_FRAME + 1, NULL,
+                                    &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED);
+
+    //  Forged signature
+    size_t forged_size;
+    uint8_t *forged = s_test_signed_ack (agent, ids, 1, 1,
+                                         CERTCAST__ACK_STATUS__RECEIVED,
+                                         2, true, &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_ESIGNATURE);
+    free (forged);
+
+    //  Validly signed but with no entries, revision 0, or a bad status
+    forged = s_test_signed_ack (agent, ids, 0, 1,
+                                CERTCAST__ACK_STATUS__RECEIVED, 3, false,
+                                &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED);
+    free (forged);
+    forged = s_test_signed_ack (agent, ids, 1, 0,
+                                CERTCAST__ACK_STATUS__RECEIVED, 3, false,
+                                &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED);
+    free (forged);
+    forged = s_test_signed_ack (agent, ids, 1, 1, 9, 3, false, &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED);
+    free (forged);
+    const char *empty_id [] = { "" };
+    forged = s_test_signed_ack (agent, empty_id, 1, 1,
+                                CERTCAST__ACK_STATUS__APPLIED, 3, false,
+                                &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED);
+    free (forged);
+
+    //  Ledger it, queued upstream as a relay would
+    char base [] = "/tmp/cc_ledger_test.XXXXXX";
+    assert (mkdtemp (base));
+    cc_store_t *store = cc_store_new (base, 0);
+    assert (store);
+    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0 };
+    assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
+    assert (test.new_rows == 3);
+
+    //  The same ack again is harmless: no rows, nothing queued
+    assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
+    assert (test.new_rows == 0);
+    assert (s_ledger_test_peek (store, 10).count == 1);
+
+    //  A later status for one advisory is a new row and a new queue entry
+    size_t applied_size;
+    uint8_t *applied = s_test_signed_ack (agent, ids, 1, 1,
+                                          CERTCAST__ACK_STATUS__APPLIED,
+                                          4, false, &applied_size);
+    Certcast__Ack *applied_ack = cc_ledger_verify_ack (
+        applied, applied_size, cc_keys_sign_public (agent), &code, &reason);
+    assert (applied_ack);
+    s_ledger_test_t second = { store, applied, applied_size, applied_ack,
+                               true, -1, 0 };
+    assert (cc_store_write (store, s_ledger_test_batch, &second) == 0);
+    assert (second.new_rows == 1);
+    cc_store_destroy (&store);
+
+    //  Durable: rows by advisory (PK-1 does not match PK-10), evidence
+    store = cc_store_new (base, 0);
+    assert (store);
+    const uint8_t *agent_key = cc_keys_sign_public (agent);
+    assert (s_ledger_test_count (store, NULL, agent_key) == 4);
+    assert (s_ledger_test_count (store, "PK-1", agent_key) == 2);
+    assert (s_ledger_test_count (store, "PK-10", agent_key) == 1);
+    assert (s_ledger_test_count (store, "PK-2", agent_key) == 1);
+    assert (s_ledger_test_count (store, "PK-3", agent_key) == 0);
+
+    //  Queue: two entries; peek honours max; confirm moves the watermark
+    s_ledger_queue_t queue = s_ledger_test_peek (store, 10);
+    assert (queue.count == 2);
+    assert (queue.numbers [0] == 1 && queue.numbers [1] == 2);
+    assert (s_ledger_test_peek (store, 1).count == 1);
+    s_ledger_test_t confirm = { store, NULL, 0, NULL, false, 0, 1 };
+    assert (cc_store_write (store, s_ledger_test_batch, &confirm) == 0);
+    queue = s_ledger_test_peek (store, 10);
+    assert (queue.count == 1 && queue.numbers [0] == 2);
+    cc_store_destroy (&store);
+
+    store = cc_store_new (base, 0);
+    assert (store);
+    queue = s_ledger_test_peek (store, 10);
+    assert (queue.count == 1 && queue.numbers [0] == 2);
+    //  Confirming more than was ever queued stops at the last queued
+    confirm.store = store;
+    confirm.confirm = 99;
+    assert (cc_store_write (store, s_ledger_test_batch, &confirm) == 0);
+    assert (s_ledger_test_peek (store, 10).count == 0);
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_meta_get_u64 (store, txn, "ackq.sent") == 2);
+    mdb_txn_abort (txn);
+    //  An older confirmation never lowers the watermark
+    confirm.confirm = 1;
+    assert (cc_store_write (store, s_ledger_test_batch, &confirm) == 0);
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_meta_get_u64 (store, txn, "ackq.sent") == 2);
+    mdb_txn_abort (txn);
+
+    //  A national broker (no upstream) ledgers without queueing
+    const char *ids_3 [] = { "PK-3" };
+    size_t national_size;
+    uint8_t *national = s_test_signed_ack (other, ids_3, 1, 2,
+                                           CERTCAST__ACK_STATUS__FAILED, 1,
+                                           false, &national_size);
+    Certcast__Ack *national_ack = cc_ledger_verify_ack (
+        national, national_size, NULL, &code, &reason);
+    assert (national_ack);
+    s_ledger_test_t third = { store, national, national_size, national_ack,
+                              false, -1, 0 };
+    assert (cc_store_write (store, s_ledger_test_batch, &third) == 0);
+    assert (third.new_rows == 1);
+    assert (s_ledger_test_peek (store, 10).count == 0);
+    assert (s_ledger_test_count (store, "PK-3",
+                                 cc_keys_sign_public (other)) == 1);
+    cc_store_destroy (&store);
+
+    //  Read-only view sees the same ledger
+    store = cc_store_new (base, CC_STORE_READONLY);
+    assert (store);
+    assert (s_ledger_test_count (store, "PK-1", agent_key) == 2);
+    cc_store_destroy (&store);
+
+    certcast__ack__free_unpacked (national_ack, NULL);
+    free (national);
+    certcast__ack__free_unpacked (applied_ack, NULL);
+    free (applied);
+    certcast__ack__free_unpacked (ack, NULL);
+    free (bytes);
+    cc_keys_destroy (&other);
+    cc_keys_destroy (&agent);
+
+    zdir_t *tree = zdir_new (base, NULL);
+    assert (tree);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    assert (!zsys_file_exists (base));
+    printf ("OK\n");
+}

@@ -1,0 +1,75 @@
+/*  cc_ledger.h - the acknowledgement ledger (Rule 26 evidence).
+
+    The ledger keeps every signed ack as evidence (CC_DB_EVIDENCE, keyed by
+    SHA-256 of the SignedAck bytes) and one row per (advisory id, revision,
+    agent, status) pointing at it (CC_DB_ACKS). Row key:
+        advisory id, '\0', be32 revision, agent sign key (32), status (1)
+    Row value (cc_ledger_row_t packed, 56 bytes):
+        be64 received_at, be64 acked_at (signed ack time), be64 ledgered_at,
+        evidence hash (32)
+    Rows are written with MDB_NOOVERWRITE: an ack repeated at-least-once is
+    harmless and the first evidence is kept.
+
+    A relay also queues each ledgered SignedAck in CC_DB_ACKQ for upstream,
+    and the upstream watermark "ackq.sent" in CC_DB_META says how far the
+    national broker has confirmed.
+*/
+#ifndef CC_LEDGER_H_INCLUDED
+#define CC_LEDGER_H_INCLUDED
+
+typedef struct {
+    char advisory_id [128];
+    uint32_t revision;
+    uint8_t agent [32];         //  agent Ed25519 public key
+    int status;                 //  Certcast__AckStatus
+    int64_t received_at;        //  when the agent committed the advisory
+    int64_t acked_at;           //  time in the signed ack
+    int64_t ledgered_at;        //  when this ledger committed the row
+    uint8_t evidence [32];      //  SHA-256 of the SignedAck bytes
+} cc_ledger_row_t;
+
+//  Verify signed_ack bytes: decodes SignedAck and Ack (bounded), checks
+//  the Ed25519 signature with ack.agent_key. If expected_agent is not NULL
+//  the ack's agent_key must equal it (CC_ENOTALLOWED otherwise). Returns
+//  the unpacked Ack (caller frees with certcast__ack__free_unpacked) or
+//  NULL with *code and *reason set.
+Certcast__Ack *
+    cc_ledger_verify_ack (const uint8_t *signed_ack, size_t size,
+                          const uint8_t *expected_agent, int *code,
+                          const char **reason) CC_WUR;
+
+//  Store one verified signed ack: the evidence and one row per entry.
+//  `ack` is the already-verified decode of the same bytes. Sets *new_rows
+//  to how many rows were not already present. If queue_upstream, also
+//  appends the bytes to CC_DB_ACKQ. 0 or LMDB error.
+int
+    cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
+                   size_t size, const Certcast__Ack *ack, int64_t now,
+                   bool queue_upstream, int *new_rows);
+
+//  Call fn for every row of advisory_id (NULL: all rows), in key order.
+typedef void (cc_ledger_row_fn) (const cc_ledger_row_t *row, void *arg);
+int
+    cc_ledger_each (cc_store_t *store, MDB_txn *txn, const char *advisory_id,
+                    cc_ledger_row_fn *fn, void *arg);
+
+//  Evidence bytes for a row. 0, MDB_NOTFOUND or LMDB error.
+int
+    cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
+                        const uint8_t hash[32], MDB_val *signed_ack);
+
+//  Upstream queue: up to max entries after watermark "ackq.sent", each
+//  passed to fn(n, bytes, size, arg). Returns count or -1.
+typedef void (cc_ledger_queue_fn) (uint64_t n, const uint8_t *signed_ack,
+                                   size_t size, void *arg);
+int
+    cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, size_t max,
+                          cc_ledger_queue_fn *fn, void *arg);
+//  Confirm everything up to and including n: delete it, persist watermark.
+int
+    cc_ledger_queue_confirm (cc_store_t *store, MDB_txn *txn, uint64_t n);
+
+void
+    cc_ledger_test (bool verbose);
+
+#endif

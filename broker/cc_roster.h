@@ -1,0 +1,81 @@
+/*  cc_roster.h - who is expected to acknowledge: the constituents.
+
+    A broker's allow directory is its roster: one NAME.pub file per client
+    (see proto/cc_keys.h for the metadata). cc_roster_scan reads the
+    directory into memory (owned by cc_roster_t) so the engine can answer
+    "which sign key belongs to this CURVE key, with which role and sector"
+    without touching the disk per message, and writes the entries into
+    CC_DB_ROSTER so readers (certcast compliance) see them. Rosters sent by
+    relays are merged into the national CC_DB_ROSTER with `via` set.
+*/
+#ifndef CC_ROSTER_H_INCLUDED
+#define CC_ROSTER_H_INCLUDED
+
+typedef struct {
+    char curve [41];            //  Z85 CURVE public key (ZAP User-Id)
+    uint8_t sign_key [32];      //  Ed25519 public key
+    char name [64];
+    char role [16];             //  publisher|issuer, relay, agent, broker
+    char org [128];
+    char sector [64];
+    char entity_class [64];
+    bool cii;
+    char contact [160];
+} cc_member_t;
+
+typedef struct _cc_roster_t cc_roster_t;
+
+cc_roster_t *
+    cc_roster_new (void);
+void
+    cc_roster_destroy (cc_roster_t **self_p);
+
+//  (Re)read every *.pub in dir. Files that do not load are skipped with one
+//  warning each. Returns the number of members, or -1 if dir is unreadable.
+int
+    cc_roster_scan (cc_roster_t *self, const char *dir);
+
+//  Lookup by Z85 CURVE key (User-Id); NULL if not enrolled.
+const cc_member_t *
+    cc_roster_by_curve (cc_roster_t *self, const char *curve);
+//  Lookup by Ed25519 key; NULL if not enrolled.
+const cc_member_t *
+    cc_roster_by_sign_key (cc_roster_t *self, const uint8_t sign_key[32]);
+
+size_t
+    cc_roster_size (cc_roster_t *self);
+//  Iterate: first/next return NULL at the end.
+const cc_member_t *
+    cc_roster_first (cc_roster_t *self);
+const cc_member_t *
+    cc_roster_next (cc_roster_t *self);
+
+//  Fill a RosterEntry (string fields point into member) for the wire.
+void
+    cc_roster_entry_from (const cc_member_t *member, const char *via,
+                          Certcast__RosterEntry *entry);
+
+//  Write one roster entry (encoded RosterEntry bytes) into CC_DB_ROSTER.
+int
+    cc_roster_put (cc_store_t *store, MDB_txn *txn,
+                   const Certcast__RosterEntry *entry);
+
+//  Call fn for each stored entry (decoded; valid only during the call).
+typedef void (cc_roster_entry_fn) (const Certcast__RosterEntry *entry,
+                                   void *arg);
+int
+    cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
+                    void *arg);
+
+//  Last-seen times (CC_DB_SEEN).
+int
+    cc_roster_touch (cc_store_t *store, MDB_txn *txn,
+                     const uint8_t sign_key[32], int64_t when);
+int64_t
+    cc_roster_seen (cc_store_t *store, MDB_txn *txn,
+                    const uint8_t sign_key[32]);
+
+void
+    cc_roster_test (bool verbose);
+
+#endif

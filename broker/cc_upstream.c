@@ -1,0 +1,479 @@
+/*  cc_upstream.c - a relay's link to its upstream broker.
+
+    Following a stream is the zguide Clone pattern: live deliveries arrive
+    on the SUB; anything that does not continue our head exactly (a PUB
+    high-water-mark drop, a restart, a long partition) is repaired by
+    Fetch(stream, head + 1) on the DEALER, served from the upstream's log.
+    Heartbeats carry the upstream's head, so a lost tail is noticed too.
+
+    Liveness: ZMTP heartbeats keep the TCP sessions honest, but a silent
+    upstream can also be a half-open link, so if nothing at all is heard
+    for 3 heartbeat intervals we say so, rebuild both sockets and Hello
+    again. The self_t owns both sockets and every string it keeps.
+*/
+#include "cc_broker.h"
+
+#define HELLO_EVERY_MS      5000    //  rediscover streams this often
+#define FETCH_MAX           256     //  deliveries asked for per fetch
+#define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
+#define ACKS_RESEND_MS      3000    //  ack batch unanswered: send again
+#define CORR_ROSTER         (1ULL << 62)
+#define CORR_HELLO          (1ULL << 61)
+
+typedef struct {
+    char *name;                     //  stream name (owned)
+    int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
+} s_stream_t;
+
+struct _cc_upstream_t {
+    char *endpoint_stream;          //  tcp://host:port
+    char *endpoint_control;         //  tcp://host:port+1
+    char *server_key;               //  upstream Z85 CURVE key
+    cc_keys_t *keys;                //  our identity (borrowed)
+    char *node;                     //  our name
+    zlist_t *sectors;               //  char *, owned
+    int heartbeat_ms;
+    cc_upstream_handler_t handler;
+    zsock_t *control;               //  DEALER
+    zsock_t *stream;                //  SUB
+    zhashx_t *streams;              //  name -> s_stream_t (owned)
+    bool connected;                 //  Welcome seen since last rebuild
+    int64_t heard;                  //  mono ms of last message, 0: never
+    int64_t hello_sent;             //  mono ms
+    int64_t created;                //  mono ms sockets were built
+    uint64_t reconnects;
+    zframe_t *acks_frame;           //  in-flight ack batch, encoded
+    uint64_t acks_upto;             //  its queue position
+    int64_t acks_sent;              //  mono ms
+};
+
+static void
+s_stream_destroy (void **item)
+{
+    s_stream_t *stream = (s_stream_t *) *item;
+    if (stream) {
+        free (stream->name);
+        free (stream);
+        *item = NULL;
+    }
+}
+
+static zsock_t *
+s_client_socket (cc_upstream_t *self, int type, const char *endpoint)
+{
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    zcert_apply (cc_keys_cert (self->keys), sock);
+    zsock_set_curve_serverkey (sock, self->server_key);
+    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
+    zsock_set_linger (sock, 0);
+    zsock_set_heartbeat_ivl (sock, self->heartbeat_ms);
+    zsock_set_heartbeat_timeout (sock, self->heartbeat_ms * 3);
+    zsock_set_heartbeat_ttl (sock, self->heartbeat_ms * 3);
+    if (type == ZMQ_SUB)
+        zsock_set_rcvhwm (sock, 100000);
+    int rc = zsock_connect (sock, "%s", endpoint);
+    assert (rc == 0);           //  endpoint syntax was checked by the caller
+    return sock;
+}
+
+static void
+s_send (cc_upstream_t *self, Certcast__Control *control)
+{
+    zframe_t *frame = cc_wire_control_encode (control);
+    //  DEALER drops nothing silently while connecting: it queues up to
+    //  the HWM; when that is full we drop and the periodic resend repairs.
+    if (zframe_send (&frame, self->control, ZFRAME_DONTWAIT) == -1)
+        zframe_destroy (&frame);
+}
+
+static void
+s_send_hello (cc_upstream_t *self)
+{
+    Certcast__Hello hello = CERTCAST__HELLO__INIT;
+    hello.node = self->node;
+    size_t count = zlist_size (self->sectors);
+    char **sectors = (char **) zmalloc ((count + 1) * sizeof (char *));
+    size_t index = 0;
+    for (char *sector = (char *) zlist_first (self->sectors); sector;
+         sector = (char *) zlist_next (self->sectors))
+        sectors [index++] = sector;
+    hello.n_sectors = count;
+    hello.sectors = sectors;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = CORR_HELLO;
+    control.body_case = CERTCAST__CONTROL__BODY_HELLO;
+    control.hello = &hello;
+    s_send (self, &control);
+    free (sectors);
+    self->hello_sent = zclock_mono ();
+}
+
+static void
+s_build_sockets (cc_upstream_t *self)
+{
+    self->control = s_client_socket (self, ZMQ_DEALER, self->endpoint_control);
+    self->stream = s_client_socket (self, ZMQ_SUB, self->endpoint_stream);
+    //  Resubscribe to what we followed; Welcome adds new streams.
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
+        zsock_set_subscribe (self->stream, stream->name);
+        stream->fetch_sent = 0;
+    }
+    self->created = zclock_mono ();
+    self->connected = false;
+    s_send_hello (self);
+}
+
+cc_upstream_t *
+cc_upstream_new (const char *host, int port, const char *server_key,
+                 cc_keys_t *keys, const char *node, const char **sectors,
+                 int heartbeat_ms, const cc_upstream_handler_t *handler)
+{
+    assert (host && server_key && keys && node && sectors && handler);
+    cc_upstream_t *self = (cc_upstream_t *) zmalloc (sizeof (cc_upstream_t));
+    self->endpoint_stream = zsys_sprintf ("tcp://%s:%d", host, port);
+    self->endpoint_control = zsys_sprintf ("tcp://%s:%d", host, port + 1);
+    self->server_key = strdup (server_key);
+    self->keys = keys;
+    self->node = strdup (node);
+    self->sectors = zlist_new ();
+    zlist_autofree (self->sectors);
+    for (const char **sector = sectors; *sector; sector++)
+        zlist_append (self->sectors, (void *) *sector);
+    self->heartbeat_ms = heartbeat_ms;
+    self->handler = *handler;
+    self->streams = zhashx_new ();
+    zhashx_set_destructor (self->streams, s_stream_destroy);
+    s_build_sockets (self);
+    return self;
+}
+
+void
+cc_upstream_destroy (cc_upstream_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cc_upstream_t *self = *self_p;
+        zframe_destroy (&self->acks_frame);
+        zsock_destroy (&self->stream);
+        zsock_destroy (&self->control);
+        zhashx_destroy (&self->streams);
+        zlist_destroy (&self->sectors);
+        free (self->node);
+        free (self->server_key);
+        free (self->endpoint_control);
+        free (self->endpoint_stream);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+cc_upstream_attach (cc_upstream_t *self, zpoller_t *poller)
+{
+    zpoller_add (poller, self->control);
+    zpoller_add (poller, self->stream);
+}
+
+void
+cc_upstream_detach (cc_upstream_t *self, zpoller_t *poller)
+{
+    zpoller_remove (poller, self->control);
+    zpoller_remove (poller, self->stream);
+}
+
+//  A stream is ours if its sector (after the '/') is one we serve.
+static bool
+s_wanted (cc_upstream_t *self, const char *stream)
+{
+    const char *slash = strchr (stream, '/');
+    if (!slash)
+        return false;
+    for (char *sector = (char *) zlist_first (self->sectors); sector;
+         sector = (char *) zlist_next (self->sectors))
+        if (streq (sector, slash + 1))
+            return true;
+    return false;
+}
+
+static void
+s_fetch (cc_upstream_t *self, s_stream_t *stream, uint64_t from)
+{
+    int64_t now = zclock_mono ();
+    if (stream->fetch_sent && now - stream->fetch_sent < FETCH_RETRY_MS)
+        return;                 //  one outstanding fetch per stream
+    Certcast__Fetch fetch = CERTCAST__FETCH__INIT;
+    fetch.stream = stream->name;
+    fetch.from = from;
+    fetch.max = FETCH_MAX;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.body_case = CERTCAST__CONTROL__BODY_FETCH;
+    control.fetch = &fetch;
+    s_send (self, &control);
+    stream->fetch_sent = now;
+}
+
+//  Catch up with head if we are behind it.
+static void
+s_catch_up (cc_upstream_t *self, s_stream_t *stream, uint64_t head)
+{
+    uint64_t have = self->handler.head (self->handler.arg, stream->name);
+    if (head > have)
+        s_fetch (self, stream, have + 1);
+}
+
+static s_stream_t *
+s_follow (cc_upstream_t *self, const char *name)
+{
+    s_stream_t *stream = (s_stream_t *) zhashx_lookup (self->streams, name);
+    if (!stream) {
+        stream = (s_stream_t *) zmalloc (sizeof (s_stream_t));
+        stream->name = strdup (name);
+        zhashx_insert (self->streams, name, stream);
+        zsock_set_subscribe (self->stream, name);
+        zsys_info ("upstream: following %s", name);
+    }
+    return stream;
+}
+
+//  Offer one delivery: in order goes to the engine, a gap means fetch.
+static void
+s_offer (cc_upstream_t *self, s_stream_t *stream, const uint8_t *bytes,
+         size_t size, uint64_t *gap_head)
+{
+    Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
+        &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
+    if (!delivery) {
+        zsys_warning ("upstream: malformed delivery on %s", stream->name);
+        return;
+    }
+    if (streq (delivery->stream, stream->name)) {
+        uint64_t have = self->handler.head (self->handler.arg, stream->name);
+        if (delivery->seq == have + 1)
+            self->handler.delivery (self->handler.arg, stream->name,
+                                    delivery->seq, bytes, size);
+        else
+        if (delivery->seq > have + 1 && gap_head)
+            *gap_head = delivery->seq;
+    }
+    certcast__delivery__free_unpacked (delivery, NULL);
+}
+
+static void
+s_handle_stream (cc_upstream_t *self)
+{
+    for (int count = 0; count < 1000; count++) {
+        if (!(zsock_events (self->stream) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv (self->stream);
+        if (!msg)
+            break;
+        self->heard = zclock_mono ();
+        char *topic = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        s_stream_t *stream = topic?
+            (s_stream_t *) zhashx_lookup (self->streams, topic): NULL;
+        Certcast__StreamMsg *stream_msg = body && stream?
+            (Certcast__StreamMsg *) cc_wire_unpack (
+                &certcast__stream_msg__descriptor, zframe_data (body),
+                zframe_size (body), CC_WIRE_MAX_FRAME): NULL;
+        if (stream_msg) {
+            uint64_t gap_head = 0;
+            if (stream_msg->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY)
+                s_offer (self, stream, stream_msg->delivery.data,
+                         stream_msg->delivery.len, &gap_head);
+            else
+            if (stream_msg->body_case == CERTCAST__STREAM_MSG__BODY_HEARTBEAT
+            &&  stream_msg->heartbeat->stream
+            &&  streq (stream_msg->heartbeat->stream, stream->name))
+                gap_head = stream_msg->heartbeat->head;
+            if (gap_head)
+                s_catch_up (self, stream, gap_head);
+            certcast__stream_msg__free_unpacked (stream_msg, NULL);
+        }
+        zstr_free (&topic);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+}
+
+static void
+s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
+{
+    if (!self->connected) {
+        zsys_notice ("upstream: linked to %s (%s)", self->endpoint_control,
+                     welcome->node? welcome->node: "?");
+        self->connected = true;
+        //  A new session: resend the in-flight ack batch at once.
+        self->acks_sent = 0;
+        if (self->handler.welcome)
+            self->handler.welcome (self->handler.arg);
+    }
+    for (size_t index = 0; index < welcome->n_heads; index++) {
+        Certcast__StreamHead *head = welcome->heads [index];
+        if (!head->stream || !s_wanted (self, head->stream))
+            continue;
+        s_catch_up (self, s_follow (self, head->stream), head->head);
+    }
+}
+
+static void
+s_handle_deliveries (cc_upstream_t *self, Certcast__Deliveries *deliveries)
+{
+    s_stream_t *stream = deliveries->stream?
+        (s_stream_t *) zhashx_lookup (self->streams, deliveries->stream): NULL;
+    if (!stream)
+        return;
+    stream->fetch_sent = 0;
+    for (size_t index = 0; index < deliveries->n_deliveries; index++)
+        s_offer (self, stream, deliveries->deliveries [index].data,
+                 deliveries->deliveries [index].len, NULL);
+    //  A long gap takes several fetches: go on while behind.
+    s_catch_up (self, stream, deliveries->head);
+}
+
+static void
+s_handle_control (cc_upstream_t *self)
+{
+    for (int count = 0; count < 1000; count++) {
+        if (!(zsock_events (self->control) & ZMQ_POLLIN))
+            break;
+        zframe_t *frame = zframe_recv (self->control);
+        if (!frame)
+            break;
+        self->heard = zclock_mono ();
+        Certcast__Control *control = cc_wire_control_decode (frame);
+        zframe_destroy (&frame);
+        if (!control) {
+            zsys_warning ("upstream: malformed control reply");
+            continue;
+        }
+        switch (control->body_case) {
+            case CERTCAST__CONTROL__BODY_WELCOME:
+                s_handle_welcome (self, control->welcome);
+                break;
+            case CERTCAST__CONTROL__BODY_DELIVERIES:
+                s_handle_deliveries (self, control->deliveries);
+                break;
+            case CERTCAST__CONTROL__BODY_ACKED:
+                if (control->corr == self->acks_upto && self->acks_frame) {
+                    zframe_destroy (&self->acks_frame);
+                    self->handler.acked (self->handler.arg, self->acks_upto);
+                }
+                break;
+            case CERTCAST__CONTROL__BODY_ERROR:
+                zsys_warning ("upstream: refused request %" PRIu64 ": %s: %s",
+                              control->corr, cc_strerror (control->error->code),
+                              control->error->reason? control->error->reason: "");
+                if (control->corr == self->acks_upto && self->acks_frame)
+                    //  The batch will be retried; say so only once a cycle.
+                    self->acks_sent = zclock_mono ();
+                break;
+            default:
+                break;
+        }
+        certcast__control__free_unpacked (control, NULL);
+    }
+}
+
+bool
+cc_upstream_handle (cc_upstream_t *self, void *which)
+{
+    if (which == self->stream) {
+        s_handle_stream (self);
+        return true;
+    }
+    if (which == self->control) {
+        s_handle_control (self);
+        return true;
+    }
+    return false;
+}
+
+bool
+cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller)
+{
+    int64_t now = zclock_mono ();
+    int64_t dead_after = self->heartbeat_ms * 3;
+    int64_t last = self->heard > self->created? self->heard: self->created;
+    if (now - last > dead_after + self->heartbeat_ms) {
+        if (self->connected || self->heard)
+            zsys_warning ("upstream: %s silent for %" PRId64 " ms, reconnecting",
+                          self->endpoint_control, now - last);
+        self->reconnects++;
+        self->heard = 0;
+        cc_upstream_detach (self, poller);
+        zsock_destroy (&self->stream);
+        zsock_destroy (&self->control);
+        s_build_sockets (self);
+        cc_upstream_attach (self, poller);
+        return true;
+    }
+    if (now - self->hello_sent >= (self->connected? HELLO_EVERY_MS: 1000))
+        s_send_hello (self);
+    if (self->acks_frame && self->connected
+    &&  now - self->acks_sent >= ACKS_RESEND_MS) {
+        zframe_t *copy = zframe_dup (self->acks_frame);
+        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == -1)
+            zframe_destroy (&copy);
+        self->acks_sent = now;
+    }
+    return false;
+}
+
+void
+cc_upstream_send_acks (cc_upstream_t *self, uint64_t upto,
+                       Certcast__SignedAck **acks, size_t count)
+{
+    assert (!self->acks_frame);
+    Certcast__Acks body = CERTCAST__ACKS__INIT;
+    body.n_acks = count;
+    body.acks = acks;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = upto;
+    control.body_case = CERTCAST__CONTROL__BODY_ACKS;
+    control.acks = &body;
+    self->acks_frame = cc_wire_control_encode (&control);
+    self->acks_upto = upto;
+    self->acks_sent = 0;        //  the next tick sends it
+}
+
+bool
+cc_upstream_acks_in_flight (cc_upstream_t *self)
+{
+    return self->acks_frame != NULL;
+}
+
+void
+cc_upstream_send_roster (cc_upstream_t *self, const char *relay,
+                         Certcast__RosterEntry **entries, size_t count)
+{
+    Certcast__Roster roster = CERTCAST__ROSTER__INIT;
+    roster.relay = (char *) relay;
+    roster.n_entries = count;
+    roster.entries = entries;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = CORR_ROSTER;
+    control.body_case = CERTCAST__CONTROL__BODY_ROSTER;
+    control.roster = &roster;
+    s_send (self, &control);
+}
+
+bool
+cc_upstream_connected (cc_upstream_t *self)
+{
+    return self->connected;
+}
+
+int64_t
+cc_upstream_silence (cc_upstream_t *self)
+{
+    return self->heard? zclock_mono () - self->heard: -1;
+}
+
+uint64_t
+cc_upstream_reconnects (cc_upstream_t *self)
+{
+    return self->reconnects;
+}

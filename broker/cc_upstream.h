@@ -1,0 +1,78 @@
+/*  cc_upstream.h - a relay's link to its upstream broker (the national
+    broker, or another relay).
+
+    It owns a DEALER (control) and a SUB (streams) to the upstream, both
+    CurveZMQ clients, and the state of following the upstream's streams:
+    which streams we subscribed, which fetch is outstanding, when we last
+    heard anything. It never decides what is stored: in-order deliveries
+    are handed to the engine through cc_upstream_handler_t, and the engine
+    says how far it has each stream (committed or batched) through `head`.
+*/
+#ifndef CC_UPSTREAM_H_INCLUDED
+#define CC_UPSTREAM_H_INCLUDED
+
+typedef struct {
+    void *arg;
+    //  How far we have stream (committed plus batched).
+    uint64_t (*head) (void *arg, const char *stream);
+    //  Next in-order delivery (seq == head + 1); bytes valid during call.
+    void (*delivery) (void *arg, const char *stream, uint64_t seq,
+                      const uint8_t *bytes, size_t size);
+    //  The upstream confirmed acks up to queue position `upto`.
+    void (*acked) (void *arg, uint64_t upto);
+    //  The link came (back) up: a good moment to send our roster.
+    void (*welcome) (void *arg);
+} cc_upstream_handler_t;
+
+typedef struct _cc_upstream_t cc_upstream_t;
+
+//  Connect to host:port (stream) and host:port+1 (control). Never NULL for
+//  valid arguments; connecting is asynchronous.
+cc_upstream_t *
+    cc_upstream_new (const char *host, int port, const char *server_key,
+                     cc_keys_t *keys, const char *node, const char **sectors,
+                     int heartbeat_ms, const cc_upstream_handler_t *handler);
+
+void
+    cc_upstream_destroy (cc_upstream_t **self_p);
+
+//  Add our sockets to the engine's poller (again after a reconnect:
+//  cc_upstream_tick returns true when the sockets were replaced).
+void
+    cc_upstream_attach (cc_upstream_t *self, zpoller_t *poller);
+void
+    cc_upstream_detach (cc_upstream_t *self, zpoller_t *poller);
+
+//  If which is one of ours, drain it and return true.
+bool
+    cc_upstream_handle (cc_upstream_t *self, void *which);
+
+//  Housekeeping: hello, fetch retries, liveness. Returns true if the
+//  sockets were recreated (caller re-attaches).
+bool
+    cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller);
+
+//  Send acks (encoded SignedAck list) ending at queue position upto;
+//  at most one batch in flight, resent by tick until acked.
+void
+    cc_upstream_send_acks (cc_upstream_t *self, uint64_t upto,
+                           Certcast__SignedAck **acks, size_t count);
+bool
+    cc_upstream_acks_in_flight (cc_upstream_t *self);
+
+//  Send our roster (entries borrowed during the call).
+void
+    cc_upstream_send_roster (cc_upstream_t *self, const char *relay,
+                             Certcast__RosterEntry **entries, size_t count);
+
+//  True once a Welcome arrived and the link has not gone silent since.
+bool
+    cc_upstream_connected (cc_upstream_t *self);
+//  Milliseconds since we last heard the upstream (-1: never).
+int64_t
+    cc_upstream_silence (cc_upstream_t *self);
+//  Times the link was declared dead and rebuilt.
+uint64_t
+    cc_upstream_reconnects (cc_upstream_t *self);
+
+#endif

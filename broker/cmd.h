@@ -1,0 +1,103 @@
+/*  cmd.h - the certcast operator tool: one function per subcommand, and
+    the few helpers they share (cmd_util.c).
+
+    Each cmd_* takes the subcommand's own argv (argv[0] is the subcommand
+    name, e.g. "publish") and returns the process exit code: 0 ok, 1
+    refused or failed (after one line on stderr), 2 usage.
+*/
+#ifndef CMD_H_INCLUDED
+#define CMD_H_INCLUDED
+
+#include "cc_broker.h"
+#include <ctype.h>
+#include <openssl/rand.h>
+
+//  The ZPL section every subcommand reads from a -c FILE.
+#define CMD_SECTION  "certcast"
+
+int cmd_keygen (int argc, char **argv);
+int cmd_delegate (int argc, char **argv);
+int cmd_publish (int argc, char **argv);
+int cmd_status (int argc, char **argv);
+int cmd_ledger (int argc, char **argv);
+int cmd_compliance (int argc, char **argv);
+
+//  --------------------------------------------------------------------------
+//  Shared helpers (cmd_util.c)
+
+//  Print "certcast CMD: " + message + newline on stderr. Returns 1, so a
+//  refusal reads `return cmd_fail (...)`.
+int cmd_fail (const char *command, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+//  Same, for usage errors; returns 2.
+int cmd_usage_error (const char *command, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  Write text as a JSON string literal (quotes included) to stream.
+void cmd_json_string (FILE *stream, const char *text);
+//  Write text as one CSV field (RFC 4180 quoting when needed).
+void cmd_csv_field (FILE *stream, const char *text);
+
+//  Format Unix seconds as ISO-8601 UTC ("%Y-%m-%dT%H:%M:%SZ") into out
+//  (at least 32 bytes); 0 gives "-". Returns out.
+const char *cmd_time_iso (int64_t when, char *out, size_t size);
+
+//  True if text is a sector name: one or more of [a-z0-9-].
+bool cmd_sector_valid (const char *text);
+
+//  A random non-zero 64-bit number (correlation ids, default advisory ids).
+uint64_t cmd_random64 (void);
+
+//  Read a whole file of at most max bytes into a malloc'd buffer (caller
+//  frees). NULL with errno set (EFBIG when over max).
+uint8_t *cmd_file_read (const char *path, size_t max, size_t *size);
+
+//  A plain-text table whose columns are as wide as their widest cell.
+//  Cells are copied. Printed with two spaces between columns.
+typedef struct _cmd_table_t cmd_table_t;
+cmd_table_t *cmd_table_new (size_t columns);
+void cmd_table_destroy (cmd_table_t **self_p);
+//  Add one row of `columns` cells (NULL prints as "").
+void cmd_table_add (cmd_table_t *self, const char **cells);
+size_t cmd_table_rows (cmd_table_t *self);
+//  Print every row, each line starting with indent.
+void cmd_table_print (cmd_table_t *self, FILE *stream, const char *indent);
+
+//  Names of wire enum values as the operator types them.
+const char *cmd_severity_name (int severity);
+const char *cmd_tlp_name (int tlp);
+const char *cmd_ack_status_name (int status);
+
+//  One request/reply over the control channel of a broker, as a CURVE
+//  client. The reply with our corr is passed to fn (valid only during the
+//  call), whose return value is returned. An Error reply is reported here
+//  ("certcast CMD: refused: CODE: REASON") and gives 1; so does no answer
+//  within timeout ("... no answer from HOST:PORT within Ns" + timeout_note).
+typedef int (cmd_reply_fn) (const Certcast__Control *reply, void *arg);
+
+typedef struct {
+    const char *command;        //  subcommand name, for messages
+    const char *endpoint;       //  HOST:PORT as given (control is PORT+1)
+    const char *server_pub;     //  path of the broker's .pub file
+    cc_keys_t *key;             //  our identity (secret CURVE key)
+    int64_t timeout;            //  seconds to wait for the reply
+    const char *timeout_note;   //  appended to the timeout line, or NULL
+} cmd_peer_t;
+
+int cmd_request (const cmd_peer_t *peer, Certcast__Control *request,
+                 cmd_reply_fn *fn, void *arg);
+
+//  Load a key file for a subcommand; NULL after one line on stderr. With
+//  need_secret, a .pub file is refused.
+cc_keys_t *cmd_keys_load (const char *command, const char *what,
+                          const char *path, bool need_secret);
+
+//  Open a data directory read-only; NULL after one line on stderr.
+cc_store_t *cmd_store_open (const char *command, const char *dir);
+
+//  The roster of a store, copied out: hex sign key -> cc_member_t
+//  (owned by the hash). NULL after one line on stderr.
+zhashx_t *cmd_roster_load (const char *command, cc_store_t *store,
+                           MDB_txn *txn);
+
+#endif

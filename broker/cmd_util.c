@@ -1,0 +1,511 @@
+/*  cmd_util.c - helpers shared by the certcast subcommands: one-line
+    errors, JSON and CSV escaping, time formatting, key and store opening,
+    the roster copied out of LMDB, and the one control-channel
+    request/reply that `publish` and `status` both make.
+
+    Nothing here keeps state between calls. Every function that returns
+    memory says who frees it.
+*/
+#include "cmd.h"
+#include <stdarg.h>
+#include <sys/stat.h>
+
+static void
+s_vprint (const char *command, const char *format, va_list args)
+{
+    fprintf (stderr, "certcast %s: ", command);
+    vfprintf (stderr, format, args);
+    fputc ('\n', stderr);
+}
+
+int
+cmd_fail (const char *command, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    s_vprint (command, format, args);
+    va_end (args);
+    return 1;
+}
+
+int
+cmd_usage_error (const char *command, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    s_vprint (command, format, args);
+    va_end (args);
+    return 2;
+}
+
+
+//  --------------------------------------------------------------------------
+//  JSON string literal. Control characters become \uXXXX; bytes >= 0x80
+//  pass through, since every string we print came from UTF-8 protobuf
+//  fields or files the operator wrote.
+
+void
+cmd_json_string (FILE *stream, const char *text)
+{
+    fputc ('"', stream);
+    for (const unsigned char *cursor = (const unsigned char *) (text? text: "");
+         *cursor; cursor++) {
+        switch (*cursor) {
+            case '"':  fputs ("\\\"", stream); break;
+            case '\\': fputs ("\\\\", stream); break;
+            case '\n': fputs ("\\n", stream); break;
+            case '\r': fputs ("\\r", stream); break;
+            case '\t': fputs ("\\t", stream); break;
+            case '\b': fputs ("\\b", stream); break;
+            case '\f': fputs ("\\f", stream); break;
+            default:
+                if (*cursor < 0x20 || *cursor == 0x7f)
+                    fprintf (stream, "\\u%04x", *cursor);
+                else
+                    fputc (*cursor, stream);
+        }
+    }
+    fputc ('"', stream);
+}
+
+
+//  CSV field: quoted (with doubled quotes) only when it holds a comma,
+//  quote or line break, so plain values stay readable.
+
+void
+cmd_csv_field (FILE *stream, const char *text)
+{
+    if (!text)
+        text = "";
+    if (!strpbrk (text, ",\"\r\n")) {
+        fputs (text, stream);
+        return;
+    }
+    fputc ('"', stream);
+    for (const char *cursor = text; *cursor; cursor++) {
+        if (*cursor == '"')
+            fputc ('"', stream);
+        fputc (*cursor, stream);
+    }
+    fputc ('"', stream);
+}
+
+
+const char *
+cmd_time_iso (int64_t when, char *out, size_t size)
+{
+    assert (out && size >= 32);
+    struct tm tm;
+    time_t seconds = (time_t) when;
+    if (when == 0 || !gmtime_r (&seconds, &tm)
+    ||  strftime (out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf (out, size, "-");
+    return out;
+}
+
+
+bool
+cmd_sector_valid (const char *text)
+{
+    if (!text || !*text || strlen (text) >= 64)
+        return false;
+    for (const char *cursor = text; *cursor; cursor++)
+        if (!((*cursor >= 'a' && *cursor <= 'z')
+        ||    (*cursor >= '0' && *cursor <= '9') || *cursor == '-'))
+            return false;
+    return true;
+}
+
+
+uint64_t
+cmd_random64 (void)
+{
+    uint64_t value = 0;
+    while (value == 0)
+        if (RAND_bytes ((unsigned char *) &value, sizeof value) != 1)
+            value = ((uint64_t) randof (0x7fffffff) << 32)
+                  ^ (uint64_t) zclock_usecs ();
+    return value;
+}
+
+
+uint8_t *
+cmd_file_read (const char *path, size_t max, size_t *size)
+{
+    assert (path && size);
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    struct stat info;
+    if (fstat (fileno (file), &info) == -1 || !S_ISREG (info.st_mode)) {
+        fclose (file);
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((uint64_t) info.st_size > max) {
+        fclose (file);
+        errno = EFBIG;
+        return NULL;
+    }
+    //  One more byte than the file should have, to notice it growing
+    uint8_t *data = (uint8_t *) malloc ((size_t) info.st_size + 1);
+    assert (data);
+    size_t got = fread (data, 1, (size_t) info.st_size + 1, file);
+    int failed = ferror (file);
+    fclose (file);
+    if (failed || got > max) {
+        free (data);
+        errno = failed? EIO: EFBIG;
+        return NULL;
+    }
+    *size = got;
+    return data;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Enum names, as the operator types them on the command line.
+
+const char *
+cmd_severity_name (int severity)
+{
+    static const char *names [] = {
+        "unspecified", "info", "low", "medium", "high", "critical"
+    };
+    return severity >= 0 && severity <= 5? names [severity]: "unknown";
+}
+
+const char *
+cmd_tlp_name (int tlp)
+{
+    static const char *names [] = {
+        "unspecified", "clear", "green", "amber", "amber+strict", "red"
+    };
+    return tlp >= 0 && tlp <= 5? names [tlp]: "unknown";
+}
+
+const char *
+cmd_ack_status_name (int status)
+{
+    static const char *names [] = {
+        "unspecified", "received", "applied", "not-applicable", "failed"
+    };
+    return status >= 0 && status <= 4? names [status]: "unknown";
+}
+
+
+//  --------------------------------------------------------------------------
+//  Keys and stores
+
+cc_keys_t *
+cmd_keys_load (const char *command, const char *what, const char *path,
+               bool need_secret)
+{
+    const char *reason = NULL;
+    cc_keys_t *keys = cc_keys_load (path, &reason);
+    if (!keys) {
+        cmd_fail (command, "cannot load %s %s: %s", what, path,
+                  reason? reason: "unreadable");
+        return NULL;
+    }
+    if (need_secret && !cc_keys_has_secret (keys)) {
+        cmd_fail (command, "%s %s has no secret key (give the .key file)",
+                  what, path);
+        cc_keys_destroy (&keys);
+    }
+    return keys;
+}
+
+
+//  A read-only store must already exist: LMDB would only say ENOENT, so
+//  name the missing file ourselves for a clearer one-line error.
+
+cc_store_t *
+cmd_store_open (const char *command, const char *dir)
+{
+    char path [4096];
+    snprintf (path, sizeof path, "%s/data.mdb", dir);
+    if (access (path, R_OK) == -1)
+        cmd_fail (command, "cannot open data directory %s: %s", dir,
+                  errno == ENOENT? "no certcast data there (data.mdb missing)"
+                                 : strerror (errno));
+    else {
+        cc_store_t *store = cc_store_new (dir, CC_STORE_READONLY);
+        if (store)
+            return store;
+        cmd_fail (command, "cannot open data directory %s", dir);
+    }
+    return NULL;
+}
+
+
+static void
+s_member_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Copy one decoded entry: it is valid only during the callback, and LMDB
+//  memory only until the transaction ends.
+static void
+s_roster_copy (const Certcast__RosterEntry *entry, void *arg)
+{
+    zhashx_t *roster = (zhashx_t *) arg;
+    if (entry->sign_key.len != 32)
+        return;
+    cc_member_t *member = (cc_member_t *) zmalloc (sizeof (cc_member_t));
+    assert (member);
+    memcpy (member->sign_key, entry->sign_key.data, 32);
+    snprintf (member->name, sizeof member->name, "%s", entry->name);
+    snprintf (member->role, sizeof member->role, "%s", entry->role);
+    snprintf (member->org, sizeof member->org, "%s", entry->org);
+    snprintf (member->sector, sizeof member->sector, "%s", entry->sector);
+    snprintf (member->entity_class, sizeof member->entity_class, "%s",
+              entry->entity_class);
+    member->cii = entry->cii;
+    snprintf (member->contact, sizeof member->contact, "%s", entry->contact);
+    char hex [65];
+    cc_hex_encode (member->sign_key, 32, hex);
+    zhashx_update (roster, hex, member);
+}
+
+zhashx_t *
+cmd_roster_load (const char *command, cc_store_t *store, MDB_txn *txn)
+{
+    zhashx_t *roster = zhashx_new ();
+    assert (roster);
+    zhashx_set_destructor (roster, s_member_destroy);
+    int rc = cc_roster_each (store, txn, s_roster_copy, roster);
+    if (rc && rc != MDB_NOTFOUND) {
+        cmd_fail (command, "cannot read roster: %s", mdb_strerror (rc));
+        zhashx_destroy (&roster);
+    }
+    return roster;
+}
+
+
+//  --------------------------------------------------------------------------
+//  One request/reply on a broker's control channel.
+//
+//  The broker's zauth refuses a key that is not in its allow directory
+//  during the CURVE handshake, and libzmq then just retries in silence. We
+//  watch the socket's handshake events so an operator whose key is not
+//  enrolled hears that at once, instead of a timeout that looks like a
+//  dead broker.
+
+static const char *
+s_monitor_event (zsock_t *monitor, uint32_t *value)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return NULL;
+    const char *what = NULL;
+    zframe_t *frame = zmsg_first (msg);
+    if (frame && zframe_size (frame) == 6) {
+        const uint8_t *data = zframe_data (frame);
+        uint16_t event;
+        memcpy (&event, data, 2);
+        memcpy (value, data + 2, 4);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            what = "our key is not enrolled there (CURVE authentication "
+                   "refused)";
+        else
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            what = "CURVE handshake failed (wrong --server-pub?)";
+    }
+    zmsg_destroy (&msg);
+    return what;
+}
+
+int
+cmd_request (const cmd_peer_t *peer, Certcast__Control *request,
+             cmd_reply_fn *fn, void *arg)
+{
+    assert (peer && peer->key && request && fn);
+    char host [256];
+    int port = 0;
+    if (cc_config_endpoint (peer->endpoint, host, &port))
+        return cmd_usage_error (peer->command,
+                                "--to must be HOST:PORT, not '%s'",
+                                peer->endpoint? peer->endpoint: "");
+    cc_keys_t *server = cmd_keys_load (peer->command, "server key",
+                                       peer->server_pub, false);
+    if (!server)
+        return 1;
+
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+    zsock_set_maxmsgsize (dealer, CC_WIRE_MAX_FRAME);
+    zcert_apply (cc_keys_cert (peer->key), dealer);
+    zsock_set_curve_serverkey (dealer, cc_keys_curve_public (server));
+    cc_keys_destroy (&server);
+
+    char monitor_endpoint [64];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint,
+              "inproc://certcast-monitor-%p", (void *) dealer);
+    int rc = zmq_socket_monitor (zsock_resolve (dealer), monitor_endpoint,
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    assert (rc == 0);
+    zsock_t *monitor = zsock_new_pair (monitor_endpoint);
+    assert (monitor);
+
+    int result = 1;
+    zpoller_t *poller = NULL;
+    if (zsock_connect (dealer, "tcp://%s:%d", host, port + 1) == -1) {
+        cmd_fail (peer->command, "cannot connect to %s: %s", peer->endpoint,
+                  zmq_strerror (zmq_errno ()));
+        goto done;
+    }
+    uint64_t corr = cmd_random64 ();
+    request->corr = corr;
+    zframe_t *frame = cc_wire_control_encode (request);
+    //  A connected DEALER queues the frame until the handshake completes
+    if (zframe_send (&frame, dealer, 0) == -1) {
+        zframe_destroy (&frame);
+        cmd_fail (peer->command, "cannot send to %s", peer->endpoint);
+        goto done;
+    }
+    poller = zpoller_new (dealer, monitor, NULL);
+    assert (poller);
+    int64_t deadline = zclock_mono () + peer->timeout * 1000;
+    while (true) {
+        int64_t remaining = deadline - zclock_mono ();
+        void *which = remaining > 0
+                    ? zpoller_wait (poller, (int) remaining): NULL;
+        if (which == monitor) {
+            uint32_t value = 0;
+            const char *what = s_monitor_event (monitor, &value);
+            if (what) {
+                cmd_fail (peer->command, "refused by %s: %s%s",
+                          peer->endpoint, what,
+                          peer->timeout_note? peer->timeout_note: "");
+                break;
+            }
+            continue;
+        }
+        if (which == NULL) {
+            if (zpoller_terminated (poller))
+                cmd_fail (peer->command, "interrupted%s",
+                          peer->timeout_note? peer->timeout_note: "");
+            else
+                cmd_fail (peer->command, "no answer from %s within %" PRId64
+                          "s%s", peer->endpoint, peer->timeout,
+                          peer->timeout_note? peer->timeout_note: "");
+            break;
+        }
+        frame = zframe_recv (dealer);
+        Certcast__Control *reply = frame? cc_wire_control_decode (frame): NULL;
+        zframe_destroy (&frame);
+        if (!reply)
+            continue;           //  not a Control: not the answer we wait for
+        if (reply->corr != corr) {
+            certcast__control__free_unpacked (reply, NULL);
+            continue;           //  a late answer to someone else's request
+        }
+        if (reply->body_case == CERTCAST__CONTROL__BODY_ERROR) {
+            const Certcast__Error *error = reply->error;
+            cmd_fail (peer->command, "refused: %s: %s",
+                      cc_strerror (error->code),
+                      error->reason && *error->reason? error->reason
+                                                     : "no reason given");
+            result = 1;
+        }
+        else
+            result = fn (reply, arg);
+        certcast__control__free_unpacked (reply, NULL);
+        break;
+    }
+done:
+    zpoller_destroy (&poller);
+    zmq_socket_monitor (zsock_resolve (dealer), NULL, 0);
+    zsock_destroy (&monitor);
+    zsock_destroy (&dealer);
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Plain-text tables
+
+struct _cmd_table_t {
+    size_t columns;             //  cells per row
+    zlistx_t *rows;             //  char ** arrays of `columns` strings; owned
+};
+
+cmd_table_t *
+cmd_table_new (size_t columns)
+{
+    assert (columns > 0);
+    cmd_table_t *self = (cmd_table_t *) zmalloc (sizeof (cmd_table_t));
+    assert (self);
+    self->columns = columns;
+    self->rows = zlistx_new ();
+    assert (self->rows);
+    return self;
+}
+
+void
+cmd_table_destroy (cmd_table_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cmd_table_t *self = *self_p;
+        for (char **row = (char **) zlistx_first (self->rows); row;
+             row = (char **) zlistx_next (self->rows)) {
+            for (size_t column = 0; column < self->columns; column++)
+                free (row [column]);
+            free (row);
+        }
+        zlistx_destroy (&self->rows);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+cmd_table_add (cmd_table_t *self, const char **cells)
+{
+    assert (self && cells);
+    char **row = (char **) zmalloc (self->columns * sizeof (char *));
+    assert (row);
+    for (size_t column = 0; column < self->columns; column++) {
+        row [column] = strdup (cells [column]? cells [column]: "");
+        assert (row [column]);
+    }
+    zlistx_add_end (self->rows, row);
+}
+
+size_t
+cmd_table_rows (cmd_table_t *self)
+{
+    assert (self);
+    return zlistx_size (self->rows);
+}
+
+void
+cmd_table_print (cmd_table_t *self, FILE *stream, const char *indent)
+{
+    assert (self);
+    size_t *widths = (size_t *) zmalloc (self->columns * sizeof (size_t));
+    assert (widths);
+    for (char **row = (char **) zlistx_first (self->rows); row;
+         row = (char **) zlistx_next (self->rows))
+        for (size_t column = 0; column < self->columns; column++)
+            if (strlen (row [column]) > widths [column])
+                widths [column] = strlen (row [column]);
+    for (char **row = (char **) zlistx_first (self->rows); row;
+         row = (char **) zlistx_next (self->rows)) {
+        fputs (indent? indent: "", stream);
+        for (size_t column = 0; column < self->columns; column++) {
+            if (column + 1 == self->columns)
+                fprintf (stream, "%s\n", row [column]);
+            else
+                fprintf (stream, "%-*s  ", (int) widths [column],
+                         row [column]);
+        }
+    }
+    free (widths);
+}

@@ -1,0 +1,49 @@
+/*  cc_wire.h - bounded protobuf-c encoding and decoding.
+
+    Every inbound byte string goes through cc_wire_unpack: it checks the
+    size against the caller's bound before protobuf-c sees it, and returns
+    NULL on anything protobuf-c rejects. The caller owns what it unpacked
+    and frees it with protobuf_c_message_free_unpacked (or the generated
+    __free_unpacked). Pack functions return freshly allocated memory the
+    caller owns.
+*/
+#ifndef CC_WIRE_H_INCLUDED
+#define CC_WIRE_H_INCLUDED
+
+//  Hard ceiling on any certcast frame; also set as ZMQ_MAXMSGSIZE.
+#define CC_WIRE_MAX_FRAME   (4 * 1024 * 1024)
+//  Ceiling on one encoded Signed advisory (body included).
+#define CC_WIRE_MAX_SIGNED  (1024 * 1024)
+
+//  Decode `size` bytes as `descriptor`, refusing size == 0 only when
+//  allow_empty is false, and anything larger than `max`. NULL on failure.
+ProtobufCMessage *
+    cc_wire_unpack (const ProtobufCMessageDescriptor *descriptor,
+                    const uint8_t *data, size_t size, size_t max);
+
+//  Encode a message into a malloc'd buffer; sets *size. Never NULL.
+uint8_t *
+    cc_wire_pack (const ProtobufCMessage *message, size_t *size);
+
+//  Encode a message into a new zframe. Never NULL.
+zframe_t *
+    cc_wire_pack_frame (const ProtobufCMessage *message);
+
+//  Decode one frame as a Control message (bounded by CC_WIRE_MAX_FRAME).
+//  NULL on failure; caller frees with certcast__control__free_unpacked.
+Certcast__Control *
+    cc_wire_control_decode (zframe_t *frame);
+
+//  Encode a Control message into a new frame.
+zframe_t *
+    cc_wire_control_encode (const Certcast__Control *control);
+
+//  Convenience for building replies: an Error control message with corr.
+//  Returns a new frame.
+zframe_t *
+    cc_wire_error_frame (uint64_t corr, int code, const char *reason);
+
+void
+    cc_wire_test (bool verbose);
+
+#endif

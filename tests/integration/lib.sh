@@ -1,0 +1,175 @@
+# lib.sh - helpers for certcast integration tests (sourced).
+#
+# Each test gets a fresh temp directory, free loopback ports, and starts
+# the real programs from $CC_BIN. Every daemon it starts is stopped by PID
+# at exit; a test fails on a non-zero exit of a daemon or any sanitizer
+# report in a daemon's log.
+set -u
+CC_BIN=${CC_BIN:-build/bin}
+CC_BIN=$(cd "$CC_BIN" && pwd)
+T=$(mktemp -d /tmp/certcast-test.XXXXXX)
+declare -A PIDS=()
+CC_FAILED=0
+
+say () { echo "# $*"; }
+fail () { echo "FAIL: $*" >&2; CC_FAILED=1; exit 1; }
+
+cc_cleanup () {
+    local name
+    for name in "${!PIDS[@]}"; do
+        kill -TERM "${PIDS[$name]}" 2>/dev/null
+    done
+    for name in "${!PIDS[@]}"; do
+        wait "${PIDS[$name]}" 2>/dev/null
+    done
+    if [ "${KEEP:-}" = 1 ] || [ "$CC_FAILED" = 1 ]; then
+        for log in "$T"/*.log; do
+            [ -f "$log" ] && { echo "--- $log"; tail -15 "$log"; }
+        done
+    fi
+    [ "${KEEP:-}" = 1 ] || rm -rf "$T"
+}
+trap 'CC_FAILED=1' ERR
+trap cc_cleanup EXIT
+
+# free_port: a port P with P and P+1 both free on 127.0.0.1.
+free_port () {
+    local port tries=0
+    while [ $tries -lt 200 ]; do
+        port=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+        if ! ss -ltnH "( sport = :$port or sport = :$((port + 1)) )" 2>/dev/null | grep -q .; then
+            echo $port; return 0
+        fi
+        tries=$((tries + 1))
+    done
+    return 1
+}
+
+# wait_for TIMEOUT_S COMMAND...: poll until COMMAND succeeds.
+wait_for () {
+    local limit=$1; shift
+    local deadline=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
+    while ! "$@" >/dev/null 2>&1; do
+        [ $(( $(date +%s%N) / 1000000 )) -gt $deadline ] && return 1
+        sleep 0.05
+    done
+}
+
+log_has () { grep -q -- "$2" "$T/$1.log"; }
+
+# start NAME PROGRAM ARGS...: run in the background, log to $T/NAME.log.
+start () {
+    local name=$1; shift
+    "$@" >>"$T/$name.log" 2>&1 &
+    PIDS[$name]=$!
+}
+
+# start_daemon NAME PROGRAM ARGS...: start and wait for its "ready" line.
+start_daemon () {
+    local name=$1
+    start "$@"
+    wait_for 20 log_has "$name" "ready" || fail "$name did not become ready"
+}
+
+sanitizer_clean () {
+    ! grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T/$1.log"
+}
+
+# stop NAME: SIGTERM, wait, require exit 0 and a clean log.
+stop () {
+    local name=$1 pid=${PIDS[$1]} status
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid"; status=$?
+    unset "PIDS[$name]"
+    [ $status = 0 ] || fail "$name exited $status"
+    sanitizer_clean "$name" || fail "sanitizer report in $name.log"
+}
+
+# crash NAME: kill -9 (no checks: it is a crash).
+crash () {
+    kill -9 "${PIDS[$1]}" 2>/dev/null
+    wait "${PIDS[$1]}" 2>/dev/null
+    unset "PIDS[$1]"
+}
+
+certcast () { "$CC_BIN/certcast" "$@"; }
+
+# keygen NAME ROLE SECTOR [extra keygen options]
+keygen () {
+    local name=$1 role=$2 sector=$3; shift 3
+    certcast keygen --dir "$T/keys" --role "$role" --org "Org $name" \
+        --sector "$sector" --contact "soc@$name.example.pk" "$@" "$name" >/dev/null \
+        || fail "keygen $name"
+}
+
+# federation: keys, delegations and allow directories for a national
+# broker, relays for banking and telecom, agents bank1 bank2 tel1, a
+# national issuer (all sectors) and a banking issuer (banking only).
+federation () {
+    mkdir -p "$T/keys" "$T/national/allow" "$T/banking/allow" "$T/telecom/allow"
+    keygen root root all
+    keygen national broker all
+    keygen natissuer issuer all
+    keygen bankissuer issuer banking
+    keygen relay-banking relay banking
+    keygen relay-telecom relay telecom
+    keygen bank1 agent banking --class body-corporate --cii
+    keygen bank2 agent banking --class service-provider
+    keygen tel1 agent telecom --class data-centre
+    certcast delegate --root "$T/keys/root.key" --sector all --out "$T/keys/natissuer.delegation" "$T/keys/natissuer.pub" >/dev/null || fail "delegate natissuer"
+    certcast delegate --root "$T/keys/root.key" --sector banking --out "$T/keys/bankissuer.delegation" "$T/keys/bankissuer.pub" >/dev/null || fail "delegate bankissuer"
+    cp "$T/keys/natissuer.pub" "$T/keys/bankissuer.pub" "$T/keys/relay-banking.pub" "$T/keys/relay-telecom.pub" "$T/national/allow/"
+    cp "$T/keys/bank1.pub" "$T/keys/bank2.pub" "$T/keys/bankissuer.pub" "$T/banking/allow/"
+    cp "$T/keys/tel1.pub" "$T/telecom/allow/"
+    NATIONAL_PORT=$(free_port)
+    BANKING_PORT=$(free_port)
+    TELECOM_PORT=$(free_port)
+    while [ "$BANKING_PORT" = "$NATIONAL_PORT" ] || [ "$TELECOM_PORT" = "$NATIONAL_PORT" ] || [ "$TELECOM_PORT" = "$BANKING_PORT" ]; do
+        BANKING_PORT=$(free_port); TELECOM_PORT=$(free_port)
+    done
+}
+
+HEARTBEAT=${HEARTBEAT:-500}
+
+start_national () {
+    start_daemon national "$CC_BIN/certcast-broker" --listen "127.0.0.1:$NATIONAL_PORT" \
+        --data "$T/national/data" --key "$T/keys/national.key" --trust "$T/keys/root.pub" \
+        --allow "$T/national/allow" --heartbeat $HEARTBEAT "$@"
+}
+
+# start_relay SECTOR
+start_relay () {
+    local sector=$1; shift
+    local port_var=${sector^^}_PORT
+    start_daemon "$sector" "$CC_BIN/certcast-relay" --sector "$sector" \
+        --upstream "127.0.0.1:$NATIONAL_PORT" --upstream-pub "$T/keys/national.pub" \
+        --listen "127.0.0.1:${!port_var}" --data "$T/$sector/data" \
+        --key "$T/keys/relay-$sector.key" --trust "$T/keys/root.pub" \
+        --allow "$T/$sector/allow" --heartbeat $HEARTBEAT "$@"
+}
+
+# start_agent NAME SECTOR
+start_agent () {
+    local name=$1 sector=$2; shift 2
+    local port_var=${sector^^}_PORT
+    mkdir -p "$T/agents/$name/spool"
+    start_daemon "$name" "$CC_BIN/certcast-agent" --relay "127.0.0.1:${!port_var}" \
+        --relay-pub "$T/keys/relay-$sector.pub" --data "$T/agents/$name/data" \
+        --key "$T/keys/$name.key" --trust "$T/keys/root.pub" \
+        --spool "$T/agents/$name/spool" --heartbeat $HEARTBEAT "$@"
+}
+
+# publish ISSUER HOST_PORT SERVER_PUB [publish options]
+publish () {
+    local issuer=$1 to=$2 server=$3; shift 3
+    certcast publish --to "$to" --server-pub "$T/keys/$server.pub" \
+        --key "$T/keys/$issuer.key" --delegation "$T/keys/$issuer.delegation" "$@"
+}
+
+spooled () { [ -f "$T/agents/$1/spool/$2-r${3:-1}.json" ]; }
+spool_count () { ls "$T/agents/$1/spool" 2>/dev/null | grep -c '\.json$'; }
+
+# ledger_has DATA_DIR ADVISORY AGENT_NAME: an ack row in that ledger.
+ledger_has () {
+    certcast ledger --data "$1" --advisory "$2" --format json 2>/dev/null | grep -q "\"$3\""
+}
