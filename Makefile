@@ -41,7 +41,7 @@ LIB      = $(BUILD)/libcertcast.a
 
 PROGRAMS = $(BUILD)/bin/certcast-broker $(BUILD)/bin/certcast-relay \
            $(BUILD)/bin/certcast-agent $(BUILD)/bin/certcast \
-           $(BUILD)/bin/cc_selftest
+           $(BUILD)/bin/cc_selftest $(BUILD)/bin/cc_probe
 
 .PHONY: all deps programs test test-unit test-integration demo bench fuzz \
         install clean asan
@@ -96,6 +96,11 @@ $(BUILD)/bin/cc_selftest: $(BUILD)/tests/unit/selftest.o $(LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/bin/cc_probe: $(BUILD)/tests/tools/cc_probe.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" programs
 
@@ -110,7 +115,25 @@ demo: all
 bench: all
 	$(Q)./tests/bench/run.sh build/bin
 
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 build/bin/certcast build/bin/certcast-broker \
+	    build/bin/certcast-relay build/bin/certcast-agent $(DESTDIR)$(PREFIX)/bin
+
+# libFuzzer targets over the real decoders and verifier (needs clang).
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*.c))
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcertcast.a
+	$(Q)for target in $(FUZZ_TARGETS); do \
+	    clang -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -Ibuild-fuzz/gen -Iproto -Ibroker \
+	        $$(pkg-config --cflags $(PKGS)) -o $$target tests/fuzz/$$(basename $$target).c \
+	        build-fuzz/libcertcast.a $(LIBS) || exit 1; \
+	    echo "  FUZZ    $$target (run: $$target -max_total_time=60)"; \
+	done
+
 clean:
-	rm -rf build build-asan bench.json
+	rm -rf build build-asan build-fuzz bench.json
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,7 +7,8 @@
 #include "cc_broker.h"
 
 struct _cc_config_t {
-    const char *section;            //  ZPL section ("broker", "agent" ...)
+    const char *section;            //  ZPL section ("broker", "certcast/publish")
+    char program [64];              //  section as users say it, for messages
     const char *usage;              //  one-line synopsis
     const cc_option_t *options;     //  caller's table (static storage)
     zhashx_t *values;               //  name -> zlistx of char * (owned)
@@ -74,7 +75,7 @@ s_load_file (cc_config_t *self, const char *path)
     zconfig_t *root = zconfig_load (path);
     if (!root) {
         fprintf (stderr, "%s: cannot read config file %s\n",
-                 self->section, path);
+                 self->program, path);
         return -1;
     }
     zconfig_t *section = zconfig_locate (root, self->section);
@@ -85,7 +86,7 @@ s_load_file (cc_config_t *self, const char *path)
             const cc_option_t *option = s_find (self->options, name);
             if (!option) {
                 fprintf (stderr, "%s: unknown option '%s' in %s\n",
-                         self->section, name, path);
+                         self->program, name, path);
                 zconfig_destroy (&root);
                 return -1;
             }
@@ -121,7 +122,7 @@ cc_config_usage (cc_config_t *self, FILE *stream)
 static void
 s_usage_error (cc_config_t *self, const char *fmt, const char *what)
 {
-    fprintf (stderr, "%s: ", self->section);
+    fprintf (stderr, "%s: ", self->program);
     fprintf (stderr, fmt, what);
     fprintf (stderr, " (try --help)\n");
 }
@@ -134,6 +135,10 @@ cc_config_new (const char *section, const char *usage,
     assert (section && usage && options && exit_code);
     cc_config_t *self = (cc_config_t *) zmalloc (sizeof (cc_config_t));
     self->section = section;
+    snprintf (self->program, sizeof self->program, "%s", section);
+    for (char *slash = strchr (self->program, '/'); slash;
+         slash = strchr (slash, '/'))
+        *slash = ' ';
     self->usage = usage;
     self->options = options;
     self->values = zhashx_new ();
@@ -324,7 +329,7 @@ cc_config_int (cc_config_t *self, const char *name, int64_t min,
     if (errno || end == value || *end || number < min || number > max) {
         fprintf (stderr, "%s: --%s must be a number from %" PRId64
                  " to %" PRId64 ", not '%s'\n",
-                 self->section, name, min, max, value);
+                 self->program, name, min, max, value);
         return -1;
     }
     return number;

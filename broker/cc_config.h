@@ -3,7 +3,8 @@
     Every program describes its options once, as a cc_option_t table; the
     same table drives --help, the command line and the ZPL file given with
     -c FILE (czmq zconfig). In the file each option is a key under the
-    section named by the program's `section` (e.g. "broker/listen"); a
+    section path named by the program (e.g. "broker", or "certcast/publish"
+    for a sub-command, so one file can serve several sub-commands); a
     repeatable option may appear several times. Options on the command line
     override the file. cc_config_t owns every string it returns.
 */

@@ -30,7 +30,7 @@
 #define ROSTER_RESCAN_MS    5000
 
 typedef enum {
-    ITEM_PUBLISH, ITEM_ACKS, ITEM_ROSTER, ITEM_FORWARD
+    ITEM_PUBLISH, ITEM_ACKS, ITEM_ROSTER, ITEM_FORWARD, ITEM_RECORD
 } item_type_t;
 
 //  One queued piece of work for this cycle's transaction.
@@ -104,6 +104,8 @@ typedef struct {
     int64_t next_housekeeping;
     time_t allow_mtime;
     uint64_t ackq_confirm;          //  upstream confirmed up to (batched)
+    char report_stream [80];        //  own stream of the report in flight
+    uint64_t report_confirm;        //  its seq, once answered (batched)
     bool roster_dirty;              //  send roster upstream
     s_counters_t counters;
 } self_t;
@@ -389,6 +391,26 @@ s_apply_forward (self_t *self, MDB_txn *txn, s_item_t *item)
     return 0;
 }
 
+//  A relay's own advisory, reported for the national compliance view:
+//  recorded in the advisory index, never streamed (the relay streams it).
+static int
+s_apply_record (self_t *self, MDB_txn *txn, s_item_t *item)
+{
+    size_t size;
+    const uint8_t *signed_bytes = cc_advisory_bytes (item->advisory, &size);
+    uint32_t accepted = 0;
+    int rc = cc_log_advisory (self->store, txn, cc_advisory_id (item->advisory),
+                              &accepted, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && cc_advisory_revision (item->advisory) <= accepted)
+        return 0;               //  a resend, or older: already recorded
+    return cc_log_put_advisory (self->store, txn,
+                                cc_advisory_id (item->advisory),
+                                cc_advisory_revision (item->advisory),
+                                signed_bytes, size);
+}
+
 static int
 s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
 {
@@ -433,6 +455,9 @@ s_batch_write (MDB_txn *txn, void *arg)
             case ITEM_ACKS:
                 rc = s_apply_acks (self, txn, item, now);
                 break;
+            case ITEM_RECORD:
+                rc = s_apply_record (self, txn, item);
+                break;
             case ITEM_ROSTER:
                 for (size_t index = 0; index < item->roster->n_entries; index++) {
                     Certcast__RosterEntry *entry = item->roster->entries [index];
@@ -450,6 +475,13 @@ s_batch_write (MDB_txn *txn, void *arg)
     }
     if (self->ackq_confirm) {
         int rc = cc_ledger_queue_confirm (self->store, txn, self->ackq_confirm);
+        if (rc)
+            return rc;
+    }
+    if (self->report_confirm) {
+        char key [100];
+        snprintf (key, sizeof key, "report.%s", self->report_stream);
+        int rc = cc_meta_put_u64 (self->store, txn, key, self->report_confirm);
         if (rc)
             return rc;
     }
@@ -490,7 +522,7 @@ s_answer (self_t *self, s_item_t *item, bool committed)
     Certcast__Stored stored = CERTCAST__STORED__INIT;
     Certcast__Acked acked = CERTCAST__ACKED__INIT;
     Certcast__StreamHead *placed [16];
-    if (item->type == ITEM_PUBLISH) {
+    if (item->type == ITEM_PUBLISH || item->type == ITEM_RECORD) {
         stored.id = (char *) cc_advisory_id (item->advisory);
         stored.revision = cc_advisory_revision (item->advisory);
         for (size_t index = 0; index < item->n_placed; index++)
@@ -499,8 +531,10 @@ s_answer (self_t *self, s_item_t *item, bool committed)
         stored.placed = placed;
         control.body_case = CERTCAST__CONTROL__BODY_STORED;
         control.stored = &stored;
-        zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
-                     stored.id, stored.revision, item->peer, item->n_placed);
+        if (item->type == ITEM_PUBLISH)
+            zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
+                         stored.id, stored.revision, item->peer,
+                         item->n_placed);
     }
     else {
         acked.count = item->count;
@@ -514,7 +548,8 @@ s_answer (self_t *self, s_item_t *item, bool committed)
 static void
 s_cycle_end (self_t *self)
 {
-    if (zlistx_size (self->batch) == 0 && !self->ackq_confirm)
+    if (zlistx_size (self->batch) == 0 && !self->ackq_confirm
+    &&  !self->report_confirm)
         return;
     int rc = cc_store_write (self->store, s_batch_write, self);
     bool committed = rc == 0;
@@ -551,6 +586,7 @@ s_cycle_end (self_t *self)
     zlistx_purge (self->batch);
     zhashx_purge (self->pending_heads);
     self->ackq_confirm = 0;
+    self->report_confirm = 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -645,10 +681,50 @@ s_handle_fetch (self_t *self, zframe_t *routing, Certcast__Control *request,
     s_send_control (self, routing, &frame);
 }
 
+//  A relay reports what it originated. It must verify like anything else,
+//  and may only speak for the sectors its roster entry lists.
+static void
+s_handle_record (self_t *self, zframe_t *routing, Certcast__Control *request,
+                 const cc_member_t *member)
+{
+    if (!streq (member->role, "relay")) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
+                  "only relays report advisories they originated");
+        return;
+    }
+    int code = 0;
+    const char *reason = NULL;
+    cc_advisory_t *advisory = cc_advisory_open (
+        request->publish->signed_.data, request->publish->signed_.len,
+        self->root_key, (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+    if (!advisory) {
+        s_refuse (self, routing, request->corr, member->curve, code, reason);
+        return;
+    }
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    bool in_scope = !content->all_sectors;
+    for (size_t index = 0; in_scope && index < content->n_sectors; index++)
+        in_scope = s_may_read (member, content->sectors [index]);
+    if (!in_scope) {
+        cc_advisory_destroy (&advisory);
+        s_refuse (self, routing, request->corr, member->curve, CC_ESCOPE,
+                  "a relay reports advisories for its own sectors only");
+        return;
+    }
+    s_item_t *item = s_item_new (ITEM_RECORD, routing, request->corr,
+                                 member->curve);
+    item->advisory = advisory;
+    zlistx_add_end (self->batch, item);
+}
+
 static void
 s_handle_publish (self_t *self, zframe_t *routing, Certcast__Control *request,
                   const cc_member_t *member)
 {
+    if (request->publish->record_only) {
+        s_handle_record (self, routing, request, member);
+        return;
+    }
     if (!streq (member->role, "issuer")) {
         s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
                   "only issuer keys may publish");
@@ -885,6 +961,53 @@ s_upstream_welcome (void *arg)
     self->roster_dirty = true;
 }
 
+static void
+s_upstream_reported (void *arg, uint64_t seq, bool ok)
+{
+    self_t *self = (self_t *) arg;
+    if (!ok)
+        zsys_warning ("upstream refused our report of %s#%" PRIu64
+                      "; it stays out of the national compliance view",
+                      self->report_stream, seq);
+    self->report_confirm = seq;
+}
+
+//  Report our own streams' advisories upstream, in order, from a
+//  persisted watermark per stream: one in flight at a time.
+static void
+s_report_upstream (self_t *self)
+{
+    if (!cc_upstream_connected (self->upstream)
+    ||  cc_upstream_report_in_flight (self->upstream) || self->report_confirm)
+        return;
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn))
+        return;
+    for (char **sector = self->sectors; *sector; sector++) {
+        char stream [80], key [100];
+        snprintf (stream, sizeof stream, "%s/%s", self->name, *sector);
+        snprintf (key, sizeof key, "report.%s", stream);
+        uint64_t reported = cc_meta_get_u64 (self->store, txn, key);
+        MDB_val value;
+        if (reported >= s_head (self->heads, stream)
+        ||  cc_log_get (self->store, txn, stream, reported + 1, &value))
+            continue;
+        Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
+            &certcast__delivery__descriptor, value.mv_data, value.mv_size,
+            CC_WIRE_MAX_FRAME);
+        if (delivery) {
+            snprintf (self->report_stream, sizeof self->report_stream, "%s",
+                      stream);
+            cc_upstream_send_report (self->upstream, reported + 1,
+                                     delivery->signed_.data,
+                                     delivery->signed_.len);
+            certcast__delivery__free_unpacked (delivery, NULL);
+        }
+        break;
+    }
+    mdb_txn_abort (txn);
+}
+
 typedef struct {
     Certcast__SignedAck **acks;
     size_t count;
@@ -999,24 +1122,35 @@ s_rescan_roster (self_t *self, bool force)
 //  Heartbeats and status
 
 static void
+s_send_heartbeat (self_t *self, const char *topic, const char *stream,
+                  uint64_t head, int64_t now)
+{
+    Certcast__Heartbeat heartbeat = CERTCAST__HEARTBEAT__INIT;
+    heartbeat.stream = (char *) stream;
+    heartbeat.head = head;
+    heartbeat.time = now;
+    Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
+    message.body_case = CERTCAST__STREAM_MSG__BODY_HEARTBEAT;
+    message.heartbeat = &heartbeat;
+    zframe_t *body = cc_wire_pack_frame (&message.base);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, topic);
+    zmsg_append (msg, &body);
+    zmsg_send (&msg, self->pub);
+}
+
+//  One heartbeat per stream carries its head, so a lost tail is noticed;
+//  one on CC_TOPIC_ALIVE tells every subscriber we live even before any
+//  stream exists.
+static void
 s_send_heartbeats (self_t *self)
 {
     int64_t now = (int64_t) time (NULL);
+    s_send_heartbeat (self, CC_TOPIC_ALIVE, "", 0, now);
     for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
          head = (uint64_t *) zhashx_next (self->heads)) {
         const char *stream = (const char *) zhashx_cursor (self->heads);
-        Certcast__Heartbeat heartbeat = CERTCAST__HEARTBEAT__INIT;
-        heartbeat.stream = (char *) stream;
-        heartbeat.head = *head;
-        heartbeat.time = now;
-        Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
-        message.body_case = CERTCAST__STREAM_MSG__BODY_HEARTBEAT;
-        message.heartbeat = &heartbeat;
-        zframe_t *body = cc_wire_pack_frame (&message.base);
-        zmsg_t *msg = zmsg_new ();
-        zmsg_addstr (msg, stream);
-        zmsg_append (msg, &body);
-        zmsg_send (&msg, self->pub);
+        s_send_heartbeat (self, stream, stream, *head, now);
     }
 }
 
@@ -1218,7 +1352,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     if (self->relay) {
         cc_upstream_handler_t handler = {
             self, s_upstream_head, s_upstream_delivery, s_upstream_acked,
-            s_upstream_welcome
+            s_upstream_welcome, s_upstream_reported
         };
         self->upstream = cc_upstream_new (
             self->upstream_host, config->upstream_port, self->upstream_key,
@@ -1312,6 +1446,7 @@ s_engine_actor (zsock_t *pipe, void *args)
             if (self->roster_dirty && cc_upstream_connected (self->upstream))
                 s_send_roster (self);
             s_forward_acks (self);
+            s_report_upstream (self);
         }
         if (now >= self->next_heartbeat) {
             s_send_heartbeats (self);

@@ -19,6 +19,7 @@
 #define ACKS_RESEND_MS      3000    //  ack batch unanswered: send again
 #define CORR_ROSTER         (1ULL << 62)
 #define CORR_HELLO          (1ULL << 61)
+#define CORR_REPORT         (1ULL << 60)
 
 typedef struct {
     char *name;                     //  stream name (owned)
@@ -45,6 +46,9 @@ struct _cc_upstream_t {
     zframe_t *acks_frame;           //  in-flight ack batch, encoded
     uint64_t acks_upto;             //  its queue position
     int64_t acks_sent;              //  mono ms
+    zframe_t *report_frame;         //  in-flight report, encoded
+    uint64_t report_seq;
+    int64_t report_sent;            //  mono ms
 };
 
 static void
@@ -114,6 +118,7 @@ s_build_sockets (cc_upstream_t *self)
 {
     self->control = s_client_socket (self, ZMQ_DEALER, self->endpoint_control);
     self->stream = s_client_socket (self, ZMQ_SUB, self->endpoint_stream);
+    zsock_set_subscribe (self->stream, CC_TOPIC_ALIVE);
     //  Resubscribe to what we followed; Welcome adds new streams.
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
@@ -156,6 +161,7 @@ cc_upstream_destroy (cc_upstream_t **self_p)
     if (*self_p) {
         cc_upstream_t *self = *self_p;
         zframe_destroy (&self->acks_frame);
+        zframe_destroy (&self->report_frame);
         zsock_destroy (&self->stream);
         zsock_destroy (&self->control);
         zhashx_destroy (&self->streams);
@@ -305,8 +311,9 @@ s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
         zsys_notice ("upstream: linked to %s (%s)", self->endpoint_control,
                      welcome->node? welcome->node: "?");
         self->connected = true;
-        //  A new session: resend the in-flight ack batch at once.
+        //  A new session: resend what is in flight at once.
         self->acks_sent = 0;
+        self->report_sent = 0;
         if (self->handler.welcome)
             self->handler.welcome (self->handler.arg);
     }
@@ -362,7 +369,21 @@ s_handle_control (cc_upstream_t *self)
                     self->handler.acked (self->handler.arg, self->acks_upto);
                 }
                 break;
+            case CERTCAST__CONTROL__BODY_STORED:
+                if (self->report_frame
+                &&  control->corr == (CORR_REPORT | self->report_seq)) {
+                    zframe_destroy (&self->report_frame);
+                    self->handler.reported (self->handler.arg,
+                                            self->report_seq, true);
+                }
+                break;
             case CERTCAST__CONTROL__BODY_ERROR:
+                if (self->report_frame
+                &&  control->corr == (CORR_REPORT | self->report_seq)) {
+                    zframe_destroy (&self->report_frame);
+                    self->handler.reported (self->handler.arg,
+                                            self->report_seq, false);
+                }
                 zsys_warning ("upstream: refused request %" PRIu64 ": %s: %s",
                               control->corr, cc_strerror (control->error->code),
                               control->error->reason? control->error->reason: "");
@@ -419,7 +440,38 @@ cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller)
             zframe_destroy (&copy);
         self->acks_sent = now;
     }
+    if (self->report_frame && self->connected
+    &&  now - self->report_sent >= ACKS_RESEND_MS) {
+        zframe_t *copy = zframe_dup (self->report_frame);
+        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == -1)
+            zframe_destroy (&copy);
+        self->report_sent = now;
+    }
     return false;
+}
+
+void
+cc_upstream_send_report (cc_upstream_t *self, uint64_t seq,
+                         const uint8_t *signed_bytes, size_t size)
+{
+    assert (!self->report_frame);
+    Certcast__Publish publish = CERTCAST__PUBLISH__INIT;
+    publish.signed_.data = (uint8_t *) signed_bytes;
+    publish.signed_.len = size;
+    publish.record_only = true;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = CORR_REPORT | seq;
+    control.body_case = CERTCAST__CONTROL__BODY_PUBLISH;
+    control.publish = &publish;
+    self->report_frame = cc_wire_control_encode (&control);
+    self->report_seq = seq;
+    self->report_sent = 0;
+}
+
+bool
+cc_upstream_report_in_flight (cc_upstream_t *self)
+{
+    return self->report_frame != NULL;
 }
 
 void

@@ -22,6 +22,8 @@ typedef struct {
     void (*acked) (void *arg, uint64_t upto);
     //  The link came (back) up: a good moment to send our roster.
     void (*welcome) (void *arg);
+    //  The upstream answered report `seq`: recorded (ok) or refused.
+    void (*reported) (void *arg, uint64_t seq, bool ok);
 } cc_upstream_handler_t;
 
 typedef struct _cc_upstream_t cc_upstream_t;
@@ -59,6 +61,15 @@ void
                            Certcast__SignedAck **acks, size_t count);
 bool
     cc_upstream_acks_in_flight (cc_upstream_t *self);
+
+//  Report an advisory we originated (encoded Signed) so the upstream
+//  records it for compliance; at most one in flight, resent by tick until
+//  answered. seq identifies it in the `reported` callback.
+void
+    cc_upstream_send_report (cc_upstream_t *self, uint64_t seq,
+                             const uint8_t *signed_bytes, size_t size);
+bool
+    cc_upstream_report_in_flight (cc_upstream_t *self);
 
 //  Send our roster (entries borrowed during the call).
 void

@@ -40,7 +40,7 @@ s_usage (FILE *stream)
         fprintf (stream, "  %-12s %s\n", command->name, command->help);
     fprintf (stream, "\n'certcast COMMAND --help' shows a command's options; "
                      "every option can also come\nfrom a ZPL file given "
-                     "with -c FILE (section \"" CMD_SECTION "\").\n");
+                     "with -c FILE (section certcast/COMMAND).\n");
 }
 
 static const s_command_t *

@@ -13,7 +13,6 @@
 #include <openssl/rand.h>
 
 //  The ZPL section every subcommand reads from a -c FILE.
-#define CMD_SECTION  "certcast"
 
 int cmd_keygen (int argc, char **argv);
 int cmd_delegate (int argc, char **argv);

@@ -56,7 +56,7 @@ int
 cmd_delegate (int argc, char **argv)
 {
     int exit_code = 0;
-    cc_config_t *config = cc_config_new (CMD_SECTION,
+    cc_config_t *config = cc_config_new ("certcast/delegate",
         "certcast delegate --root ROOT.key --sector S[,S..]|all [--days N] "
         "[--serial N] --out FILE [--force] ISSUER.pub",
         s_options, argc, argv, &exit_code);

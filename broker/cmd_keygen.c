@@ -54,26 +54,29 @@ s_name_valid (const char *name)
 static bool
 s_sectors_valid (const char *text, bool several)
 {
-    char *copy = strdup (text);
-    assert (copy);
-    bool valid = *copy != 0;
-    int count = 0;
-    char *state = NULL;
-    for (char *token = strtok_r (copy, ",", &state); token && valid;
-         token = strtok_r (NULL, ",", &state), count++)
-        valid = cmd_sector_valid (token);
-    if (count == 0 || (count > 1 && !several) || text [strlen (text) - 1] == ','
-    ||  strstr (text, ",,") || *text == ',')
-        valid = false;
-    free (copy);
-    return valid;
+    size_t count = 0;
+    while (true) {
+        char sector [64];
+        size_t length = strcspn (text, ",");
+        if (length == 0 || length >= sizeof sector)
+            return false;       //  empty item, or too long to be a sector
+        memcpy (sector, text, length);
+        sector [length] = 0;
+        if (!cmd_sector_valid (sector))
+            return false;
+        count++;
+        if (!text [length])
+            break;
+        text += length + 1;
+    }
+    return several || count == 1;
 }
 
 int
 cmd_keygen (int argc, char **argv)
 {
     int exit_code = 0;
-    cc_config_t *config = cc_config_new (CMD_SECTION,
+    cc_config_t *config = cc_config_new ("certcast/keygen",
         "certcast keygen --dir DIR [--role R] [--org O] [--sector S] "
         "[--class C] [--cii] [--contact TEXT] NAME",
         s_options, argc, argv, &exit_code);
@@ -105,8 +108,8 @@ cmd_keygen (int argc, char **argv)
                                      "broker, relay or agent, not '%s'", role);
     else
     if (sector && !s_sectors_valid (sector, streq (role, "relay")))
-        exit_code = cmd_usage_error ("keygen", "--sector '%s' is not %s", sector,
-                                     streq (role, "relay")
+        exit_code = cmd_usage_error ("keygen", "--sector '%s' is not %s",
+                                     sector, streq (role, "relay")
                                      ? "a list of sectors ([a-z0-9-]+, "
                                        "comma-separated)"
                                      : "one sector name ([a-z0-9-]+)");

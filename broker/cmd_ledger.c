@@ -127,7 +127,7 @@ int
 cmd_ledger (int argc, char **argv)
 {
     int exit_code = 0;
-    cc_config_t *config = cc_config_new (CMD_SECTION,
+    cc_config_t *config = cc_config_new ("certcast/ledger",
         "certcast ledger --data DIR [--advisory ID] [--format table|json]",
         s_options, argc, argv, &exit_code);
     if (!config)
@@ -162,6 +162,8 @@ cmd_ledger (int argc, char **argv)
         if (roster)
             rc = cc_ledger_each (store, txn, advisory, s_row_copy, rows);
         mdb_txn_abort (txn);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;             //  nothing ledgered yet
     }
     if (rc)
         exit_code = cmd_fail ("ledger", "cannot read %s: %s", data,

@@ -131,7 +131,8 @@ s_check_options (cc_config_t *config, s_request_t *request)
         return cmd_usage_error ("publish", "--severity must be info, low, "
                                 "medium, high or critical, not '%s'",
                                 severity);
-    advisory->severity = (Certcast__Severity) (CERTCAST__SEVERITY__INFO + index);
+    advisory->severity =
+        (Certcast__Severity) (CERTCAST__SEVERITY__INFO + index);
     const char *tlp = cc_config_get (config, "tlp");
     index = s_index (tlp, s_tlps);
     if (index == -1)
@@ -222,7 +223,7 @@ int
 cmd_publish (int argc, char **argv)
 {
     int exit_code = 0;
-    cc_config_t *config = cc_config_new (CMD_SECTION,
+    cc_config_t *config = cc_config_new ("certcast/publish",
         "certcast publish --to HOST:PORT --server-pub FILE --key FILE "
         "--delegation FILE --title T --severity V --tlp L --sector S|all "
         "[options]", s_options, argc, argv, &exit_code);

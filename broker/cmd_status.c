@@ -28,7 +28,7 @@ int
 cmd_status (int argc, char **argv)
 {
     int exit_code = 0;
-    cc_config_t *config = cc_config_new (CMD_SECTION,
+    cc_config_t *config = cc_config_new ("certcast/status",
         "certcast status --to HOST:PORT --server-pub FILE --key FILE "
         "[--timeout 5s]", s_options, argc, argv, &exit_code);
     if (!config)

@@ -498,14 +498,20 @@ cmd_table_print (cmd_table_t *self, FILE *stream, const char *indent)
                 widths [column] = strlen (row [column]);
     for (char **row = (char **) zlistx_first (self->rows); row;
          row = (char **) zlistx_next (self->rows)) {
+        //  Pad every cell but the last non-empty one, so no line ends
+        //  in blanks
+        size_t last = self->columns;
+        while (last > 1 && !*row [last - 1])
+            last--;
         fputs (indent? indent: "", stream);
-        for (size_t column = 0; column < self->columns; column++) {
-            if (column + 1 == self->columns)
-                fprintf (stream, "%s\n", row [column]);
+        for (size_t column = 0; column < last; column++) {
+            if (column + 1 == last)
+                fprintf (stream, "%s", row [column]);
             else
                 fprintf (stream, "%-*s  ", (int) widths [column],
                          row [column]);
         }
+        fputc ('\n', stream);
     }
     free (widths);
 }

@@ -296,8 +296,9 @@ cc_keys_save (cc_keys_t *self, const char *dir, const char *name,
     }
     size_t meta_size = s_meta_size (self->cert);
     if (meta_size > CC_KEYS_META_MAX) {
-        //  Static storage: the caller prints it once and exits.
-        static char message [96];
+        //  Per-thread storage, so *reason stays valid after we return
+        //  without the caller having to free it.
+        static __thread char message [96];
         snprintf (message, sizeof (message),
                   "constituent details too long (%zu bytes, limit %d)",
                   meta_size, CC_KEYS_META_MAX);
@@ -670,6 +671,10 @@ cc_keys_test (bool verbose)
     assert (streq (cc_keys_meta (loaded, "org"), "Example Bank Ltd"));
     assert (streq (cc_keys_meta (loaded, "role"), "agent"));
     assert (cc_keys_meta (loaded, "sign-secret") == NULL);
+    //  The in-memory cert never carries the Ed25519 secret, so saving or
+    //  printing it elsewhere cannot leak it
+    assert (zcert_meta (cc_keys_cert (loaded), "sign-secret") == NULL);
+    assert (zcert_meta (cc_keys_cert (keys), "sign-secret") == NULL);
     //  The loaded secret signs, the original public key verifies
     assert (cc_keys_sign (loaded, message, sizeof (message), signature) == 0);
     assert (cc_ed25519_verify (cc_keys_sign_public (keys), message,

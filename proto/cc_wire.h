@@ -15,6 +15,11 @@
 //  Ceiling on one encoded Signed advisory (body included).
 #define CC_WIRE_MAX_SIGNED  (1024 * 1024)
 
+//  The PUB topic of the liveness heartbeat every broker sends each
+//  heartbeat interval, whether or not it has any stream yet. Stream names
+//  are origin/sector, so this cannot collide with one.
+#define CC_TOPIC_ALIVE  "$alive"
+
 //  Decode `size` bytes as `descriptor`, refusing size == 0 only when
 //  allow_empty is false, and anything larger than `max`. NULL on failure.
 ProtobufCMessage *

@@ -1,0 +1,544 @@
+/*  cmd_compliance.c - certcast compliance: the Rule 26 report. For every
+    accepted advisory, who was expected to acknowledge it (roster agents
+    of a target sector), who did and when (late if after the deadline),
+    and who did not, with the entity class, CII flag and point of contact
+    the designated officer needs to follow up.
+
+    Advisories, roster and ledger rows are copied out of one short
+    read-only transaction, so the report is one consistent snapshot and
+    the daemon's writers are never held back while we print.
+*/
+#include "cmd.h"
+
+static const cc_option_t s_options [] = {
+    { "data", "DIR", "the broker's data directory", NULL, false },
+    { "advisory", "ID", "only this advisory", NULL, false },
+    { "sector", "S", "only recipients in this sector", NULL, false },
+    { "format", "FORMAT", "table, csv or json", "table", false },
+    { NULL, NULL, NULL, NULL, false }
+};
+
+//  An agent's acknowledgement of one advisory revision: its earliest row.
+typedef struct {
+    int64_t acked_at;           //  signed ack time of the earliest row
+    int64_t ledgered_at;        //  when that row was ledgered here
+    int status;                 //  Certcast__AckStatus of that row
+} s_ack_t;
+
+//  One accepted advisory, copied out of the store.
+typedef struct {
+    char *id;
+    uint32_t revision;          //  latest accepted; acks of older ones
+                                //  do not count for it
+    char *title;
+    int severity;
+    bool all_sectors;
+    char **sectors;             //  NULL-terminated; owned
+    int64_t issued_at;
+    int64_t ack_deadline;       //  0: none
+    zhashx_t *acks;             //  hex agent key -> s_ack_t; owned
+} s_advisory_t;
+
+static void
+s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_advisory_destroy (void **item)
+{
+    s_advisory_t *self = (s_advisory_t *) *item;
+    if (self) {
+        zhashx_destroy (&self->acks);
+        for (char **sector = self->sectors; sector && *sector; sector++)
+            free (*sector);
+        free (self->sectors);
+        free (self->title);
+        free (self->id);
+        free (self);
+        *item = NULL;
+    }
+}
+
+typedef struct {
+    const char *only_id;        //  --advisory, or NULL
+    const char *only_sector;    //  --sector, or NULL
+    zlistx_t *advisories;       //  s_advisory_t, in id order
+} s_report_t;
+
+//  Decode what the broker stored. It was verified on intake, so the time
+//  windows are not checked again: a report on last year's advisory must
+//  still work after its delegation has expired.
+static void
+s_advisory_copy (const char *id, uint32_t revision,
+                 const uint8_t *signed_bytes, size_t size, void *arg)
+{
+    s_report_t *report = (s_report_t *) arg;
+    if (report->only_id && !streq (id, report->only_id))
+        return;
+    Certcast__Signed *signed_message = (Certcast__Signed *) cc_wire_unpack (
+        &certcast__signed__descriptor, signed_bytes, size,
+        CC_WIRE_MAX_SIGNED);
+    Certcast__Advisory *content = signed_message
+        ? (Certcast__Advisory *) cc_wire_unpack (
+              &certcast__advisory__descriptor, signed_message->advisory.data,
+              signed_message->advisory.len, CC_WIRE_MAX_SIGNED)
+        : NULL;
+    if (!content) {
+        fprintf (stderr, "certcast compliance: advisory %s does not decode; "
+                 "skipped\n", id);
+        if (signed_message)
+            certcast__signed__free_unpacked (signed_message, NULL);
+        return;
+    }
+    if (report->only_sector && !content->all_sectors) {
+        bool targeted = false;
+        for (size_t index = 0; index < content->n_sectors; index++)
+            if (streq (content->sectors [index], report->only_sector))
+                targeted = true;
+        if (!targeted) {
+            certcast__advisory__free_unpacked (content, NULL);
+            certcast__signed__free_unpacked (signed_message, NULL);
+            return;
+        }
+    }
+    s_advisory_t *self = (s_advisory_t *) zmalloc (sizeof (s_advisory_t));
+    assert (self);
+    self->id = strdup (id);
+    self->revision = revision;
+    self->title = strdup (content->title);
+    self->severity = content->severity;
+    self->all_sectors = content->all_sectors;
+    self->sectors = (char **) zmalloc ((content->n_sectors + 1)
+                                       * sizeof (char *));
+    assert (self->sectors);
+    for (size_t index = 0; index < content->n_sectors; index++)
+        self->sectors [index] = strdup (content->sectors [index]);
+    self->issued_at = content->issued_at;
+    self->ack_deadline = content->ack_deadline;
+    self->acks = zhashx_new ();
+    assert (self->acks);
+    zhashx_set_destructor (self->acks, s_free_item);
+    zlistx_add_end (report->advisories, self);
+    certcast__advisory__free_unpacked (content, NULL);
+    certcast__signed__free_unpacked (signed_message, NULL);
+}
+
+//  Keep each agent's earliest row for the advisory's current revision.
+static void
+s_row_fold (const cc_ledger_row_t *row, void *arg)
+{
+    s_advisory_t *advisory = (s_advisory_t *) arg;
+    if (row->revision != advisory->revision
+    ||  !streq (row->advisory_id, advisory->id))
+        return;
+    char hex [65];
+    cc_hex_encode (row->agent, 32, hex);
+    s_ack_t *ack = (s_ack_t *) zhashx_lookup (advisory->acks, hex);
+    if (!ack) {
+        ack = (s_ack_t *) zmalloc (sizeof (s_ack_t));
+        assert (ack);
+        ack->acked_at = INT64_MAX;
+        zhashx_insert (advisory->acks, hex, ack);
+    }
+    if (row->acked_at < ack->acked_at) {
+        ack->acked_at = row->acked_at;
+        ack->ledgered_at = row->ledgered_at;
+        ack->status = row->status;
+    }
+}
+
+static bool
+s_targets (const s_advisory_t *advisory, const char *sector)
+{
+    if (advisory->all_sectors)
+        return true;
+    for (char **cursor = advisory->sectors; *cursor; cursor++)
+        if (streq (*cursor, sector))
+            return true;
+    return false;
+}
+
+//  Lateness is judged on the time in the agent's own signed ack, not on
+//  when the row reached this ledger: a relay that was down must not make
+//  its constituents look late, and the agent cannot later deny the time
+//  it signed.
+static bool
+s_late (const s_advisory_t *advisory, const s_ack_t *ack)
+{
+    return advisory->ack_deadline && ack->acked_at > advisory->ack_deadline;
+}
+
+static int
+s_member_compare (const void *left, const void *right)
+{
+    const cc_member_t *one = *(const cc_member_t * const *) left;
+    const cc_member_t *two = *(const cc_member_t * const *) right;
+    int order = strcmp (one->sector, two->sector);
+    return order? order: strcmp (one->name, two->name);
+}
+
+//  The agents of the roster (optionally of one sector), sorted by sector
+//  and name so reports compare line by line. Returns a NULL-terminated
+//  array of borrowed pointers; caller frees the array.
+static const cc_member_t **
+s_agents (zhashx_t *roster, const char *only_sector, size_t *count)
+{
+    const cc_member_t **agents = (const cc_member_t **) zmalloc (
+        (zhashx_size (roster) + 1) * sizeof (cc_member_t *));
+    assert (agents);
+    size_t size = 0;
+    for (const cc_member_t *member = (const cc_member_t *)
+         zhashx_first (roster); member;
+         member = (const cc_member_t *) zhashx_next (roster))
+        if (streq (member->role, "agent")
+        &&  (!only_sector || streq (member->sector, only_sector)))
+            agents [size++] = member;
+    qsort (agents, size, sizeof (cc_member_t *), s_member_compare);
+    *count = size;
+    return agents;
+}
+
+//  Acks for this revision from keys that are not in the roster at all.
+static size_t
+s_unexpected (s_advisory_t *advisory, zhashx_t *roster)
+{
+    size_t count = 0;
+    for (void *ack = zhashx_first (advisory->acks); ack;
+         ack = zhashx_next (advisory->acks))
+        if (!zhashx_lookup (roster, (const char *) zhashx_cursor (
+                                        advisory->acks)))
+            count++;
+    return count;
+}
+
+static void
+s_sector_text (const s_advisory_t *advisory, char *out, size_t size)
+{
+    snprintf (out, size, "%s", advisory->all_sectors? "all": "");
+    for (char **cursor = advisory->sectors; *cursor; cursor++) {
+        if (cursor != advisory->sectors)
+            strncat (out, ",", size - strlen (out) - 1);
+        strncat (out, *cursor, size - strlen (out) - 1);
+    }
+}
+
+static const char *
+s_hex_of (const cc_member_t *member, char *hex)
+{
+    cc_hex_encode (member->sign_key, 32, hex);
+    return hex;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Output formats
+
+static void
+s_print_table (s_advisory_t *advisory, zhashx_t *roster,
+               const cc_member_t **agents, size_t agent_count)
+{
+    char sectors [512], deadline [32], issued [32], when [32];
+    s_sector_text (advisory, sectors, sizeof sectors);
+    printf ("%s rev %" PRIu32 " [%s] %s\n", advisory->id, advisory->revision,
+            cmd_severity_name (advisory->severity), advisory->title);
+    printf ("  sectors %s, issued %s, ack deadline %s\n", sectors,
+            cmd_time_iso (advisory->issued_at, issued, sizeof issued),
+            advisory->ack_deadline
+            ? cmd_time_iso (advisory->ack_deadline, deadline, sizeof deadline)
+            : "none");
+    size_t expected = 0, acknowledged = 0, late = 0;
+    cmd_table_t *missing = cmd_table_new (6);
+    cmd_table_t *latecomers = cmd_table_new (4);
+    for (size_t index = 0; index < agent_count; index++) {
+        const cc_member_t *member = agents [index];
+        if (!s_targets (advisory, member->sector))
+            continue;
+        expected++;
+        char hex [65];
+        const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
+            advisory->acks, s_hex_of (member, hex));
+        if (ack) {
+            acknowledged++;
+            if (s_late (advisory, ack)) {
+                late++;
+                const char *cells [] = {
+                    member->name, member->org, member->sector,
+                    cmd_time_iso (ack->acked_at, when, sizeof when)
+                };
+                cmd_table_add (latecomers, cells);
+            }
+        }
+        else {
+            const char *cells [] = {
+                member->name, member->org, member->sector,
+                member->entity_class, member->cii? "cii": "-",
+                member->contact
+            };
+            cmd_table_add (missing, cells);
+        }
+    }
+    printf ("  expected %zu, acknowledged %zu (late %zu), missing %zu, "
+            "unexpected %zu\n", expected, acknowledged, late,
+            expected - acknowledged, s_unexpected (advisory, roster));
+    if (cmd_table_rows (latecomers)) {
+        printf ("  late:\n");
+        cmd_table_print (latecomers, stdout, "    ");
+    }
+    if (cmd_table_rows (missing)) {
+        printf ("  missing:\n");
+        cmd_table_print (missing, stdout, "    ");
+    }
+    printf ("\n");
+    cmd_table_destroy (&latecomers);
+    cmd_table_destroy (&missing);
+}
+
+static void
+s_print_csv (s_advisory_t *advisory, const cc_member_t **agents,
+             size_t agent_count)
+{
+    char deadline [32], when [32], revision [16];
+    cmd_time_iso (advisory->ack_deadline, deadline, sizeof deadline);
+    if (!advisory->ack_deadline)
+        deadline [0] = 0;
+    snprintf (revision, sizeof revision, "%" PRIu32, advisory->revision);
+    for (size_t index = 0; index < agent_count; index++) {
+        const cc_member_t *member = agents [index];
+        if (!s_targets (advisory, member->sector))
+            continue;
+        char hex [65];
+        const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
+            advisory->acks, s_hex_of (member, hex));
+        const char *state = !ack? "missing"
+                          : s_late (advisory, ack)? "late": "acked";
+        const char *fields [] = {
+            advisory->id, revision, advisory->title, deadline, member->name,
+            member->org, member->sector, member->entity_class,
+            member->cii? "yes": "no", member->contact, state,
+            ack? cmd_time_iso (ack->acked_at, when, sizeof when): ""
+        };
+        for (size_t field = 0; field < 12; field++) {
+            if (field)
+                fputc (',', stdout);
+            cmd_csv_field (stdout, fields [field]);
+        }
+        fputc ('\n', stdout);
+    }
+}
+
+//  One recipient as a JSON object; with an ack, also when and if late.
+static void
+s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
+               const s_ack_t *ack)
+{
+    printf ("{\"agent\": ");
+    cmd_json_string (stdout, member->name);
+    printf (", \"org\": ");
+    cmd_json_string (stdout, member->org);
+    printf (", \"sector\": ");
+    cmd_json_string (stdout, member->sector);
+    printf (", \"class\": ");
+    cmd_json_string (stdout, member->entity_class);
+    printf (", \"cii\": %s, \"contact\": ", member->cii? "true": "false");
+    cmd_json_string (stdout, member->contact);
+    if (ack) {
+        char when [32];
+        printf (", \"acked_at\": \"%s\", \"status\": \"%s\", \"late\": %s",
+                cmd_time_iso (ack->acked_at, when, sizeof when),
+                cmd_ack_status_name (ack->status),
+                s_late (advisory, ack)? "true": "false");
+    }
+    printf ("}");
+}
+
+//  Which recipients go into one of the JSON arrays.
+typedef enum { S_EXPECTED, S_ACKNOWLEDGED, S_LATE, S_MISSING } s_which_t;
+
+static void
+s_json_list (const char *name, s_which_t which, s_advisory_t *advisory,
+             const cc_member_t **agents, size_t agent_count)
+{
+    printf (",\n   \"%s\": [", name);
+    bool first = true;
+    for (size_t index = 0; index < agent_count; index++) {
+        const cc_member_t *member = agents [index];
+        if (!s_targets (advisory, member->sector))
+            continue;
+        char hex [65];
+        const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
+            advisory->acks, s_hex_of (member, hex));
+        bool wanted = which == S_EXPECTED
+                   || (which == S_ACKNOWLEDGED && ack)
+                   || (which == S_LATE && ack && s_late (advisory, ack))
+                   || (which == S_MISSING && !ack);
+        if (!wanted)
+            continue;
+        printf ("%s\n    ", first? "": ",");
+        s_json_member (member, advisory, which == S_MISSING? NULL: ack);
+        first = false;
+    }
+    printf ("%s]", first? "": "\n   ");
+}
+
+static void
+s_print_json (s_advisory_t *advisory, zhashx_t *roster,
+              const cc_member_t **agents, size_t agent_count, bool first)
+{
+    char issued [32], deadline [32];
+    printf ("%s\n  {\"id\": ", first? "": ",");
+    cmd_json_string (stdout, advisory->id);
+    printf (", \"revision\": %" PRIu32 ", \"title\": ", advisory->revision);
+    cmd_json_string (stdout, advisory->title);
+    printf (", \"severity\": \"%s\", \"sectors\": ",
+            cmd_severity_name (advisory->severity));
+    if (advisory->all_sectors)
+        printf ("\"all\"");
+    else {
+        printf ("[");
+        for (char **cursor = advisory->sectors; *cursor; cursor++) {
+            printf ("%s", cursor == advisory->sectors? "": ", ");
+            cmd_json_string (stdout, *cursor);
+        }
+        printf ("]");
+    }
+    printf (",\n   \"issued_at\": \"%s\", \"ack_deadline\": ",
+            cmd_time_iso (advisory->issued_at, issued, sizeof issued));
+    if (advisory->ack_deadline)
+        printf ("\"%s\"", cmd_time_iso (advisory->ack_deadline, deadline,
+                                        sizeof deadline));
+    else
+        printf ("null");
+    s_json_list ("expected", S_EXPECTED, advisory, agents, agent_count);
+    s_json_list ("acknowledged", S_ACKNOWLEDGED, advisory, agents,
+                 agent_count);
+    s_json_list ("late", S_LATE, advisory, agents, agent_count);
+    s_json_list ("missing", S_MISSING, advisory, agents, agent_count);
+    printf (",\n   \"unexpected\": %zu}", s_unexpected (advisory, roster));
+}
+
+
+//  --------------------------------------------------------------------------
+
+//  Copy everything the report needs in one read transaction. 0 or an
+//  LMDB error; *roster_p is NULL after a roster error (already reported).
+static int
+s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
+{
+    MDB_txn *txn = NULL;
+    int rc = cc_store_read (store, &txn);
+    if (rc)
+        return rc;
+    *roster_p = cmd_roster_load ("compliance", store, txn);
+    if (*roster_p) {
+        rc = cc_log_each_advisory (store, txn, s_advisory_copy, report);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        for (s_advisory_t *advisory = (s_advisory_t *)
+             zlistx_first (report->advisories); advisory && rc == 0;
+             advisory = (s_advisory_t *) zlistx_next (report->advisories)) {
+            rc = cc_ledger_each (store, txn, advisory->id, s_row_fold,
+                                 advisory);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+    }
+    mdb_txn_abort (txn);
+    return rc;
+}
+
+int
+cmd_compliance (int argc, char **argv)
+{
+    int exit_code = 0;
+    cc_config_t *config = cc_config_new ("certcast/compliance",
+        "certcast compliance --data DIR [--advisory ID] [--sector S] "
+        "[--format table|csv|json]", s_options, argc, argv, &exit_code);
+    if (!config)
+        return exit_code;
+    const char *data = cc_config_get (config, "data");
+    const char *format = cc_config_get (config, "format");
+    s_report_t report = {
+        .only_id = cc_config_get (config, "advisory"),
+        .only_sector = cc_config_get (config, "sector"),
+        .advisories = NULL
+    };
+    if (!data)
+        exit_code = cmd_usage_error ("compliance", "--data DIR is required");
+    else
+    if (!streq (format, "table") && !streq (format, "csv")
+    &&  !streq (format, "json"))
+        exit_code = cmd_usage_error ("compliance", "--format must be table, "
+                                     "csv or json, not '%s'", format);
+    else
+    if (report.only_sector && !cmd_sector_valid (report.only_sector))
+        exit_code = cmd_usage_error ("compliance", "--sector '%s' is not a "
+                                     "sector name ([a-z0-9-]+)",
+                                     report.only_sector);
+    else
+    if (cc_config_positionals (config))
+        exit_code = cmd_usage_error ("compliance", "unexpected argument '%s'",
+                                     cc_config_positional (config, 0));
+    cc_store_t *store = exit_code? NULL: cmd_store_open ("compliance", data);
+    if (!store) {
+        cc_config_destroy (&config);
+        return exit_code? exit_code: 1;
+    }
+
+    report.advisories = zlistx_new ();
+    assert (report.advisories);
+    zlistx_set_destructor (report.advisories, s_advisory_destroy);
+    zhashx_t *roster = NULL;
+    int rc = s_snapshot (store, &report, &roster);
+    //  Done with LMDB before any output
+    cc_store_destroy (&store);
+
+    if (rc)
+        exit_code = cmd_fail ("compliance", "cannot read %s: %s", data,
+                              mdb_strerror (rc));
+    else
+    if (!roster)
+        exit_code = 1;
+    else
+    if (report.only_id && zlistx_size (report.advisories) == 0)
+        exit_code = cmd_fail ("compliance", "no accepted advisory %s%s%s",
+                              report.only_id,
+                              report.only_sector? " for sector ": "",
+                              report.only_sector? report.only_sector: "");
+    else {
+        size_t agent_count = 0;
+        const cc_member_t **agents = s_agents (roster, report.only_sector,
+                                               &agent_count);
+        if (streq (format, "csv"))
+            printf ("advisory,revision,title,deadline,agent,org,sector,class,"
+                    "cii,contact,state,acked_at\n");
+        else
+        if (streq (format, "json"))
+            printf ("[");
+        else
+        if (zlistx_size (report.advisories) == 0)
+            printf ("no accepted advisories\n");
+        bool first = true;
+        for (s_advisory_t *advisory = (s_advisory_t *)
+             zlistx_first (report.advisories); advisory;
+             advisory = (s_advisory_t *) zlistx_next (report.advisories)) {
+            if (streq (format, "csv"))
+                s_print_csv (advisory, agents, agent_count);
+            else
+            if (streq (format, "json"))
+                s_print_json (advisory, roster, agents, agent_count, first);
+            else
+                s_print_table (advisory, roster, agents, agent_count);
+            first = false;
+        }
+        if (streq (format, "json"))
+            printf ("%s]\n", first? "": "\n");
+        free (agents);
+    }
+    zhashx_destroy (&roster);
+    zlistx_destroy (&report.advisories);
+    cc_config_destroy (&config);
+    return exit_code;
+}
