@@ -459,7 +459,11 @@ s_batch_write (MDB_txn *txn, void *arg)
                 rc = s_apply_record (self, txn, item);
                 break;
             case ITEM_ROSTER:
-                for (size_t index = 0; index < item->roster->n_entries; index++) {
+                rc = cc_roster_drop_via (self->store, txn, item->via,
+                                         item->roster->entries,
+                                         item->roster->n_entries);
+                for (size_t index = 0; !rc && index < item->roster->n_entries;
+                     index++) {
                     Certcast__RosterEntry *entry = item->roster->entries [index];
                     entry->via = item->via;
                     rc = cc_roster_put (self->store, txn, entry);
@@ -1080,15 +1084,23 @@ static int
 s_roster_write (MDB_txn *txn, void *arg)
 {
     self_t *self = (self_t *) arg;
-    for (const cc_member_t *member = cc_roster_first (self->roster); member;
-         member = cc_roster_next (self->roster)) {
-        Certcast__RosterEntry entry;
-        cc_roster_entry_from (member, self->name, &entry);
-        int rc = cc_roster_put (self->store, txn, &entry);
-        if (rc)
-            return rc;
+    size_t count = cc_roster_size (self->roster), index = 0;
+    Certcast__RosterEntry *entries =
+        (Certcast__RosterEntry *) zmalloc ((count + 1) * sizeof *entries);
+    Certcast__RosterEntry **pointers =
+        (Certcast__RosterEntry **) zmalloc ((count + 1) * sizeof (void *));
+    for (const cc_member_t *member = cc_roster_first (self->roster);
+         member && index < count; member = cc_roster_next (self->roster)) {
+        cc_roster_entry_from (member, self->name, &entries [index]);
+        pointers [index] = &entries [index];
+        index++;
     }
-    return 0;
+    int rc = cc_roster_drop_via (self->store, txn, self->name, pointers, index);
+    for (size_t entry = 0; !rc && entry < index; entry++)
+        rc = cc_roster_put (self->store, txn, pointers [entry]);
+    free (pointers);
+    free (entries);
+    return rc;
 }
 
 static time_t

@@ -375,6 +375,42 @@ cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
 
 
 int
+cc_roster_drop_via (cc_store_t *store, MDB_txn *txn, const char *via,
+                    Certcast__RosterEntry **keep, size_t count)
+{
+    assert (store && txn && via);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ROSTER);
+    if (dbi == 0)
+        return EACCES;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
+        Certcast__RosterEntry *entry = (Certcast__RosterEntry *)
+            cc_wire_unpack (&certcast__roster_entry__descriptor,
+                            (const uint8_t *) value.mv_data, value.mv_size,
+                            CC_ROSTER_ENTRY_MAX);
+        bool ours = entry && entry->via && streq (entry->via, via);
+        if (entry)
+            certcast__roster_entry__free_unpacked (entry, NULL);
+        if (!ours || key.mv_size != 32)
+            continue;
+        bool kept = false;
+        for (size_t index = 0; index < count && !kept; index++)
+            kept = keep [index]->sign_key.len == 32
+                && memcmp (keep [index]->sign_key.data, key.mv_data, 32) == 0;
+        if (!kept && (rc = mdb_cursor_del (cursor, 0)))
+            break;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+
+int
 cc_roster_touch (cc_store_t *store, MDB_txn *txn,
                  const uint8_t sign_key[32], int64_t when)
 {

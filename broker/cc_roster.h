@@ -60,6 +60,14 @@ int
     cc_roster_put (cc_store_t *store, MDB_txn *txn,
                    const Certcast__RosterEntry *entry);
 
+//  A roster is replaced whole: delete every stored entry reported via
+//  `via` whose sign key is not among keep[0..count). Removing a file from
+//  an allow directory thus removes the constituent from the expected
+//  recipients upstream too. 0 or LMDB error.
+int
+    cc_roster_drop_via (cc_store_t *store, MDB_txn *txn, const char *via,
+                        Certcast__RosterEntry **keep, size_t count);
+
 //  Call fn for each stored entry (decoded; valid only during the call).
 typedef void (cc_roster_entry_fn) (const Certcast__RosterEntry *entry,
                                    void *arg);

@@ -173,3 +173,50 @@ spool_count () { ls "$T/agents/$1/spool" 2>/dev/null | grep -c '\.json$'; }
 ledger_has () {
     certcast ledger --data "$1" --advisory "$2" --format json 2>/dev/null | grep -q "\"$3\""
 }
+
+# --- helpers for sectoral.sh, catchup.sh and badinput.sh -------------------
+
+# probe ARGS...: the cc_probe test client (tests/tools/cc_probe.c).
+probe () { "$CC_BIN/cc_probe" "$@"; }
+
+# broker_status HOST_PORT SERVER CLIENT: a broker's status JSON, asked
+# with CLIENT's key (any key enrolled there).
+broker_status () {
+    certcast status --to "$1" --server-pub "$T/keys/$2.pub" --key "$T/keys/$3.key"
+}
+
+# json_number JSON NAME: the number after the first "NAME": (0 if absent).
+json_number () {
+    local value
+    value=$(printf '%s' "$1" | grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2)
+    echo "${value:-0}"
+}
+
+# ledger_rows DATA_DIR [ADVISORY]: how many ack rows that ledger holds.
+ledger_rows () {
+    local out
+    if [ -n "${2:-}" ]; then
+        out=$(certcast ledger --data "$1" --advisory "$2" --format json) || return 1
+    else
+        out=$(certcast ledger --data "$1" --format json) || return 1
+    fi
+    printf '%s\n' "$out" | grep -c '"advisory":' || true
+}
+
+# ledger_rows_at_least DATA_DIR ADVISORY N: for wait_for.
+ledger_rows_at_least () { [ "$(ledger_rows "$1" "$2")" -ge "$3" ]; }
+
+# spool_stamp NAME: inode and mtime (ns) of every spool file, so a test
+# can tell that nothing was handed over again.
+spool_stamp () {
+    [ -d "$T/agents/$1/spool" ] || return 0
+    (cd "$T/agents/$1/spool" && stat -c '%n %i %.9Y' ./*.json 2>/dev/null | sort)
+}
+
+# rotate_log NAME: keep NAME.log aside before a restart, so start_daemon
+# waits for the new process's own "ready" line.
+rotate_log () {
+    local n=1
+    while [ -e "$T/$1.log.$n" ]; do n=$((n + 1)); done
+    mv "$T/$1.log" "$T/$1.log.$n"
+}

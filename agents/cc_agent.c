@@ -1,0 +1,1226 @@
+/*  cc_agent.c - the subscriber agent actor.
+
+    Following the relay is the zguide Clone pattern: live deliveries come
+    on the SUB; anything that does not continue a stream's cursor exactly
+    (a PUB high-water-mark drop, our restart, a month offline) is repaired
+    with Fetch(stream, cursor + 1) on the DEALER, served from the relay's
+    log. Stream heartbeats carry the head, so a lost tail is noticed too.
+
+    Trust: every advisory is opened with cc_advisory_open against the
+    pinned root before anything in it is looked at. What does not verify
+    is logged, counted and skipped (the cursor moves past it, so one bad
+    message cannot wedge the stream); it is never stored, handed over or
+    acked.
+
+    Durability: the advisories of one poll cycle, the cursors, a handoff
+    marker per advisory and ONE signed ack covering them all are committed
+    in one LMDB transaction at the end of the cycle (s_cycle_end, just
+    before the poller waits again). Only after that commit is an advisory
+    handed to the host, and only after the hand-over is the ack sent.
+    A crash after the commit replays the hand-over on restart (the marker
+    is still there; the spool file is idempotent) and resends the ack (it
+    is in the outbox until the relay answers Acked). A crash before the
+    commit loses nothing either: the cursor did not move, so the relay
+    serves the same deliveries again. The inbox refuses an id + revision
+    it already holds (or an older one), so a restart repeats nothing.
+
+    The self_t owns both sockets, the store, the handoff and every string.
+*/
+#include "cc_agents.h"
+
+#define HELLO_EVERY_MS      10000   //  rediscover streams this often
+#define HELLO_RETRY_MS      1000    //  until the first Welcome
+#define HELLO_EMPTY_MS      2000    //  while the relay lists no stream
+#define FETCH_MAX           256     //  deliveries asked for per fetch
+#define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
+#define RESEND_MAX          64      //  outbox entries resent per round
+#define DRAIN_MAX           1000    //  messages taken per socket per cycle
+#define BATCH_MAX           1024    //  advisories committed per cycle
+#define TICK_MS             100     //  housekeeping granularity
+#define ERRORS_REMEMBERED   256     //  distinct error replies logged once
+#define CORR_HELLO          (1ULL << 62)
+#define CORR_FETCH          (1ULL << 61)
+
+typedef struct {
+    char *name;                     //  stream name (owned)
+    uint64_t cursor;                //  committed + batched in this cycle
+    uint64_t committed;             //  on disk
+    uint64_t head;                  //  highest seq the relay announced
+    int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
+} s_stream_t;
+
+typedef struct {
+    cc_advisory_t *advisory;        //  verified (owned)
+    char *stream;                   //  stream it came on (owned)
+    uint64_t seq;
+    int64_t received_at;            //  Unix seconds
+    bool fresh;                     //  set by the commit: new to the inbox
+    uint64_t marker;                //  set by the commit: handoff marker
+} s_pending_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  actor pipe
+    cc_agent_options_t options;     //  strings point at our copies
+    char *relay_host;
+    char *relay_key;
+    char *data_dir;
+    char *name;
+    uint8_t root_key [32];          //  pinned root
+    char *relay_label;              //  host:port, for the log
+    char *endpoint_stream;          //  tcp://host:port
+    char *endpoint_control;         //  tcp://host:port+1
+    cc_store_t *store;
+    cc_handoff_t *handoff;
+    zpoller_t *poller;
+    zsock_t *control;               //  DEALER to the relay
+    zsock_t *stream;                //  SUB to the relay
+    zhashx_t *streams;              //  name -> s_stream_t (owned)
+    zlistx_t *pending;              //  s_pending_t of this cycle (owned)
+    zlistx_t *acked;                //  nonces (uint64_t *) to drop, owned
+    uint64_t batch_nonce;           //  nonce of the ack the commit made
+    uint8_t *batch_ack;             //  its SignedAck bytes (owned)
+    size_t batch_ack_size;
+    uint64_t last_nonce;            //  highest nonce committed
+    uint64_t resend_mark;           //  resend nonces up to this one
+    uint64_t resend_from;           //  next resend round starts here
+    int64_t next_resend;            //  mono ms
+    bool welcomed;                  //  Welcome seen since sockets were built
+    bool dead;                      //  declared silent, not heard since
+    bool ever_heard;                //  heard the relay at least once
+    int64_t heard;                  //  mono ms of last message, 0: never
+    int64_t created;                //  mono ms sockets were built
+    int64_t hello_sent;             //  mono ms
+    int64_t next_tick;              //  mono ms
+    int relay_heartbeat_ms;         //  from Welcome, 0: not yet known
+    uint64_t fetch_corr;            //  counter for fetch corr ids
+    zhashx_t *errors_logged;        //  "code:reason" already reported
+    bool terminated;
+    //  Counters (STATUS)
+    uint64_t received;              //  advisories committed
+    uint64_t refused;               //  advisories that did not verify
+    uint64_t duplicates;            //  already held (or older)
+    uint64_t malformed;             //  undecodable messages
+    uint64_t acks_sent;             //  ack messages sent (incl. resends)
+    uint64_t acks_confirmed;        //  Acked replies for our nonces
+    uint64_t fetches;               //  Fetch requests sent
+    uint64_t reconnects;            //  sockets rebuilt after silence
+    uint64_t commit_failures;       //  cycles whose commit failed
+} self_t;
+
+
+//  --------------------------------------------------------------------------
+//  Small helpers
+
+static void
+s_stream_destroy (void **item)
+{
+    s_stream_t *stream = (s_stream_t *) *item;
+    if (stream) {
+        free (stream->name);
+        free (stream);
+        *item = NULL;
+    }
+}
+
+static void
+s_pending_destroy (void **item)
+{
+    s_pending_t *pending = (s_pending_t *) *item;
+    if (pending) {
+        cc_advisory_destroy (&pending->advisory);
+        free (pending->stream);
+        free (pending);
+        *item = NULL;
+    }
+}
+
+static void
+s_nonce_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Stream names come from the relay: take only what fits our keys.
+static bool
+s_valid_stream_name (const char *name)
+{
+    if (!name)
+        return false;
+    size_t length = strnlen (name, CC_INBOX_STREAM_MAX + 1);
+    return length > 0 && length <= CC_INBOX_STREAM_MAX && name [0] != '$';
+}
+
+static void
+s_heard (self_t *self)
+{
+    self->heard = zclock_mono ();
+    self->ever_heard = true;
+    if (self->dead) {
+        zsys_notice ("relay %s back", self->relay_label);
+        self->dead = false;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sockets
+
+static zsock_t *
+s_client_socket (self_t *self, int type, const char *endpoint)
+{
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    zcert_apply (cc_keys_cert (self->options.keys), sock);
+    zsock_set_curve_serverkey (sock, self->relay_key);
+    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
+    zsock_set_linger (sock, 0);
+    if (type == ZMQ_DEALER) {
+        zsock_set_heartbeat_ivl (sock, self->options.heartbeat_ms);
+        zsock_set_heartbeat_timeout (sock, self->options.heartbeat_ms * 3);
+        zsock_set_heartbeat_ttl (sock, self->options.heartbeat_ms * 3);
+    }
+    else
+        zsock_set_rcvhwm (sock, 100000);
+    int rc = zsock_connect (sock, "%s", endpoint);
+    assert (rc == 0);           //  endpoint syntax was checked by main
+    return sock;
+}
+
+static void
+s_send (self_t *self, Certcast__Control *control)
+{
+    zframe_t *frame = cc_wire_control_encode (control);
+    //  A full DEALER queue drops; hello, fetch retries and the outbox
+    //  resend repair whatever was dropped.
+    if (zframe_send (&frame, self->control, ZFRAME_DONTWAIT) == -1)
+        zframe_destroy (&frame);
+}
+
+static void
+s_send_hello (self_t *self)
+{
+    Certcast__Hello hello = CERTCAST__HELLO__INIT;
+    hello.node = self->name;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = CORR_HELLO;
+    control.body_case = CERTCAST__CONTROL__BODY_HELLO;
+    control.hello = &hello;
+    s_send (self, &control);
+    self->hello_sent = zclock_mono ();
+}
+
+static void
+s_build_sockets (self_t *self)
+{
+    self->control = s_client_socket (self, ZMQ_DEALER, self->endpoint_control);
+    self->stream = s_client_socket (self, ZMQ_SUB, self->endpoint_stream);
+    zsock_set_subscribe (self->stream, CC_TOPIC_ALIVE);
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
+        zsock_set_subscribe (self->stream, stream->name);
+        stream->fetch_sent = 0;
+    }
+    self->created = zclock_mono ();
+    self->welcomed = false;
+    zpoller_add (self->poller, self->control);
+    zpoller_add (self->poller, self->stream);
+    s_send_hello (self);
+}
+
+static void
+s_destroy_sockets (self_t *self)
+{
+    if (self->control) {
+        zpoller_remove (self->poller, self->control);
+        zsock_destroy (&self->control);
+    }
+    if (self->stream) {
+        zpoller_remove (self->poller, self->stream);
+        zsock_destroy (&self->stream);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Streams and fetches
+
+static s_stream_t *
+s_follow (self_t *self, const char *name)
+{
+    s_stream_t *stream = (s_stream_t *) zhashx_lookup (self->streams, name);
+    if (stream)
+        return stream;
+    stream = (s_stream_t *) zmalloc (sizeof (s_stream_t));
+    stream->name = strdup (name);
+    MDB_txn *txn;
+    if (cc_store_read (self->store, &txn) == 0) {
+        stream->committed = cc_inbox_cursor (self->store, txn, name);
+        mdb_txn_abort (txn);
+    }
+    stream->cursor = stream->committed;
+    zhashx_insert (self->streams, name, stream);
+    zsock_set_subscribe (self->stream, name);
+    zsys_info ("following %s from seq %" PRIu64, name, stream->cursor + 1);
+    return stream;
+}
+
+static void
+s_fetch (self_t *self, s_stream_t *stream)
+{
+    int64_t now = zclock_mono ();
+    if (stream->fetch_sent && now - stream->fetch_sent < FETCH_RETRY_MS)
+        return;                 //  one outstanding fetch per stream
+    Certcast__Fetch fetch = CERTCAST__FETCH__INIT;
+    fetch.stream = stream->name;
+    fetch.from = stream->cursor + 1;
+    fetch.max = FETCH_MAX;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = CORR_FETCH | (++self->fetch_corr & 0xFFFFFFFFULL);
+    control.body_case = CERTCAST__CONTROL__BODY_FETCH;
+    control.fetch = &fetch;
+    s_send (self, &control);
+    stream->fetch_sent = now;
+    self->fetches++;
+    if (self->options.verbose)
+        zsys_debug ("fetch %s from %" PRIu64, stream->name, fetch.from);
+}
+
+//  The relay says stream has `head`: fetch what we lack.
+static void
+s_learn_head (self_t *self, s_stream_t *stream, uint64_t head)
+{
+    if (head > stream->head)
+        stream->head = head;
+    if (head > stream->cursor)
+        s_fetch (self, stream);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Deliveries
+
+//  An in-order delivery: verify before anything else is trusted, then
+//  queue it for this cycle's commit. The cursor moves past it either way.
+static void
+s_process (self_t *self, s_stream_t *stream, const Certcast__Delivery *delivery)
+{
+    stream->cursor = delivery->seq;
+    int code = CC_EMALFORMED;
+    const char *reason = "empty or oversized signed advisory";
+    cc_advisory_t *advisory = NULL;
+    if (delivery->signed_.len > 0
+    &&  delivery->signed_.len <= CC_WIRE_MAX_SIGNED)
+        advisory = cc_advisory_open (delivery->signed_.data,
+                                     delivery->signed_.len, self->root_key,
+                                     (int64_t) time (NULL), CC_AT_DELIVERY,
+                                     &code, &reason);
+    if (!advisory) {
+        self->refused++;
+        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", stream->name,
+                      delivery->seq, cc_strerror (code), reason? reason: "");
+        return;
+    }
+    s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    pending->advisory = advisory;
+    pending->stream = strdup (stream->name);
+    pending->seq = delivery->seq;
+    pending->received_at = (int64_t) time (NULL);
+    zlistx_add_end (self->pending, pending);
+}
+
+//  Offer one encoded Delivery for stream. Live ones (from the SUB) that
+//  skip ahead trigger a fetch; fetched ones arrive in order.
+static void
+s_offer (self_t *self, s_stream_t *stream, const uint8_t *bytes, size_t size,
+         bool live)
+{
+    if (zlistx_size (self->pending) >= BATCH_MAX)
+        return;                 //  full cycle: heartbeats bring us back
+    Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
+        &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
+    if (!delivery) {
+        self->malformed++;
+        zsys_warning ("malformed delivery on %s", stream->name);
+        return;
+    }
+    if (!delivery->stream || !streq (delivery->stream, stream->name)) {
+        self->malformed++;
+        zsys_warning ("delivery for %s arrived as %s; dropped",
+                      delivery->stream? delivery->stream: "?", stream->name);
+    }
+    else
+    if (delivery->seq == stream->cursor + 1)
+        s_process (self, stream, delivery);
+    else
+    if (delivery->seq > stream->cursor + 1 && live)
+        s_learn_head (self, stream, delivery->seq);
+    //  else: a seq at or below the cursor is a duplicate
+    certcast__delivery__free_unpacked (delivery, NULL);
+}
+
+static void
+s_handle_stream (self_t *self)
+{
+    for (int count = 0; count < DRAIN_MAX; count++) {
+        if (!(zsock_events (self->stream) & ZMQ_POLLIN))
+            break;
+        if (zlistx_size (self->pending) >= BATCH_MAX)
+            break;
+        zmsg_t *msg = zmsg_recv (self->stream);
+        if (!msg)
+            break;
+        s_heard (self);
+        char *topic = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        //  SUB filters by prefix: follow only exact stream names.
+        s_stream_t *stream = topic?
+            (s_stream_t *) zhashx_lookup (self->streams, topic): NULL;
+        Certcast__StreamMsg *message = stream && body?
+            (Certcast__StreamMsg *) cc_wire_unpack (
+                &certcast__stream_msg__descriptor, zframe_data (body),
+                zframe_size (body), CC_WIRE_MAX_FRAME): NULL;
+        if (stream && !message)
+            self->malformed++;
+        if (message) {
+            if (message->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY)
+                s_offer (self, stream, message->delivery.data,
+                         message->delivery.len, true);
+            else
+            if (message->body_case == CERTCAST__STREAM_MSG__BODY_HEARTBEAT
+            &&  message->heartbeat->stream
+            &&  streq (message->heartbeat->stream, stream->name))
+                s_learn_head (self, stream, message->heartbeat->head);
+            certcast__stream_msg__free_unpacked (message, NULL);
+        }
+        zstr_free (&topic);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Control replies
+
+static void
+s_handle_welcome (self_t *self, Certcast__Welcome *welcome)
+{
+    if (!self->welcomed) {
+        zsys_notice ("connected to relay %s (%s)", self->relay_label,
+                     welcome->node? welcome->node: "?");
+        self->welcomed = true;
+        //  The relay's stream heartbeat is what proves it alive: never
+        //  call it dead sooner than three of its own intervals.
+        if (welcome->heartbeat_ms > 0 && welcome->heartbeat_ms <= 600000)
+            self->relay_heartbeat_ms = welcome->heartbeat_ms;
+        //  A new session: resend every unconfirmed ack at once.
+        self->resend_mark = self->last_nonce;
+        self->resend_from = 0;
+        self->next_resend = 0;
+    }
+    for (size_t index = 0; index < welcome->n_heads; index++) {
+        Certcast__StreamHead *head = welcome->heads [index];
+        if (!s_valid_stream_name (head->stream))
+            continue;
+        s_learn_head (self, s_follow (self, head->stream), head->head);
+    }
+}
+
+static void
+s_handle_deliveries (self_t *self, Certcast__Deliveries *deliveries)
+{
+    s_stream_t *stream = deliveries->stream?
+        (s_stream_t *) zhashx_lookup (self->streams, deliveries->stream): NULL;
+    if (!stream)
+        return;
+    uint64_t before = stream->cursor;
+    stream->fetch_sent = 0;
+    for (size_t index = 0; index < deliveries->n_deliveries; index++)
+        s_offer (self, stream, deliveries->deliveries [index].data,
+                 deliveries->deliveries [index].len, false);
+    if (deliveries->head > stream->head)
+        stream->head = deliveries->head;
+    //  A long gap takes several fetches: go on while we make progress. A
+    //  reply that moved nothing waits for the retry, so a relay missing
+    //  part of its log cannot make us spin.
+    if (stream->cursor > before)
+        s_learn_head (self, stream, stream->head);
+    else
+    if (stream->head > stream->cursor)
+        stream->fetch_sent = zclock_mono ();
+}
+
+//  Error replies are logged once per distinct code and reason.
+static void
+s_handle_error (self_t *self, Certcast__Control *control)
+{
+    Certcast__Error *error = control->error;
+    char *key = zsys_sprintf ("%d:%s", error->code,
+                              error->reason? error->reason: "");
+    if (!zhashx_lookup (self->errors_logged, key)) {
+        if (zhashx_size (self->errors_logged) >= ERRORS_REMEMBERED)
+            zhashx_purge (self->errors_logged);
+        zhashx_insert (self->errors_logged, key, (void *) "1");
+        zsys_warning ("relay %s refused request %" PRIu64 ": %s: %s",
+                      self->relay_label, control->corr,
+                      cc_strerror (error->code),
+                      error->reason? error->reason: "");
+    }
+    free (key);
+}
+
+static void
+s_handle_control (self_t *self)
+{
+    for (int count = 0; count < DRAIN_MAX; count++) {
+        if (!(zsock_events (self->control) & ZMQ_POLLIN))
+            break;
+        if (zlistx_size (self->pending) >= BATCH_MAX)
+            break;
+        zframe_t *frame = zframe_recv (self->control);
+        if (!frame)
+            break;
+        s_heard (self);
+        Certcast__Control *control = cc_wire_control_decode (frame);
+        zframe_destroy (&frame);
+        if (!control) {
+            self->malformed++;
+            zsys_warning ("malformed control reply from relay %s",
+                          self->relay_label);
+            continue;
+        }
+        switch (control->body_case) {
+            case CERTCAST__CONTROL__BODY_WELCOME:
+                s_handle_welcome (self, control->welcome);
+                break;
+            case CERTCAST__CONTROL__BODY_DELIVERIES:
+                s_handle_deliveries (self, control->deliveries);
+                break;
+            case CERTCAST__CONTROL__BODY_ACKED:
+                //  Our nonces are small; hello and fetch corrs are not.
+                if (control->corr > 0 && control->corr < CORR_FETCH) {
+                    uint64_t *nonce = (uint64_t *) zmalloc (sizeof (uint64_t));
+                    *nonce = control->corr;
+                    zlistx_add_end (self->acked, nonce);
+                }
+                break;
+            case CERTCAST__CONTROL__BODY_ERROR:
+                s_handle_error (self, control);
+                break;
+            default:
+                break;
+        }
+        certcast__control__free_unpacked (control, NULL);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Acks
+
+//  Send one outbox entry as Acks{[signed ack]} with corr = nonce.
+static void
+s_send_ack (self_t *self, uint64_t nonce, const uint8_t *bytes, size_t size)
+{
+    Certcast__SignedAck *signed_ack = (Certcast__SignedAck *) cc_wire_unpack (
+        &certcast__signed_ack__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
+    if (!signed_ack) {
+        zsys_error ("outbox entry %" PRIu64 " does not decode", nonce);
+        return;
+    }
+    Certcast__Acks acks = CERTCAST__ACKS__INIT;
+    acks.n_acks = 1;
+    acks.acks = &signed_ack;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = nonce;
+    control.body_case = CERTCAST__CONTROL__BODY_ACKS;
+    control.acks = &acks;
+    s_send (self, &control);
+    certcast__signed_ack__free_unpacked (signed_ack, NULL);
+    self->acks_sent++;
+}
+
+typedef struct {
+    uint64_t nonces [RESEND_MAX];
+    zchunk_t *acks [RESEND_MAX];
+    size_t count;
+    uint64_t last;              //  last nonce visited
+} s_resend_t;
+
+static void
+s_resend_collect (uint64_t nonce, const uint8_t *signed_ack, size_t size,
+                  void *arg)
+{
+    s_resend_t *resend = (s_resend_t *) arg;
+    resend->last = nonce;
+    assert (resend->count < RESEND_MAX);
+    resend->nonces [resend->count] = nonce;
+    resend->acks [resend->count] = zchunk_new (signed_ack, size);
+    resend->count++;
+}
+
+//  Resend unconfirmed acks, RESEND_MAX per round, walking the outbox in
+//  rounds so a stuck entry cannot starve the ones after it. Only entries
+//  that already existed at the previous round are sent: a fresh ack had
+//  its first send a moment ago.
+static void
+s_resend (self_t *self)
+{
+    s_resend_t resend;
+    memset (&resend, 0, sizeof resend);
+    MDB_txn *txn;
+    if (cc_store_read (self->store, &txn))
+        return;
+    int visited = cc_inbox_outbox_each (self->store, txn, self->resend_from,
+                                        RESEND_MAX, s_resend_collect, &resend);
+    mdb_txn_abort (txn);
+    for (size_t index = 0; index < resend.count; index++) {
+        if (resend.nonces [index] <= self->resend_mark)
+            s_send_ack (self, resend.nonces [index],
+                        zchunk_data (resend.acks [index]),
+                        zchunk_size (resend.acks [index]));
+        zchunk_destroy (&resend.acks [index]);
+    }
+    self->resend_from = visited == RESEND_MAX? resend.last + 1: 0;
+    if (self->resend_from == 0)
+        self->resend_mark = self->last_nonce;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The cycle's commit
+
+//  Batch function for cc_store_write: may run more than once (map full),
+//  so it derives everything from self's pending list and the txn and
+//  overwrites its outputs on every run.
+static int
+s_commit (MDB_txn *txn, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    cc_store_t *store = self->store;
+    free (self->batch_ack);
+    self->batch_ack = NULL;
+    self->batch_ack_size = 0;
+    self->batch_nonce = 0;
+    int64_t now = (int64_t) time (NULL);
+
+    size_t limit = zlistx_size (self->pending);
+    Certcast__AckEntry *entries = (Certcast__AckEntry *)
+        zmalloc ((limit + 1) * sizeof (Certcast__AckEntry));
+    Certcast__AckEntry **entry_list = (Certcast__AckEntry **)
+        zmalloc ((limit + 1) * sizeof (Certcast__AckEntry *));
+    size_t fresh = 0;
+    int rc = 0;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending && rc == 0;
+         pending = (s_pending_t *) zlistx_next (self->pending)) {
+        pending->fresh = false;
+        pending->marker = 0;
+        const char *id = cc_advisory_id (pending->advisory);
+        uint32_t revision = cc_advisory_revision (pending->advisory);
+        //  Already held, or a newer revision is: no rollback, no replay.
+        if (cc_inbox_latest (store, txn, id) >= revision)
+            continue;
+        cc_inbox_record_t record = {
+            .id = id, .revision = revision,
+            .received_at = pending->received_at, .stream = pending->stream,
+            .seq = pending->seq
+        };
+        record.signed_bytes = cc_advisory_bytes (pending->advisory,
+                                                 &record.signed_size);
+        rc = cc_inbox_put (store, txn, &record);
+        if (rc == MDB_KEYEXIST || rc == EINVAL) {
+            rc = 0;
+            continue;
+        }
+        if (rc == 0)
+            rc = cc_inbox_handoff_add (store, txn, id, revision,
+                                       &pending->marker);
+        if (rc)
+            break;
+        pending->fresh = true;
+        Certcast__AckEntry *entry = &entries [fresh];
+        certcast__ack_entry__init (entry);
+        entry->advisory_id = (char *) id;
+        entry->revision = revision;
+        entry->digest.data = (uint8_t *) cc_advisory_digest (pending->advisory);
+        entry->digest.len = 32;
+        entry->status = CERTCAST__ACK_STATUS__RECEIVED;
+        entry->received_at = pending->received_at;
+        entry_list [fresh++] = entry;
+    }
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream && rc == 0;
+         stream = (s_stream_t *) zhashx_next (self->streams))
+        if (stream->cursor != stream->committed)
+            rc = cc_inbox_set_cursor (store, txn, stream->name, stream->cursor);
+    for (uint64_t *nonce = (uint64_t *) zlistx_first (self->acked);
+         nonce && rc == 0; nonce = (uint64_t *) zlistx_next (self->acked)) {
+        rc = cc_inbox_outbox_delete (store, txn, *nonce);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;             //  a repeated Acked
+    }
+    if (rc == 0 && fresh > 0) {
+        //  One signature covers the whole cycle.
+        uint64_t nonce = 0;
+        rc = cc_inbox_next_nonce (store, txn, &nonce);
+        if (rc == 0) {
+            Certcast__Ack ack = CERTCAST__ACK__INIT;
+            ack.agent_key.data =
+                (uint8_t *) cc_keys_sign_public (self->options.keys);
+            ack.agent_key.len = 32;
+            ack.time = now;
+            ack.nonce = nonce;
+            ack.n_entries = fresh;
+            ack.entries = entry_list;
+            size_t ack_size = 0;
+            uint8_t *ack_bytes = cc_wire_pack (&ack.base, &ack_size);
+            uint8_t signature [64];
+            int signed_rc = cc_keys_sign (self->options.keys, ack_bytes,
+                                          ack_size, signature);
+            assert (signed_rc == 0);    //  main checked we have the secret
+            Certcast__SignedAck signed_ack = CERTCAST__SIGNED_ACK__INIT;
+            signed_ack.ack.data = ack_bytes;
+            signed_ack.ack.len = ack_size;
+            signed_ack.signature.data = signature;
+            signed_ack.signature.len = sizeof signature;
+            self->batch_ack = cc_wire_pack (&signed_ack.base,
+                                            &self->batch_ack_size);
+            free (ack_bytes);
+            rc = cc_inbox_outbox_put (store, txn, nonce, self->batch_ack,
+                                      self->batch_ack_size);
+            self->batch_nonce = nonce;
+        }
+    }
+    free (entry_list);
+    free (entries);
+    return rc;
+}
+
+//  Remove the handoff markers of this cycle's hand-overs.
+static int
+s_handoff_done (MDB_txn *txn, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
+        if (!pending->fresh)
+            continue;
+        int rc = cc_inbox_handoff_delete (self->store, txn, pending->marker);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+static bool
+s_cycle_dirty (self_t *self)
+{
+    if (zlistx_size (self->pending) || zlistx_size (self->acked))
+        return true;
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        if (stream->cursor != stream->committed)
+            return true;
+    return false;
+}
+
+//  The one commit point of a poll cycle; see the file header for why the
+//  order is commit, hand over, forget markers, send the ack.
+static void
+s_cycle_end (self_t *self)
+{
+    if (!s_cycle_dirty (self))
+        return;
+    int rc = cc_store_write (self->store, s_commit, self);
+    if (rc) {
+        //  Nothing of this cycle is stored: forget it and fall back to
+        //  the committed cursors; the relay will serve it all again.
+        self->commit_failures++;
+        zsys_error ("commit failed: %s; %zu advisories will be fetched again",
+                    mdb_strerror (rc), zlistx_size (self->pending));
+        for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+             stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
+            stream->cursor = stream->committed;
+            stream->fetch_sent = 0;
+        }
+        zlistx_purge (self->pending);
+        zlistx_purge (self->acked);
+        free (self->batch_ack);
+        self->batch_ack = NULL;
+        self->batch_nonce = 0;
+        return;
+    }
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        stream->committed = stream->cursor;
+    self->acks_confirmed += zlistx_size (self->acked);
+    zlistx_purge (self->acked);
+
+    size_t handed = 0;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
+        if (pending->fresh) {
+            cc_handoff_deliver (self->handoff, pending->advisory,
+                                pending->stream, pending->seq,
+                                pending->received_at);
+            self->received++;
+            handed++;
+        }
+        else
+            self->duplicates++;
+    }
+    if (handed) {
+        rc = cc_store_write (self->store, s_handoff_done, self);
+        if (rc)
+            //  Harmless: the markers replay the hand-over on restart.
+            zsys_warning ("cannot clear handoff markers: %s",
+                          mdb_strerror (rc));
+    }
+    zlistx_purge (self->pending);
+    if (self->batch_nonce) {
+        self->last_nonce = self->batch_nonce;
+        s_send_ack (self, self->batch_nonce, self->batch_ack,
+                    self->batch_ack_size);
+        free (self->batch_ack);
+        self->batch_ack = NULL;
+        self->batch_nonce = 0;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Housekeeping
+
+static void
+s_tick (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    //  ZMTP heartbeats keep the TCP session honest, but a relay can also
+    //  be wedged or the path half-open: if nothing at all was heard for
+    //  dead_after, say so, rebuild both sockets and Hello again.
+    int64_t last = self->heard > self->created? self->heard: self->created;
+    int64_t dead_after = self->options.dead_after_ms;
+    if (dead_after < 3 * (int64_t) self->relay_heartbeat_ms)
+        dead_after = 3 * (int64_t) self->relay_heartbeat_ms;
+    if (now - last > dead_after) {
+        if (!self->dead)
+            zsys_warning ("relay %s silent for %" PRId64 "s, reconnecting",
+                          self->relay_label, (now - last + 500) / 1000);
+        else
+        if (self->options.verbose)
+            zsys_debug ("relay %s still silent, reconnecting",
+                        self->relay_label);
+        self->dead = true;
+        self->reconnects++;
+        s_destroy_sockets (self);
+        s_build_sockets (self);
+        return;
+    }
+    //  A relay learns its streams from upstream only once the first
+    //  advisory of a sector exists; until we follow one, ask more often
+    //  so that first advisory is not held back by our hello interval.
+    int64_t hello_every = !self->welcomed? HELLO_RETRY_MS
+                        : zhashx_size (self->streams) == 0? HELLO_EMPTY_MS
+                        : HELLO_EVERY_MS;
+    if (now - self->hello_sent >= hello_every)
+        s_send_hello (self);
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        if (stream->fetch_sent && now - stream->fetch_sent >= FETCH_RETRY_MS) {
+            stream->fetch_sent = 0;
+            if (stream->head > stream->cursor)
+                s_fetch (self, stream);
+        }
+    if (self->welcomed && now >= self->next_resend) {
+        s_resend (self);
+        self->next_resend = now + self->options.ack_resend_ms;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Pipe
+
+static char *
+s_status_json (self_t *self)
+{
+    size_t outbox = 0, inbox = 0;
+    MDB_txn *txn;
+    if (cc_store_read (self->store, &txn) == 0) {
+        outbox = cc_inbox_outbox_count (self->store, txn);
+        inbox = cc_inbox_count (self->store, txn);
+        mdb_txn_abort (txn);
+    }
+    return zsys_sprintf (
+        "{\"name\": \"%s\", \"relay\": \"%s\", \"connected\": %s, "
+        "\"streams\": %zu, \"inbox\": %zu, \"outbox\": %zu, "
+        "\"received\": %" PRIu64 ", \"refused\": %" PRIu64
+        ", \"duplicates\": %" PRIu64 ", \"malformed\": %" PRIu64
+        ", \"acks_sent\": %" PRIu64 ", \"acks_confirmed\": %" PRIu64
+        ", \"fetches\": %" PRIu64 ", \"reconnects\": %" PRIu64
+        ", \"commit_failures\": %" PRIu64 ", \"handed_over\": %" PRIu64
+        ", \"spool_failures\": %" PRIu64 ", \"exec_failures\": %" PRIu64 "}",
+        self->name, self->relay_label,
+        self->welcomed && !self->dead? "true": "false",
+        zhashx_size (self->streams), inbox, outbox, self->received,
+        self->refused, self->duplicates, self->malformed, self->acks_sent,
+        self->acks_confirmed, self->fetches, self->reconnects,
+        self->commit_failures, cc_handoff_delivered (self->handoff),
+        cc_handoff_spool_failures (self->handoff),
+        cc_handoff_exec_failures (self->handoff));
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (request);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "CURSOR")) {
+        char *name = zmsg_popstr (request);
+        uint64_t cursor = 0;
+        MDB_txn *txn;
+        if (name && cc_store_read (self->store, &txn) == 0) {
+            cursor = cc_inbox_cursor (self->store, txn, name);
+            mdb_txn_abort (txn);
+        }
+        zstr_sendf (self->pipe, "%" PRIu64, cursor);
+        zstr_free (&name);
+    }
+    else
+    if (streq (command, "STATUS")) {
+        char *status = s_status_json (self);
+        zstr_send (self->pipe, status);
+        free (status);
+    }
+    else
+    if (streq (command, "CONNECTED"))
+        zstr_send (self->pipe, self->welcomed && !self->dead? "1": "0");
+    else
+    if (streq (command, "OUTBOX")) {
+        size_t outbox = 0;
+        MDB_txn *txn;
+        if (cc_store_read (self->store, &txn) == 0) {
+            outbox = cc_inbox_outbox_count (self->store, txn);
+            mdb_txn_abort (txn);
+        }
+        zstr_sendf (self->pipe, "%zu", outbox);
+    }
+    else {
+        zsys_error ("agent: unknown pipe command '%s'", command);
+        zstr_send (self->pipe, "");
+    }
+    zstr_free (&command);
+    zmsg_destroy (&request);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Startup: replay hand-overs a crash interrupted
+
+typedef struct {
+    uint64_t marker;
+    char *id;
+    char *stream;
+    uint64_t seq;
+    int64_t received_at;
+    zchunk_t *signed_bytes;
+} s_replay_t;
+
+static void
+s_replay_destroy (void **item)
+{
+    s_replay_t *replay = (s_replay_t *) *item;
+    if (replay) {
+        free (replay->id);
+        free (replay->stream);
+        zchunk_destroy (&replay->signed_bytes);
+        free (replay);
+        *item = NULL;
+    }
+}
+
+static void
+s_replay_collect (uint64_t marker, const cc_inbox_record_t *record, void *arg)
+{
+    s_replay_t *replay = (s_replay_t *) zmalloc (sizeof (s_replay_t));
+    replay->marker = marker;
+    replay->id = strdup (record->id);
+    replay->stream = strdup (record->stream);
+    replay->seq = record->seq;
+    replay->received_at = record->received_at;
+    replay->signed_bytes = zchunk_new (record->signed_bytes,
+                                       record->signed_size);
+    zlistx_add_end ((zlistx_t *) arg, replay);
+}
+
+typedef struct {
+    cc_store_t *store;
+    zlistx_t *replays;
+} s_replay_done_t;
+
+static int
+s_replay_done (MDB_txn *txn, void *arg)
+{
+    s_replay_done_t *done = (s_replay_done_t *) arg;
+    for (s_replay_t *replay = (s_replay_t *) zlistx_first (done->replays);
+         replay; replay = (s_replay_t *) zlistx_next (done->replays)) {
+        int rc = cc_inbox_handoff_delete (done->store, txn, replay->marker);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+s_replay_handoffs (self_t *self)
+{
+    zlistx_t *replays = zlistx_new ();
+    zlistx_set_destructor (replays, s_replay_destroy);
+    //  Copy out first: hand-over may run a command, and a read
+    //  transaction must stay short.
+    MDB_txn *txn;
+    int rc = cc_store_read (self->store, &txn);
+    if (rc == 0) {
+        if (cc_inbox_handoff_each (self->store, txn, s_replay_collect,
+                                   replays) < 0)
+            rc = -1;
+        mdb_txn_abort (txn);
+    }
+    if (rc == 0 && zlistx_size (replays)) {
+        zsys_notice ("replaying %zu hand-overs interrupted by a stop",
+                     zlistx_size (replays));
+        for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
+             replay; replay = (s_replay_t *) zlistx_next (replays)) {
+            int code = 0;
+            const char *reason = NULL;
+            cc_advisory_t *advisory = cc_advisory_open (
+                zchunk_data (replay->signed_bytes),
+                zchunk_size (replay->signed_bytes), self->root_key,
+                (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+            if (advisory) {
+                cc_handoff_deliver (self->handoff, advisory, replay->stream,
+                                    replay->seq, replay->received_at);
+                cc_advisory_destroy (&advisory);
+            }
+            else
+                zsys_warning ("inbox %s no longer verifies (%s); not handed "
+                              "over", replay->id, reason? reason: "?");
+        }
+        s_replay_done_t done = { self->store, replays };
+        rc = cc_store_write (self->store, s_replay_done, &done);
+    }
+    zlistx_destroy (&replays);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Actor
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        self_t *self = *self_p;
+        if (self->poller)
+            s_destroy_sockets (self);
+        zpoller_destroy (&self->poller);
+        zhashx_destroy (&self->errors_logged);
+        zlistx_destroy (&self->acked);
+        zlistx_destroy (&self->pending);
+        zhashx_destroy (&self->streams);
+        free (self->batch_ack);
+        cc_handoff_destroy (&self->handoff);
+        cc_store_destroy (&self->store);
+        free (self->endpoint_control);
+        free (self->endpoint_stream);
+        free (self->relay_label);
+        free (self->name);
+        free (self->data_dir);
+        free (self->relay_key);
+        free (self->relay_host);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->options = *options;
+    self->relay_host = strdup (options->relay_host);
+    self->relay_key = strdup (options->relay_key);
+    self->data_dir = strdup (options->data_dir);
+    self->name = strdup (options->name);
+    memcpy (self->root_key, options->root_key, 32);
+    if (self->options.heartbeat_ms <= 0)
+        self->options.heartbeat_ms = 1000;
+    if (self->options.ack_resend_ms <= 0)
+        self->options.ack_resend_ms = 2000;
+    if (self->options.dead_after_ms <= 0)
+        self->options.dead_after_ms = 3 * self->options.heartbeat_ms;
+    //  Copies of the optional strings are only needed during startup.
+    self->options.relay_host = self->relay_host;
+    self->options.relay_key = self->relay_key;
+    self->options.data_dir = self->data_dir;
+    self->options.name = self->name;
+    self->options.spool_dir = NULL;
+    self->options.exec_cmd = NULL;
+    self->options.root_key = self->root_key;
+    self->relay_label = zsys_sprintf ("%s:%d", options->relay_host,
+                                      options->relay_port);
+    self->endpoint_stream = zsys_sprintf ("tcp://%s:%d", options->relay_host,
+                                          options->relay_port);
+    self->endpoint_control = zsys_sprintf ("tcp://%s:%d", options->relay_host,
+                                           options->relay_port + 1);
+    self->streams = zhashx_new ();
+    zhashx_set_destructor (self->streams, s_stream_destroy);
+    self->pending = zlistx_new ();
+    zlistx_set_destructor (self->pending, s_pending_destroy);
+    self->acked = zlistx_new ();
+    zlistx_set_destructor (self->acked, s_nonce_destroy);
+    self->errors_logged = zhashx_new ();
+
+    self->store = cc_store_new (options->data_dir, 0);
+    if (!self->store) {
+        zsys_error ("--data %s: cannot open the agent store",
+                    options->data_dir);
+        s_self_destroy (&self);
+        return NULL;
+    }
+    self->handoff = cc_handoff_new (options->spool_dir, options->exec_cmd);
+    if (!self->handoff) {
+        s_self_destroy (&self);
+        return NULL;
+    }
+    MDB_txn *txn;
+    if (cc_store_read (self->store, &txn) == 0) {
+        self->last_nonce = cc_meta_get_u64 (self->store, txn, "nonce");
+        mdb_txn_abort (txn);
+    }
+    self->resend_mark = self->last_nonce;
+    if (s_replay_handoffs (self)) {
+        zsys_error ("--data %s: cannot replay pending hand-overs",
+                    options->data_dir);
+        s_self_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->pipe, NULL);
+    assert (self->poller);
+    s_build_sockets (self);
+    return self;
+}
+
+static void
+s_agent_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (const cc_agent_options_t *) args);
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, self? "READY": "FAILED");
+    if (!self) {
+        //  Wait for the owner's $TERM so the pipe shuts down in order.
+        char *command = zstr_recv (pipe);
+        zstr_free (&command);
+        return;
+    }
+    zsys_info ("agent %s following relay %s", self->name, self->relay_label);
+    self->next_tick = zclock_mono ();
+    while (!self->terminated) {
+        int64_t wait = self->next_tick - zclock_mono ();
+        if (wait < 0)
+            wait = 0;
+        void *which = zpoller_wait (self->poller, (int) wait);
+        if (zpoller_terminated (self->poller))
+            break;
+        if (which == self->pipe)
+            s_handle_pipe (self);
+        //  Drain both relay sockets whichever woke us: zpoller reports
+        //  one reader at a time, and a long hand-over must not leave
+        //  heartbeats unread (they are what proves the relay alive).
+        s_handle_control (self);
+        s_handle_stream (self);
+        if (zclock_mono () >= self->next_tick) {
+            s_tick (self);
+            self->next_tick = zclock_mono () + TICK_MS;
+        }
+        s_cycle_end (self);
+    }
+    s_cycle_end (self);
+    s_self_destroy (&self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Public API
+
+struct _cc_agent_t {
+    zactor_t *actor;
+};
+
+cc_agent_t *
+cc_agent_new (const cc_agent_options_t *options)
+{
+    assert (options);
+    assert (options->relay_host && options->relay_key && options->data_dir
+            && options->keys && options->root_key && options->name);
+    assert (cc_keys_has_secret (options->keys));
+    cc_agent_t *self = (cc_agent_t *) zmalloc (sizeof (cc_agent_t));
+    self->actor = zactor_new (s_agent_actor, (void *) options);
+    char *state = zstr_recv (self->actor);
+    bool ready = state && streq (state, "READY");
+    zstr_free (&state);
+    if (!ready)
+        cc_agent_destroy (&self);
+    return self;
+}
+
+void
+cc_agent_destroy (cc_agent_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cc_agent_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zactor_t *
+cc_agent_actor (cc_agent_t *self)
+{
+    assert (self);
+    return self->actor;
+}
+
+uint64_t
+cc_agent_cursor (cc_agent_t *self, const char *stream)
+{
+    assert (self && stream);
+    zstr_sendm (self->actor, "CURSOR");
+    zstr_send (self->actor, stream);
+    char *reply = zstr_recv (self->actor);
+    uint64_t cursor = reply? strtoull (reply, NULL, 10): 0;
+    zstr_free (&reply);
+    return cursor;
+}
+
+char *
+cc_agent_status (cc_agent_t *self)
+{
+    assert (self);
+    zstr_send (self->actor, "STATUS");
+    return zstr_recv (self->actor);
+}

@@ -1,0 +1,845 @@
+/*  cc_handoff.c - hand a committed advisory to the host: log line, spool
+    file, command (see cc_handoff.h for the promises and the JSON).
+
+    The agent calls this only after the advisory is committed to its inbox
+    together with a handoff marker, and deletes the marker afterwards; a
+    crash in between replays the hand-over on restart. So hand-over is at
+    least once, and everything here is written to be harmless when
+    repeated: the spool file has a fixed name and fixed content, and is
+    replaced atomically (write temp, fsync, rename, fsync the directory).
+
+    The command runs through posix_spawn, not fork, because the agent is
+    a multi-threaded czmq process. It gets SIGPIPE back at its default
+    disposition and an empty signal mask; our own writes to its stdin
+    block SIGPIPE in this thread and treat EPIPE as "the command did not
+    want the rest".
+*/
+#include "cc_agents.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+struct _cc_handoff_t {
+    char *spool_dir;                //  NULL: no spool
+    char *exec_cmd;                 //  NULL: no command
+    uint64_t delivered;             //  hand-overs done
+    uint64_t spool_failures;        //  spool files not written
+    uint64_t exec_failures;         //  commands that did not exit 0
+};
+
+
+//  --------------------------------------------------------------------------
+//  Names
+
+const char *
+cc_handoff_severity_name (int severity)
+{
+    static const char *names [] = {
+        "unspecified", "info", "low", "medium", "high", "critical"
+    };
+    return severity >= 0 && severity <= 5? names [severity]: "unknown";
+}
+
+const char *
+cc_handoff_tlp_name (int tlp)
+{
+    static const char *names [] = {
+        "unspecified", "clear", "green", "amber", "amber+strict", "red"
+    };
+    return tlp >= 0 && tlp <= 5? names [tlp]: "unknown";
+}
+
+const char *
+cc_handoff_kind_name (int kind)
+{
+    static const char *names [] = {
+        "unspecified", "security-announcement", "technology-update",
+        "audit-notice", "trust-update"
+    };
+    return kind >= 0 && kind <= 4? names [kind]: "unknown";
+}
+
+
+//  --------------------------------------------------------------------------
+//  A growing text buffer for the JSON document
+
+typedef struct {
+    char *data;
+    size_t size;
+    size_t limit;
+} s_text_t;
+
+static void
+s_text_reserve (s_text_t *text, size_t more)
+{
+    if (text->size + more + 1 > text->limit) {
+        size_t limit = text->limit? text->limit: 1024;
+        while (text->size + more + 1 > limit)
+            limit *= 2;
+        text->data = (char *) realloc (text->data, limit);
+        assert (text->data);
+        text->limit = limit;
+    }
+}
+
+static void
+s_text_add (s_text_t *text, const char *data, size_t size)
+{
+    s_text_reserve (text, size);
+    memcpy (text->data + text->size, data, size);
+    text->size += size;
+    text->data [text->size] = '\0';
+}
+
+static void
+s_text_printf (s_text_t *text, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *formatted = zsys_vprintf (format, args);
+    va_end (args);
+    assert (formatted);
+    s_text_add (text, formatted, strlen (formatted));
+    free (formatted);
+}
+
+//  Length of the valid UTF-8 sequence at data (1..4), or 0 if none.
+static size_t
+s_utf8_sequence (const uint8_t *data, size_t size)
+{
+    uint8_t lead = data [0];
+    size_t length;
+    uint32_t point;
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+        point = lead & 0x1F;
+    }
+    else
+    if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        point = lead & 0x0F;
+    }
+    else
+    if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        point = lead & 0x07;
+    }
+    else
+        return 0;
+    if (length > size)
+        return 0;
+    for (size_t index = 1; index < length; index++) {
+        if ((data [index] & 0xC0) != 0x80)
+            return 0;
+        point = (point << 6) | (data [index] & 0x3F);
+    }
+    //  Refuse overlong forms, surrogates and anything past U+10FFFF.
+    if ((length == 3 && point < 0x800)
+    ||  (length == 4 && (point < 0x10000 || point > 0x10FFFF))
+    ||  (point >= 0xD800 && point <= 0xDFFF))
+        return 0;
+    return length;
+}
+
+//  True if data is UTF-8 text we can carry as a JSON string: valid
+//  sequences and no NUL (a NUL would surprise every consumer's C code).
+static bool
+s_is_text (const uint8_t *data, size_t size)
+{
+    size_t offset = 0;
+    while (offset < size) {
+        if (data [offset] == 0)
+            return false;
+        size_t length = s_utf8_sequence (data + offset, size - offset);
+        if (length == 0)
+            return false;
+        offset += length;
+    }
+    return true;
+}
+
+//  A JSON string. Bytes that are not valid UTF-8 become U+FFFD, so the
+//  document stays valid JSON whatever an issuer put in a string field.
+static void
+s_text_string (s_text_t *text, const uint8_t *data, size_t size)
+{
+    s_text_reserve (text, size + 2);
+    s_text_add (text, "\"", 1);
+    size_t offset = 0;
+    while (offset < size) {
+        uint8_t byte = data [offset];
+        if (byte == '"')
+            s_text_add (text, "\\\"", 2);
+        else
+        if (byte == '\\')
+            s_text_add (text, "\\\\", 2);
+        else
+        if (byte == '\n')
+            s_text_add (text, "\\n", 2);
+        else
+        if (byte == '\r')
+            s_text_add (text, "\\r", 2);
+        else
+        if (byte == '\t')
+            s_text_add (text, "\\t", 2);
+        else
+        if (byte < 0x20 || byte == 0x7F)
+            s_text_printf (text, "\\u%04x", byte);
+        else
+        if (byte < 0x80)
+            s_text_add (text, (const char *) &byte, 1);
+        else {
+            size_t length = s_utf8_sequence (data + offset, size - offset);
+            if (length == 0) {
+                s_text_add (text, "\\ufffd", 6);
+                length = 1;
+            }
+            else
+                s_text_add (text, (const char *) data + offset, length);
+            offset += length;
+            continue;
+        }
+        offset++;
+    }
+    s_text_add (text, "\"", 1);
+}
+
+static void
+s_text_cstring (s_text_t *text, const char *string)
+{
+    if (!string)
+        string = "";
+    s_text_string (text, (const uint8_t *) string, strlen (string));
+}
+
+static void
+s_text_key (s_text_t *text, const char *key, bool first)
+{
+    s_text_printf (text, "%s\n  \"%s\": ", first? "": ",", key);
+}
+
+static void
+s_text_strings (s_text_t *text, char **strings, size_t count)
+{
+    s_text_add (text, "[", 1);
+    for (size_t index = 0; index < count; index++) {
+        if (index)
+            s_text_add (text, ", ", 2);
+        s_text_cstring (text, strings [index]);
+    }
+    s_text_add (text, "]", 1);
+}
+
+static void
+s_text_base64 (s_text_t *text, const uint8_t *data, size_t size)
+{
+    size_t encoded = 4 * ((size + 2) / 3);
+    s_text_reserve (text, encoded + 2);
+    s_text_add (text, "\"", 1);
+    //  EVP_EncodeBlock takes an int length; bodies are capped far below.
+    assert (size <= CC_WIRE_MAX_SIGNED);
+    int written = EVP_EncodeBlock ((unsigned char *) text->data + text->size,
+                                   data, (int) size);
+    assert (written >= 0 && (size_t) written == encoded);
+    text->size += (size_t) written;
+    text->data [text->size] = '\0';
+    s_text_add (text, "\"", 1);
+}
+
+
+//  --------------------------------------------------------------------------
+//  JSON
+
+char *
+cc_handoff_json (cc_advisory_t *advisory, const char *stream, uint64_t seq,
+                 int64_t received_at)
+{
+    assert (advisory && stream);
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    s_text_t text = { NULL, 0, 0 };
+    s_text_add (&text, "{", 1);
+    s_text_key (&text, "id", true);
+    s_text_cstring (&text, content->id);
+    s_text_key (&text, "revision", false);
+    s_text_printf (&text, "%u", content->revision);
+    s_text_key (&text, "kind", false);
+    s_text_cstring (&text, cc_handoff_kind_name (content->kind));
+    s_text_key (&text, "severity", false);
+    s_text_cstring (&text, cc_handoff_severity_name (content->severity));
+    s_text_key (&text, "tlp", false);
+    s_text_cstring (&text, cc_handoff_tlp_name (content->tlp));
+    s_text_key (&text, "all_sectors", false);
+    s_text_printf (&text, "%s", content->all_sectors? "true": "false");
+    s_text_key (&text, "sectors", false);
+    s_text_strings (&text, content->sectors, content->n_sectors);
+    s_text_key (&text, "title", false);
+    s_text_cstring (&text, content->title);
+    s_text_key (&text, "summary", false);
+    s_text_cstring (&text, content->summary);
+    s_text_key (&text, "content_type", false);
+    s_text_cstring (&text, content->content_type);
+    bool is_text = s_is_text (content->body.data, content->body.len);
+    s_text_key (&text, "body_encoding", false);
+    s_text_cstring (&text, is_text? "utf-8": "base64");
+    s_text_key (&text, "body", false);
+    if (is_text)
+        s_text_string (&text, content->body.data, content->body.len);
+    else
+        s_text_base64 (&text, content->body.data, content->body.len);
+    s_text_key (&text, "cves", false);
+    s_text_strings (&text, content->cves, content->n_cves);
+    s_text_key (&text, "references", false);
+    s_text_strings (&text, content->references, content->n_references);
+    s_text_key (&text, "artifacts", false);
+    s_text_add (&text, "[", 1);
+    for (size_t index = 0; index < content->n_artifacts; index++) {
+        const Certcast__Artifact *artifact = content->artifacts [index];
+        char digest [65] = "";
+        if (artifact->sha256.len == 32)
+            cc_hex_encode (artifact->sha256.data, 32, digest);
+        s_text_printf (&text, "%s{\"name\": ", index? ", ": "");
+        s_text_cstring (&text, artifact->name);
+        s_text_printf (&text, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\", "
+                       "\"url\": ", artifact->size, digest);
+        s_text_cstring (&text, artifact->url);
+        s_text_add (&text, "}", 1);
+    }
+    s_text_add (&text, "]", 1);
+    s_text_key (&text, "issued_at", false);
+    s_text_printf (&text, "%" PRId64, content->issued_at);
+    s_text_key (&text, "expires_at", false);
+    s_text_printf (&text, "%" PRId64, content->expires_at);
+    s_text_key (&text, "ack_deadline", false);
+    s_text_printf (&text, "%" PRId64, content->ack_deadline);
+    s_text_key (&text, "issuer", false);
+    s_text_cstring (&text, content->issuer);
+    s_text_key (&text, "supersedes", false);
+    s_text_cstring (&text, content->supersedes);
+    s_text_key (&text, "stream", false);
+    s_text_cstring (&text, stream);
+    s_text_key (&text, "seq", false);
+    s_text_printf (&text, "%" PRIu64, seq);
+    s_text_key (&text, "received_at", false);
+    s_text_printf (&text, "%" PRId64, received_at);
+    char digest [65];
+    cc_hex_encode (cc_advisory_digest (advisory), 32, digest);
+    s_text_key (&text, "sha256", false);
+    s_text_cstring (&text, digest);
+    s_text_add (&text, "\n}\n", 3);
+    return text.data;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Object
+
+cc_handoff_t *
+cc_handoff_new (const char *spool_dir, const char *exec_cmd)
+{
+    if (spool_dir) {
+        struct stat info;
+        if (stat (spool_dir, &info) && zsys_dir_create ("%s", spool_dir)) {
+            fprintf (stderr, "certcast-agent: --spool %s: cannot create: %s\n",
+                     spool_dir, strerror (errno));
+            return NULL;
+        }
+        if (stat (spool_dir, &info) || !S_ISDIR (info.st_mode)
+        ||  access (spool_dir, W_OK | X_OK)) {
+            fprintf (stderr, "certcast-agent: --spool %s: not a writable "
+                     "directory\n", spool_dir);
+            return NULL;
+        }
+    }
+    cc_handoff_t *self = (cc_handoff_t *) zmalloc (sizeof (cc_handoff_t));
+    self->spool_dir = spool_dir? strdup (spool_dir): NULL;
+    self->exec_cmd = exec_cmd && *exec_cmd? strdup (exec_cmd): NULL;
+    return self;
+}
+
+void
+cc_handoff_destroy (cc_handoff_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cc_handoff_t *self = *self_p;
+        free (self->exec_cmd);
+        free (self->spool_dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Spool: write temp, fsync, rename, fsync the directory. The temporary
+//  name starts with '.' and does not end in .json, so a consumer that
+//  watches for *.json never picks up a half-written file.
+
+static int
+s_write_all (int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t written = write (fd, data, size);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0)
+            return -1;
+        data += written;
+        size -= (size_t) written;
+    }
+    return 0;
+}
+
+static int
+s_spool (cc_handoff_t *self, const char *id, uint32_t revision,
+         const char *json)
+{
+    //  Advisory ids are printable ASCII without spaces (cc_advisory), but
+    //  one could still hold a '/': never let it leave the spool directory.
+    char name [CC_INBOX_ID_MAX + 32];
+    snprintf (name, sizeof name, "%s-r%u.json", id, revision);
+    for (char *cursor = name; *cursor; cursor++)
+        if (*cursor == '/')
+            *cursor = '_';
+    if (name [0] == '.')
+        name [0] = '_';
+    char *path = zsys_sprintf ("%s/%s", self->spool_dir, name);
+    char *temp = zsys_sprintf ("%s/.%s.tmp", self->spool_dir, name);
+    int rc = -1;
+    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        if (s_write_all (fd, json, strlen (json)) == 0 && fsync (fd) == 0)
+            rc = 0;
+        if (close (fd))
+            rc = -1;
+    }
+    if (rc == 0 && rename (temp, path))
+        rc = -1;
+    if (rc == 0) {
+        //  The rename is durable only once the directory is synced.
+        int dir_fd = open (self->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd >= 0) {
+            fsync (dir_fd);
+            close (dir_fd);
+        }
+    }
+    else {
+        zsys_error ("handoff: cannot write %s: %s", path, strerror (errno));
+        unlink (temp);
+    }
+    free (temp);
+    free (path);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Command
+
+//  Feed json to fd within the deadline. EPIPE (the command exited or
+//  closed stdin early) is not our failure; the exit status tells.
+static void
+s_feed (int fd, const char *json, int64_t deadline)
+{
+    sigset_t pipe_set, old_set;
+    sigemptyset (&pipe_set);
+    sigaddset (&pipe_set, SIGPIPE);
+    pthread_sigmask (SIG_BLOCK, &pipe_set, &old_set);
+    size_t size = strlen (json);
+    size_t offset = 0;
+    bool broken = false;
+    while (offset < size) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        struct pollfd item = { fd, POLLOUT, 0 };
+        if (poll (&item, 1, (int) left) <= 0)
+            continue;
+        ssize_t written = write (fd, json + offset, size - offset);
+        if (written < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (written <= 0) {
+            broken = errno == EPIPE;
+            break;
+        }
+        offset += (size_t) written;
+    }
+    close (fd);
+    if (broken) {
+        //  Consume the SIGPIPE we caused before unblocking it.
+        struct timespec zero = { 0, 0 };
+        sigtimedwait (&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask (SIG_SETMASK, &old_set, NULL);
+}
+
+static int
+s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
+        const char *json)
+{
+    int fds [2];
+    if (pipe2 (fds, O_CLOEXEC)) {
+        zsys_error ("handoff: cannot run command: pipe: %s", strerror (errno));
+        return -1;
+    }
+    //  Environment: ours plus the three CERTCAST_ variables (ours first
+    //  stripped of any stale copies).
+    size_t count = 0;
+    while (environ [count])
+        count++;
+    char **env = (char **) zmalloc ((count + 4) * sizeof (char *));
+    size_t used = 0;
+    for (size_t index = 0; index < count; index++)
+        if (strncmp (environ [index], "CERTCAST_ID=", 12)
+        &&  strncmp (environ [index], "CERTCAST_REVISION=", 18)
+        &&  strncmp (environ [index], "CERTCAST_SEVERITY=", 18))
+            env [used++] = environ [index];
+    char *id_var = zsys_sprintf ("CERTCAST_ID=%s", content->id);
+    char *revision_var = zsys_sprintf ("CERTCAST_REVISION=%u",
+                                       content->revision);
+    char *severity_var = zsys_sprintf (
+        "CERTCAST_SEVERITY=%s", cc_handoff_severity_name (content->severity));
+    env [used++] = id_var;
+    env [used++] = revision_var;
+    env [used++] = severity_var;
+    env [used] = NULL;
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_adddup2 (&actions, fds [0], STDIN_FILENO);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init (&attr);
+    sigset_t signals;
+    sigemptyset (&signals);
+    posix_spawnattr_setsigmask (&attr, &signals);
+    sigaddset (&signals, SIGPIPE);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    posix_spawnattr_setsigdefault (&attr, &signals);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK
+                                   | POSIX_SPAWN_SETSIGDEF);
+    char *argv [] = { (char *) "sh", (char *) "-c", self->exec_cmd, NULL };
+    pid_t pid;
+    int rc = posix_spawn (&pid, "/bin/sh", &actions, &attr, argv, env);
+    posix_spawnattr_destroy (&attr);
+    posix_spawn_file_actions_destroy (&actions);
+    close (fds [0]);
+    free (severity_var);
+    free (revision_var);
+    free (id_var);
+    free (env);
+    if (rc) {
+        close (fds [1]);
+        zsys_error ("handoff: cannot run command: %s", strerror (rc));
+        return -1;
+    }
+    int64_t deadline = zclock_mono () + CC_HANDOFF_EXEC_TIMEOUT;
+    fcntl (fds [1], F_SETFL, O_NONBLOCK);
+    s_feed (fds [1], json, deadline);
+
+    int status = 0;
+    bool timed_out = false;
+    while (true) {
+        pid_t done = waitpid (pid, &status, WNOHANG);
+        if (done == pid)
+            break;
+        if (done < 0 && errno != EINTR) {
+            status = -1;
+            break;
+        }
+        if (!timed_out && zclock_mono () >= deadline) {
+            kill (pid, SIGKILL);
+            timed_out = true;
+        }
+        zclock_sleep (5);
+    }
+    if (timed_out) {
+        zsys_warning ("handoff: command for %s rev %u killed after %d ms",
+                      content->id, content->revision, CC_HANDOFF_EXEC_TIMEOUT);
+        return -1;
+    }
+    if (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return 0;
+    if (status != -1 && WIFEXITED (status))
+        zsys_warning ("handoff: command for %s rev %u exited %d",
+                      content->id, content->revision, WEXITSTATUS (status));
+    else
+    if (status != -1 && WIFSIGNALED (status))
+        zsys_warning ("handoff: command for %s rev %u killed by signal %d",
+                      content->id, content->revision, WTERMSIG (status));
+    else
+        zsys_warning ("handoff: command for %s rev %u: lost its status",
+                      content->id, content->revision);
+    return -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Hand over
+
+int
+cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
+                    const char *stream, uint64_t seq, int64_t received_at)
+{
+    assert (self && advisory && stream);
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    //  The title is the issuer's text: one log line stays one line.
+    char title [201];
+    snprintf (title, sizeof title, "%s", content->title? content->title: "");
+    for (char *cursor = title; *cursor; cursor++)
+        if ((unsigned char) *cursor < 0x20 || *cursor == 0x7F)
+            *cursor = ' ';
+    zsys_notice ("advisory %s rev %u [%s] %s", content->id, content->revision,
+                 cc_handoff_severity_name (content->severity), title);
+    int rc = 0;
+    if (self->spool_dir || self->exec_cmd) {
+        char *json = cc_handoff_json (advisory, stream, seq, received_at);
+        if (self->spool_dir
+        &&  s_spool (self, content->id, content->revision, json)) {
+            self->spool_failures++;
+            rc = -1;
+        }
+        if (self->exec_cmd && s_exec (self, content, json))
+            self->exec_failures++;
+        free (json);
+    }
+    self->delivered++;
+    return rc;
+}
+
+uint64_t
+cc_handoff_delivered (cc_handoff_t *self)
+{
+    return self->delivered;
+}
+
+uint64_t
+cc_handoff_spool_failures (cc_handoff_t *self)
+{
+    return self->spool_failures;
+}
+
+uint64_t
+cc_handoff_exec_failures (cc_handoff_t *self)
+{
+    return self->exec_failures;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+//  A signed advisory from a fresh root and issuer: title and body as given.
+static cc_advisory_t *
+s_test_advisory (const char *id, const char *title, const uint8_t *body,
+                 size_t body_size)
+{
+    cc_keys_t *root = cc_keys_generate ();
+    cc_keys_t *issuer = cc_keys_generate ();
+    int64_t now = (int64_t) time (NULL);
+    size_t delegation_size = 0;
+    uint8_t *delegation = cc_delegation_issue (
+        root, cc_keys_sign_public (issuer), "test-issuer", true, NULL,
+        now - 3600, now + 3600, 1, &delegation_size);
+    assert (delegation);
+
+    Certcast__Advisory content = CERTCAST__ADVISORY__INIT;
+    content.id = (char *) id;
+    content.revision = 2;
+    content.kind = CERTCAST__KIND__SECURITY_ANNOUNCEMENT;
+    content.severity = CERTCAST__SEVERITY__CRITICAL;
+    content.tlp = CERTCAST__TLP__AMBER_STRICT;
+    const char *sectors [] = { "banking", "telecom" };
+    content.n_sectors = 2;
+    content.sectors = (char **) sectors;
+    content.title = (char *) title;
+    content.summary = (char *) "Patch \\ now\ttoday";
+    content.content_type = (char *) "text/markdown";
+    content.body.data = (uint8_t *) body;
+    content.body.len = body_size;
+    const char *cves [] = { "CVE-2026-0001" };
+    content.n_cves = 1;
+    content.cves = (char **) cves;
+    content.issued_at = now - 60;
+    content.issuer = (char *) "PK-NCERT";
+    size_t advisory_size = 0;
+    uint8_t *advisory_bytes = cc_wire_pack (&content.base, &advisory_size);
+    size_t signed_size = 0;
+    uint8_t *signed_bytes = cc_advisory_sign (issuer, advisory_bytes,
+                                              advisory_size, delegation,
+                                              delegation_size, &signed_size);
+    assert (signed_bytes);
+    int code = 0;
+    const char *reason = NULL;
+    cc_advisory_t *advisory = cc_advisory_open (
+        signed_bytes, signed_size, cc_keys_sign_public (root), now,
+        CC_AT_DELIVERY, &code, &reason);
+    assert (advisory);
+    free (signed_bytes);
+    free (advisory_bytes);
+    free (delegation);
+    cc_keys_destroy (&issuer);
+    cc_keys_destroy (&root);
+    return advisory;
+}
+
+static char *
+s_test_read (const char *path)
+{
+    zfile_t *file = zfile_new (NULL, path);
+    if (!file || zfile_input (file)) {
+        zfile_destroy (&file);
+        return NULL;
+    }
+    zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
+    char *text = chunk? zchunk_strdup (chunk): NULL;
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+    return text;
+}
+
+static void
+s_test_clear_dir (const char *dir)
+{
+    zdir_t *listing = zdir_new (dir, NULL);
+    if (listing) {
+        zdir_remove (listing, true);
+        zdir_destroy (&listing);
+    }
+    //  zdir skips dot files: remove any left-over temp file too.
+    rmdir (dir);
+}
+
+void
+cc_handoff_test (bool verbose)
+{
+    printf (" * cc_handoff: ");
+    assert (streq (cc_handoff_severity_name (CERTCAST__SEVERITY__HIGH),
+                   "high"));
+    assert (streq (cc_handoff_tlp_name (CERTCAST__TLP__AMBER_STRICT),
+                   "amber+strict"));
+    assert (streq (cc_handoff_kind_name (CERTCAST__KIND__TECHNOLOGY_UPDATE),
+                   "technology-update"));
+    assert (streq (cc_handoff_severity_name (99), "unknown"));
+
+    char dir [] = "/tmp/cc_handoff_test.XXXXXX";
+    assert (mkdtemp (dir));
+    char *spool = zsys_sprintf ("%s/spool", dir);
+    char *captured = zsys_sprintf ("%s/captured.json", dir);
+    char *environment = zsys_sprintf ("%s/env.txt", dir);
+    char *command = zsys_sprintf (
+        "cat > '%s' && printf '%%s|%%s|%%s' \"$CERTCAST_ID\" "
+        "\"$CERTCAST_REVISION\" \"$CERTCAST_SEVERITY\" > '%s'",
+        captured, environment);
+
+    //  A text body with quotes, newlines and non-ASCII text.
+    const char *body =
+        "# \"Patch\" now\nline two \xd8\xa7\xd8\xb1\xd8\xaf\xd9\x88\n";
+    cc_advisory_t *advisory = s_test_advisory (
+        "PK-NCERT-2026-0042", "Say \"hi\"\nbye", (const uint8_t *) body,
+        strlen (body));
+    char *json = cc_handoff_json (advisory, "national/banking", 7, 1700000000);
+    if (verbose)
+        printf ("\n%s", json);
+    assert (strstr (json, "\"id\": \"PK-NCERT-2026-0042\""));
+    assert (strstr (json, "\"revision\": 2,"));
+    assert (strstr (json, "\"kind\": \"security-announcement\""));
+    assert (strstr (json, "\"severity\": \"critical\""));
+    assert (strstr (json, "\"tlp\": \"amber+strict\""));
+    assert (strstr (json, "\"all_sectors\": false"));
+    assert (strstr (json, "\"sectors\": [\"banking\", \"telecom\"]"));
+    assert (strstr (json, "\"title\": \"Say \\\"hi\\\"\\nbye\""));
+    assert (strstr (json, "\"summary\": \"Patch \\\\ now\\ttoday\""));
+    assert (strstr (json, "\"body_encoding\": \"utf-8\""));
+    assert (strstr (json, "\"body\": \"# \\\"Patch\\\" now\\nline two "
+                          "\xd8\xa7\xd8\xb1\xd8\xaf\xd9\x88\\n\""));
+    assert (strstr (json, "\"cves\": [\"CVE-2026-0001\"]"));
+    assert (strstr (json, "\"references\": []"));
+    assert (strstr (json, "\"stream\": \"national/banking\""));
+    assert (strstr (json, "\"seq\": 7,"));
+    assert (strstr (json, "\"received_at\": 1700000000,"));
+    char digest [65];
+    cc_hex_encode (cc_advisory_digest (advisory), 32, digest);
+    char *digest_field = zsys_sprintf ("\"sha256\": \"%s\"", digest);
+    assert (strstr (json, digest_field));
+    free (digest_field);
+    //  No raw control characters inside the document but the newlines
+    //  that separate keys.
+    for (const char *cursor = json; *cursor; cursor++)
+        assert ((unsigned char) *cursor >= 0x20 || *cursor == '\n');
+
+    //  Spool + exec: the file appears whole under its final name, the
+    //  command gets the same document and the environment.
+    cc_handoff_t *handoff = cc_handoff_new (spool, command);
+    assert (handoff);
+    assert (cc_handoff_deliver (handoff, advisory, "national/banking", 7,
+                                1700000000) == 0);
+    char *path = zsys_sprintf ("%s/PK-NCERT-2026-0042-r2.json", spool);
+    char *written = s_test_read (path);
+    assert (written);
+    assert (streq (written, json));
+    char *piped = s_test_read (captured);
+    assert (piped);
+    assert (streq (piped, json));
+    char *env_text = s_test_read (environment);
+    assert (env_text);
+    assert (streq (env_text, "PK-NCERT-2026-0042|2|critical"));
+    char *temp = zsys_sprintf ("%s/.PK-NCERT-2026-0042-r2.json.tmp", spool);
+    assert (access (temp, F_OK) == -1);
+    zstr_free (&temp);
+    zstr_free (&env_text);
+    zstr_free (&piped);
+    zstr_free (&written);
+
+    //  A replay rewrites the same file with the same content.
+    assert (cc_handoff_deliver (handoff, advisory, "national/banking", 7,
+                                1700000000) == 0);
+    written = s_test_read (path);
+    assert (written && streq (written, json));
+    zstr_free (&written);
+    assert (cc_handoff_delivered (handoff) == 2);
+    assert (cc_handoff_spool_failures (handoff) == 0);
+    assert (cc_handoff_exec_failures (handoff) == 0);
+    cc_handoff_destroy (&handoff);
+    cc_handoff_destroy (&handoff);
+    zstr_free (&path);
+    zstr_free (&json);
+    cc_advisory_destroy (&advisory);
+
+    //  A binary body travels as base64; a failing command is counted, a
+    //  command that ignores stdin does not hang us.
+    const uint8_t binary [] = { 0x00, 0xff, 0x10, 'a' };
+    advisory = s_test_advisory ("PK-BIN-1", "bin", binary, sizeof binary);
+    json = cc_handoff_json (advisory, "banking/banking", 1, 5);
+    assert (strstr (json, "\"body_encoding\": \"base64\""));
+    assert (strstr (json, "\"body\": \"AP8QYQ==\""));
+    zstr_free (&json);
+    handoff = cc_handoff_new (NULL, "exit 3");
+    assert (handoff);
+    assert (cc_handoff_deliver (handoff, advisory, "banking/banking", 1, 5)
+            == 0);
+    assert (cc_handoff_exec_failures (handoff) == 1);
+    cc_handoff_destroy (&handoff);
+    cc_advisory_destroy (&advisory);
+
+    //  A spool path that is a file is refused at construction.
+    assert (cc_handoff_new (captured, NULL) == NULL);
+
+    s_test_clear_dir (spool);
+    unlink (captured);
+    unlink (environment);
+    rmdir (dir);
+    assert (access (dir, F_OK) == -1);
+    zstr_free (&command);
+    zstr_free (&environment);
+    zstr_free (&captured);
+    zstr_free (&spool);
+    printf ("OK\n");
+}

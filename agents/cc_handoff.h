@@ -1,0 +1,71 @@
+/*  cc_handoff.h - handing a committed advisory over to its host.
+
+    Three channels, each optional but the log line:
+    - the log: one notice line "advisory ID rev N [severity] title";
+    - a spool directory: one JSON file per advisory, "<id>-r<rev>.json",
+      written to a temporary file, fsynced and renamed into place, so a
+      reader never sees a partial file; handing the same advisory over
+      again (a replay after a crash) rewrites the same name with the same
+      content;
+    - a command: run through /bin/sh -c with the advisory JSON on stdin and
+      CERTCAST_ID, CERTCAST_REVISION, CERTCAST_SEVERITY in its environment.
+      Its exit status is logged, never acted on: the agent acks RECEIVED
+      for everything it committed, whatever the command did.
+
+    JSON document (one object, keys in this order): id, revision, kind,
+    severity, tlp, all_sectors, sectors, title, summary, content_type,
+    body_encoding ("utf-8" or "base64"), body, cves, references, artifacts,
+    issued_at, expires_at, ack_deadline, issuer, supersedes, stream, seq,
+    received_at, sha256 (hex SHA-256 of the Signed bytes, as acked).
+
+    cc_handoff_t owns copies of its spool path and command.
+*/
+#ifndef CC_HANDOFF_H_INCLUDED
+#define CC_HANDOFF_H_INCLUDED
+
+#define CC_HANDOFF_EXEC_TIMEOUT   60000   //  ms before a command is killed
+
+typedef struct _cc_handoff_t cc_handoff_t;
+
+//  spool_dir and exec_cmd may each be NULL. The spool directory is created
+//  (mode 0750) if missing. NULL with a one-line reason on stderr if it
+//  cannot be created or is not a directory.
+cc_handoff_t *
+    cc_handoff_new (const char *spool_dir, const char *exec_cmd);
+
+void
+    cc_handoff_destroy (cc_handoff_t **self_p);
+
+//  Hand one verified advisory over: log line, spool file, command. Returns
+//  0 if the spool file (when configured) was written, -1 if not (logged).
+//  A failing command is logged and counted but does not make this fail.
+int
+    cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
+                        const char *stream, uint64_t seq, int64_t received_at);
+
+//  Render the JSON document for an advisory. Caller frees. Never NULL.
+char *
+    cc_handoff_json (cc_advisory_t *advisory, const char *stream, uint64_t seq,
+                     int64_t received_at);
+
+//  Hand-overs done, spool write failures, command failures (non-zero exit,
+//  signal, timeout or could not start).
+uint64_t
+    cc_handoff_delivered (cc_handoff_t *self);
+uint64_t
+    cc_handoff_spool_failures (cc_handoff_t *self);
+uint64_t
+    cc_handoff_exec_failures (cc_handoff_t *self);
+
+//  Short names used in the JSON and the log ("high", "amber+strict" ...).
+const char *
+    cc_handoff_severity_name (int severity);
+const char *
+    cc_handoff_tlp_name (int tlp);
+const char *
+    cc_handoff_kind_name (int kind);
+
+void
+    cc_handoff_test (bool verbose);
+
+#endif

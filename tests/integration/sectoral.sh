@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# A sectoral CERT publishes for its own sector (Rule 8(3)), and only there.
+# A national broker, relays for banking and telecom, agents bank1 and bank2
+# (banking) and tel1 (telecom). The banking issuer's delegation covers
+# banking only; it is enrolled at the banking relay and the national broker.
+# - The banking issuer publishes PK-BANK-S-1 for banking AT THE BANKING
+#   RELAY: exit 0, stored in the relay's own stream banking/banking; it
+#   reaches bank1 and bank2 (spool files), never tel1.
+# - bank1's and bank2's acks appear in the banking relay's ledger and, passed
+#   upstream, in the national ledger; national compliance shows nobody
+#   missing for it.
+# - The same issuer is refused, exit 1 with a one-line "out-of-scope" on
+#   stderr: --sector telecom at the banking relay, --sector telecom at the
+#   national broker, --sector all at the banking relay.
+# - Nothing of those refusals appears in any spool, ledger or report, and
+#   both daemons count them; a later banking advisory still gets through.
+source "$(dirname "$0")/lib.sh"
+federation
+start_national
+start_relay banking
+start_relay telecom
+start_agent bank1 banking
+start_agent bank2 banking
+start_agent tel1 telecom
+
+RELAY="127.0.0.1:$BANKING_PORT"
+NATIONAL="127.0.0.1:$NATIONAL_PORT"
+
+say "the banking issuer publishes for banking at the banking relay"
+out=$(publish bankissuer "$RELAY" relay-banking --id PK-BANK-S-1 \
+      --title "Card skimming at ATMs" --severity high --tlp amber \
+      --sector banking --deadline 1h) || fail "banking publish at the relay: exit $?"
+echo "$out"
+[[ $out == "stored PK-BANK-S-1 rev 1: banking/banking#1" ]] \
+    || fail "expected the advisory in the relay's own stream, got: $out"
+
+for agent in bank1 bank2; do
+    wait_for 20 spooled $agent PK-BANK-S-1 || fail "$agent did not receive PK-BANK-S-1"
+done
+grep -q '"title": *"Card skimming at ATMs"' "$T/agents/bank1/spool/PK-BANK-S-1-r1.json" \
+    || fail "bank1's spool file lacks the title"
+
+say "telecom hears nothing of it"
+# Barrier: a telecom advisory from the national issuer reaches tel1, so
+# tel1 is connected and caught up; a banking advisory never went that way.
+publish natissuer "$NATIONAL" national --id PK-NCERT-S-2 --title "Signalling flood" \
+    --severity medium --tlp green --sector telecom >/dev/null || fail "publish telecom advisory"
+wait_for 20 spooled tel1 PK-NCERT-S-2 || fail "tel1 did not receive PK-NCERT-S-2"
+spooled tel1 PK-BANK-S-1 && fail "telecom agent received a banking relay's advisory"
+[ "$(spool_count tel1)" = 1 ] || fail "tel1 has $(spool_count tel1) advisories, expected 1"
+tstatus=$(broker_status "127.0.0.1:$TELECOM_PORT" relay-telecom tel1) || fail "telecom relay status"
+echo "$tstatus" | grep -q 'banking/' && fail "telecom relay carries a banking stream: $tstatus"
+
+say "acks in the banking relay's ledger and, passed upstream, in the national one"
+for agent in bank1 bank2; do
+    wait_for 20 ledger_has "$T/banking/data" PK-BANK-S-1 $agent \
+        || fail "no ack from $agent for PK-BANK-S-1 in the banking relay's ledger"
+    wait_for 20 ledger_has "$T/national/data" PK-BANK-S-1 $agent \
+        || fail "no ack from $agent for PK-BANK-S-1 in the national ledger"
+done
+ledger_has "$T/national/data" PK-BANK-S-1 tel1 && fail "tel1 acked a banking advisory"
+ledger_has "$T/banking/data" PK-BANK-S-1 tel1 && fail "tel1 in the banking ledger"
+report=$(certcast compliance --data "$T/national/data" --advisory PK-BANK-S-1 --format csv) \
+    || fail "national compliance for PK-BANK-S-1"
+echo "$report"
+[ "$(echo "$report" | grep -c '^PK-BANK-S-1,')" = 2 ] \
+    || fail "national compliance should list PK-BANK-S-1 for bank1 and bank2"
+echo "$report" | grep -q ',missing,' && fail "national compliance shows someone missing"
+
+say "the banking issuer may not publish outside banking"
+before_relay=$(broker_status "$RELAY" relay-banking bankissuer) || fail "relay status"
+before_national=$(broker_status "$NATIONAL" national natissuer) || fail "national status"
+refused () {   # refused ID WHERE SERVER SECTOR: publish must exit 1, out-of-scope
+    local id=$1 to=$2 server=$3 sector=$4 rc=0 err
+    err=$(publish bankissuer "$to" "$server" --id "$id" --title "Out of my lane" \
+          --severity low --tlp clear --sector "$sector" 2>&1 >/dev/null) || rc=$?
+    echo "$id --sector $sector at $server: exit $rc: $err"
+    [ $rc = 1 ] || fail "$id --sector $sector at $server: exit $rc, expected 1"
+    [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "$id: reason is not one line: $err"
+    [[ $err == *out-of-scope* ]] || fail "$id: no out-of-scope reason: $err"
+}
+refused PK-BANK-S-X1 "$RELAY" relay-banking telecom
+refused PK-BANK-S-X2 "$NATIONAL" national telecom
+refused PK-BANK-S-X3 "$RELAY" relay-banking all
+
+after_relay=$(broker_status "$RELAY" relay-banking bankissuer) || fail "relay status"
+after_national=$(broker_status "$NATIONAL" national natissuer) || fail "national status"
+[ $(( $(json_number "$after_relay" out-of-scope) - $(json_number "$before_relay" out-of-scope) )) = 2 ] \
+    || fail "the relay should count 2 out-of-scope refusals: $before_relay -> $after_relay"
+[ $(( $(json_number "$after_national" out-of-scope) - $(json_number "$before_national" out-of-scope) )) = 1 ] \
+    || fail "national should count 1 out-of-scope refusal: $before_national -> $after_national"
+[ "$(json_number "$after_relay" published)" = "$(json_number "$before_relay" published)" ] \
+    || fail "the relay's published count changed on a refusal"
+
+say "a later banking advisory gets through; nothing refused went anywhere"
+publish bankissuer "$RELAY" relay-banking --id PK-BANK-S-4 --title "Follow-up" \
+    --severity info --tlp clear --sector banking >/dev/null || fail "second banking publish"
+for agent in bank1 bank2; do
+    wait_for 20 spooled $agent PK-BANK-S-4 || fail "$agent did not receive PK-BANK-S-4"
+    wait_for 20 ledger_has "$T/national/data" PK-BANK-S-4 $agent \
+        || fail "no national ack from $agent for PK-BANK-S-4"
+done
+for agent in bank1 bank2 tel1; do
+    ls "$T/agents/$agent/spool" | grep -q 'PK-BANK-S-X' && fail "$agent spooled a refused advisory"
+done
+[ "$(spool_count bank1)" = 2 ] || fail "bank1 has $(spool_count bank1) advisories, expected 2"
+[ "$(spool_count bank2)" = 2 ] || fail "bank2 has $(spool_count bank2) advisories, expected 2"
+[ "$(spool_count tel1)" = 1 ] || fail "tel1 has $(spool_count tel1) advisories, expected 1"
+for data in national banking telecom; do
+    rows=$(certcast ledger --data "$T/$data/data" --format json) || fail "$data ledger"
+    echo "$rows" | grep -q 'PK-BANK-S-X' && fail "a refused advisory is in the $data ledger"
+done
+report=$(certcast compliance --data "$T/national/data" --format csv) || fail "national compliance"
+echo "$report" | grep -q 'PK-BANK-S-X' && fail "a refused advisory is in the national report"
+
+stop tel1; stop bank2; stop bank1
+stop telecom; stop banking; stop national
+say "ok"

@@ -1,0 +1,516 @@
+/*  cc_probe.c - a small certcast control-channel client for the
+    integration tests: it sends ONE control frame that certcast's own tools
+    would never send (a forged, mutated or malformed publish, an ack signed
+    by someone else) and prints what the broker answered, in one line.
+
+    cc_probe --to HOST:PORT --key NAME.key --server-pub FILE [--timeout MS]
+             MODE [mode options]
+
+    MODE publish-mutated --delegation FILE --mutate M [--sector S]
+                         [--id ID] [--revision N] [--root ROOT.key]
+        Builds and signs a valid advisory as `certcast publish` does, then
+        applies M to what is sent:
+          none        the valid advisory
+          sig-flip    one bit of the signature flipped
+          adv-flip    one bit of the advisory bytes flipped after signing
+          wrong-key   signed by a fresh random key, delegation kept
+          truncate    the Control frame cut to half its length
+          garbage     64 random bytes (not a protobuf) as the whole frame
+          empty       a zero-length frame
+          oversize    a frame of CC_WIRE_MAX_FRAME + 1024 bytes
+          future      issued_at one hour from now
+          expired     expires_at ten seconds ago
+          delegation-expired  a delegation (signed with --root) whose
+                      window ended yesterday
+          untrusted   a delegation signed by a fresh, unpinned root
+    MODE ack-as --sign-key FILE --id ID --revision N [--digest HEX]
+        Acks with one SignedAck for (ID, N), signed by --sign-key (which
+        may be another agent's key than our --key identity).
+    MODE hello
+        Hello; prints the Welcome's stream heads.
+
+    Prints one line: "stored ...", "acked N", "welcome ...",
+    "error CODE-NAME: reason" or "no answer". Exit 0 for stored, acked or
+    welcome; 1 for an error reply (or an unexpected one); 2 for usage;
+    3 for no answer within the timeout.
+
+    Everything allocated here is freed before exit, so the ASan build of
+    the probe stays quiet too.
+*/
+#include "../../broker/cc_broker.h"
+#include <openssl/rand.h>
+
+#define PROBE_EXIT_NO_ANSWER  3
+
+typedef struct {
+    const char *to;             //  HOST:PORT (control is PORT+1)
+    const char *key;            //  our identity (secret key file)
+    const char *server_pub;     //  the broker's public key file
+    int timeout_ms;             //  wait this long for the reply
+    const char *mode;           //  publish-mutated, ack-as, hello
+    const char *delegation;     //  delegation file (publish-mutated)
+    const char *mutate;         //  mutation name (publish-mutated)
+    const char *sector;         //  target sector or "all"
+    const char *id;             //  advisory id
+    uint32_t revision;          //  advisory revision
+    const char *root;           //  root secret key (delegation-expired)
+    const char *sign_key;       //  key the ack is signed with (ack-as)
+    const char *digest;         //  hex SHA-256 quoted in the ack (ack-as)
+} s_args_t;
+
+static int
+s_usage (const char *why)
+{
+    fprintf (stderr, "cc_probe: %s\n"
+             "usage: cc_probe --to HOST:PORT --key FILE --server-pub FILE "
+             "[--timeout MS] publish-mutated|ack-as|hello [options]\n", why);
+    return 2;
+}
+
+static uint64_t
+s_random64 (void)
+{
+    uint64_t value = 0;
+    while (value == 0) {
+        int rc = RAND_bytes ((unsigned char *) &value, sizeof value);
+        assert (rc == 1);
+    }
+    return value;
+}
+
+static int
+s_parse (int argc, char **argv, s_args_t *args)
+{
+    memset (args, 0, sizeof *args);
+    args->timeout_ms = 3000;
+    args->sector = "banking";
+    args->revision = 1;
+    args->mutate = "none";
+    for (int index = 1; index < argc; index++) {
+        const char *arg = argv [index];
+        if (strncmp (arg, "--", 2) != 0) {
+            if (args->mode)
+                return s_usage ("more than one MODE given");
+            args->mode = arg;
+            continue;
+        }
+        if (index + 1 >= argc)
+            return s_usage ("option needs a value");
+        const char *value = argv [++index];
+        if (streq (arg, "--to"))
+            args->to = value;
+        else
+        if (streq (arg, "--key"))
+            args->key = value;
+        else
+        if (streq (arg, "--server-pub"))
+            args->server_pub = value;
+        else
+        if (streq (arg, "--timeout"))
+            args->timeout_ms = atoi (value);
+        else
+        if (streq (arg, "--delegation"))
+            args->delegation = value;
+        else
+        if (streq (arg, "--mutate"))
+            args->mutate = value;
+        else
+        if (streq (arg, "--sector"))
+            args->sector = value;
+        else
+        if (streq (arg, "--id"))
+            args->id = value;
+        else
+        if (streq (arg, "--revision"))
+            args->revision = (uint32_t) strtoul (value, NULL, 10);
+        else
+        if (streq (arg, "--root"))
+            args->root = value;
+        else
+        if (streq (arg, "--sign-key"))
+            args->sign_key = value;
+        else
+        if (streq (arg, "--digest"))
+            args->digest = value;
+        else
+            return s_usage ("unknown option");
+    }
+    if (!args->to || !args->key || !args->server_pub || !args->mode)
+        return s_usage ("--to, --key, --server-pub and MODE are required");
+    if (args->timeout_ms <= 0)
+        return s_usage ("--timeout must be a positive number of ms");
+    return 0;
+}
+
+static cc_keys_t *
+s_load (const char *path, bool need_secret)
+{
+    const char *reason = NULL;
+    cc_keys_t *keys = cc_keys_load (path, &reason);
+    if (!keys)
+        fprintf (stderr, "cc_probe: cannot load %s: %s\n", path,
+                 reason? reason: "unreadable");
+    else
+    if (need_secret && !cc_keys_has_secret (keys)) {
+        fprintf (stderr, "cc_probe: %s has no secret key\n", path);
+        cc_keys_destroy (&keys);
+    }
+    return keys;
+}
+
+//  Flip one bit in the middle of a bytes field.
+static void
+s_flip (ProtobufCBinaryData *field)
+{
+    assert (field->len > 0);
+    field->data [field->len / 2] ^= 0x01;
+}
+
+//  --------------------------------------------------------------------------
+//  publish-mutated: a Control{Publish} frame, mutated as asked.
+//  Returns the frame to send, or NULL after a line on stderr.
+
+static zframe_t *
+s_publish_frame (const s_args_t *args, cc_keys_t *issuer, uint64_t corr)
+{
+    const char *mutate = args->mutate;
+    static const char *known [] = {
+        "none", "sig-flip", "adv-flip", "wrong-key", "truncate", "garbage",
+        "empty", "oversize", "future", "expired", "delegation-expired",
+        "untrusted", NULL
+    };
+    bool valid = false;
+    for (const char **name = known; *name; name++)
+        valid = valid || streq (*name, mutate);
+    if (!valid) {
+        s_usage ("unknown --mutate");
+        return NULL;
+    }
+    //  Frames that are not a Control at all need no advisory
+    if (streq (mutate, "empty"))
+        return zframe_new (NULL, 0);
+    if (streq (mutate, "garbage")) {
+        zframe_t *frame = zframe_new (NULL, 64);
+        int rc = RAND_bytes (zframe_data (frame), 64);
+        assert (rc == 1);
+        //  Field 1, wire type 7 (no such wire type): protobuf-c must
+        //  refuse it, so "random" never decodes as a request by luck.
+        zframe_data (frame) [0] = 0x0F;
+        return frame;
+    }
+    if (streq (mutate, "oversize")) {
+        zframe_t *frame = zframe_new (NULL, CC_WIRE_MAX_FRAME + 1024);
+        memset (zframe_data (frame), 0x5A, zframe_size (frame));
+        return frame;
+    }
+    if (!args->delegation) {
+        s_usage ("publish-mutated needs --delegation FILE");
+        return NULL;
+    }
+    size_t delegation_size = 0;
+    uint8_t *delegation = cc_delegation_load (args->delegation,
+                                              &delegation_size);
+    if (!delegation) {
+        fprintf (stderr, "cc_probe: cannot read delegation %s\n",
+                 args->delegation);
+        return NULL;
+    }
+    int64_t now = (int64_t) time (NULL);
+    bool all_sectors = streq (args->sector, "all");
+    const char *sectors [] = { args->sector, NULL };
+
+    //  Delegation mutations: replace the delegation bytes we attach
+    if (streq (mutate, "delegation-expired") || streq (mutate, "untrusted")) {
+        cc_keys_t *root = NULL;
+        bool fresh_root = streq (mutate, "untrusted");
+        if (fresh_root)
+            root = cc_keys_generate ();
+        else
+        if (!args->root) {
+            free (delegation);
+            s_usage ("--mutate delegation-expired needs --root ROOT.key");
+            return NULL;
+        }
+        else
+            root = s_load (args->root, true);
+        if (!root) {
+            free (delegation);
+            return NULL;
+        }
+        int64_t not_before = fresh_root? now - 300: now - 2 * 86400;
+        int64_t not_after = fresh_root? now + 86400: now - 86400;
+        free (delegation);
+        delegation = cc_delegation_issue (root, cc_keys_sign_public (issuer),
+                                          "cc_probe", all_sectors,
+                                          all_sectors? NULL: sectors,
+                                          not_before, not_after,
+                                          (uint64_t) now, &delegation_size);
+        cc_keys_destroy (&root);
+        assert (delegation);
+    }
+
+    char default_id [64];
+    snprintf (default_id, sizeof default_id, "PROBE-%016" PRIx64,
+              s_random64 ());
+    Certcast__Advisory advisory = CERTCAST__ADVISORY__INIT;
+    advisory.id = (char *) (args->id? args->id: default_id);
+    advisory.revision = args->revision;
+    advisory.kind = CERTCAST__KIND__SECURITY_ANNOUNCEMENT;
+    advisory.severity = CERTCAST__SEVERITY__HIGH;
+    advisory.tlp = CERTCAST__TLP__GREEN;
+    advisory.all_sectors = all_sectors;
+    if (!all_sectors) {
+        advisory.n_sectors = 1;
+        advisory.sectors = (char **) sectors;
+    }
+    char title [128];
+    snprintf (title, sizeof title, "cc_probe advisory (mutate %s)", mutate);
+    advisory.title = title;
+    advisory.content_type = (char *) "text/plain";
+    advisory.issued_at = streq (mutate, "future")? now + 3600: now;
+    advisory.expires_at = streq (mutate, "expired")? now - 10: 0;
+    const char *name = cc_keys_meta (issuer, "name");
+    advisory.issuer = (char *) (name? name: "cc_probe");
+
+    size_t advisory_size = 0;
+    uint8_t *advisory_bytes = cc_wire_pack (&advisory.base, &advisory_size);
+    cc_keys_t *signer = streq (mutate, "wrong-key")? cc_keys_generate (): NULL;
+    size_t signed_size = 0;
+    uint8_t *signed_bytes = cc_advisory_sign (signer? signer: issuer,
+                                              advisory_bytes, advisory_size,
+                                              delegation, delegation_size,
+                                              &signed_size);
+    cc_keys_destroy (&signer);
+    free (advisory_bytes);
+    free (delegation);
+    if (!signed_bytes) {
+        fprintf (stderr, "cc_probe: cannot sign (delegation %s does not "
+                 "decode)\n", args->delegation);
+        return NULL;
+    }
+    //  Bit flips after signing: re-encoding the envelope is harmless (it
+    //  is not what is signed); the flipped field is what must be caught.
+    if (streq (mutate, "sig-flip") || streq (mutate, "adv-flip")) {
+        Certcast__Signed *envelope = (Certcast__Signed *) cc_wire_unpack (
+            &certcast__signed__descriptor, signed_bytes, signed_size,
+            CC_WIRE_MAX_SIGNED);
+        assert (envelope);
+        s_flip (streq (mutate, "sig-flip")? &envelope->signature
+                                           : &envelope->advisory);
+        free (signed_bytes);
+        signed_bytes = cc_wire_pack (&envelope->base, &signed_size);
+        certcast__signed__free_unpacked (envelope, NULL);
+    }
+
+    Certcast__Publish publish = CERTCAST__PUBLISH__INIT;
+    publish.signed_.data = signed_bytes;
+    publish.signed_.len = signed_size;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = corr;
+    control.body_case = CERTCAST__CONTROL__BODY_PUBLISH;
+    control.publish = &publish;
+    zframe_t *frame = cc_wire_control_encode (&control);
+    free (signed_bytes);
+    if (streq (mutate, "truncate")) {
+        zframe_t *half = zframe_new (zframe_data (frame),
+                                     zframe_size (frame) / 2);
+        zframe_destroy (&frame);
+        frame = half;
+    }
+    return frame;
+}
+
+//  --------------------------------------------------------------------------
+//  ack-as: Control{Acks} with one SignedAck signed by --sign-key.
+
+static zframe_t *
+s_ack_frame (const s_args_t *args, uint64_t corr)
+{
+    if (!args->sign_key || !args->id) {
+        s_usage ("ack-as needs --sign-key FILE and --id ID");
+        return NULL;
+    }
+    uint8_t digest [32] = { 0 };
+    if (args->digest && cc_hex_decode (args->digest, digest, 32) != 0) {
+        s_usage ("--digest must be 64 hex digits");
+        return NULL;
+    }
+    cc_keys_t *signer = s_load (args->sign_key, true);
+    if (!signer)
+        return NULL;
+    int64_t now = (int64_t) time (NULL);
+    Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
+    entry.advisory_id = (char *) args->id;
+    entry.revision = args->revision;
+    entry.digest.data = digest;
+    entry.digest.len = sizeof digest;
+    entry.status = CERTCAST__ACK_STATUS__RECEIVED;
+    entry.received_at = now;
+    Certcast__AckEntry *entries [] = { &entry };
+    Certcast__Ack ack = CERTCAST__ACK__INIT;
+    ack.agent_key.data = (uint8_t *) cc_keys_sign_public (signer);
+    ack.agent_key.len = 32;
+    ack.time = now;
+    ack.nonce = s_random64 ();
+    ack.n_entries = 1;
+    ack.entries = entries;
+    size_t ack_size = 0;
+    uint8_t *ack_bytes = cc_wire_pack (&ack.base, &ack_size);
+    uint8_t signature [64];
+    int rc = cc_keys_sign (signer, ack_bytes, ack_size, signature);
+    assert (rc == 0);
+    cc_keys_destroy (&signer);
+
+    Certcast__SignedAck signed_ack = CERTCAST__SIGNED_ACK__INIT;
+    signed_ack.ack.data = ack_bytes;
+    signed_ack.ack.len = ack_size;
+    signed_ack.signature.data = signature;
+    signed_ack.signature.len = sizeof signature;
+    Certcast__SignedAck *list [] = { &signed_ack };
+    Certcast__Acks acks = CERTCAST__ACKS__INIT;
+    acks.n_acks = 1;
+    acks.acks = list;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = corr;
+    control.body_case = CERTCAST__CONTROL__BODY_ACKS;
+    control.acks = &acks;
+    zframe_t *frame = cc_wire_control_encode (&control);
+    free (ack_bytes);
+    return frame;
+}
+
+static zframe_t *
+s_hello_frame (cc_keys_t *keys, uint64_t corr)
+{
+    Certcast__Hello hello = CERTCAST__HELLO__INIT;
+    const char *name = cc_keys_meta (keys, "name");
+    hello.node = (char *) (name? name: "cc_probe");
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = corr;
+    control.body_case = CERTCAST__CONTROL__BODY_HELLO;
+    control.hello = &hello;
+    return cc_wire_control_encode (&control);
+}
+
+//  --------------------------------------------------------------------------
+//  Print the reply in one line; returns the exit code.
+
+static int
+s_print_reply (const Certcast__Control *reply)
+{
+    switch (reply->body_case) {
+        case CERTCAST__CONTROL__BODY_STORED:
+            printf ("stored %s rev %" PRIu32 ":", reply->stored->id,
+                    reply->stored->revision);
+            for (size_t index = 0; index < reply->stored->n_placed; index++)
+                printf (" %s#%" PRIu64, reply->stored->placed [index]->stream,
+                        reply->stored->placed [index]->head);
+            printf ("\n");
+            return 0;
+        case CERTCAST__CONTROL__BODY_ACKED:
+            printf ("acked %" PRIu32 "\n", reply->acked->count);
+            return 0;
+        case CERTCAST__CONTROL__BODY_WELCOME:
+            printf ("welcome %s:", reply->welcome->node);
+            for (size_t index = 0; index < reply->welcome->n_heads; index++)
+                printf (" %s#%" PRIu64, reply->welcome->heads [index]->stream,
+                        reply->welcome->heads [index]->head);
+            printf ("\n");
+            return 0;
+        case CERTCAST__CONTROL__BODY_ERROR:
+            printf ("error %s: %s\n", cc_strerror (reply->error->code),
+                    reply->error->reason? reply->error->reason: "");
+            return 1;
+        default:
+            printf ("unexpected reply (body %d)\n", (int) reply->body_case);
+            return 1;
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    s_args_t args;
+    int exit_code = s_parse (argc, argv, &args);
+    if (exit_code)
+        return exit_code;
+    char host [256];
+    int port = 0;
+    if (cc_config_endpoint (args.to, host, &port))
+        return s_usage ("--to must be HOST:PORT");
+    if (!streq (args.mode, "publish-mutated") && !streq (args.mode, "ack-as")
+    &&  !streq (args.mode, "hello"))
+        return s_usage ("MODE must be publish-mutated, ack-as or hello");
+
+    zsys_init ();
+    zsys_set_logident ("cc_probe");
+    cc_keys_t *keys = s_load (args.key, true);
+    cc_keys_t *server = keys? s_load (args.server_pub, false): NULL;
+    if (!server) {
+        cc_keys_destroy (&keys);
+        return 1;
+    }
+    uint64_t corr = s_random64 ();
+    zframe_t *frame = NULL;
+    if (streq (args.mode, "publish-mutated"))
+        frame = s_publish_frame (&args, keys, corr);
+    else
+    if (streq (args.mode, "ack-as"))
+        frame = s_ack_frame (&args, corr);
+    else
+        frame = s_hello_frame (keys, corr);
+    if (!frame) {
+        cc_keys_destroy (&server);
+        cc_keys_destroy (&keys);
+        return 2;
+    }
+
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+    zsock_set_maxmsgsize (dealer, CC_WIRE_MAX_FRAME);
+    zsock_set_sndhwm (dealer, 0);
+    zcert_apply (cc_keys_cert (keys), dealer);
+    zsock_set_curve_serverkey (dealer, cc_keys_curve_public (server));
+    cc_keys_destroy (&server);
+
+    exit_code = PROBE_EXIT_NO_ANSWER;
+    if (zsock_connect (dealer, "tcp://%s:%d", host, port + 1) == -1) {
+        fprintf (stderr, "cc_probe: cannot connect to %s\n", args.to);
+        zframe_destroy (&frame);
+        exit_code = 1;
+    }
+    else
+    if (zframe_send (&frame, dealer, 0) == -1) {
+        fprintf (stderr, "cc_probe: cannot send to %s\n", args.to);
+        zframe_destroy (&frame);
+        exit_code = 1;
+    }
+    else {
+        zpoller_t *poller = zpoller_new (dealer, NULL);
+        assert (poller);
+        int64_t deadline = zclock_mono () + args.timeout_ms;
+        while (exit_code == PROBE_EXIT_NO_ANSWER) {
+            int64_t remaining = deadline - zclock_mono ();
+            if (remaining <= 0 || !zpoller_wait (poller, (int) remaining))
+                break;
+            zframe_t *reply_frame = zframe_recv (dealer);
+            Certcast__Control *reply = reply_frame
+                ? cc_wire_control_decode (reply_frame): NULL;
+            zframe_destroy (&reply_frame);
+            if (!reply)
+                continue;
+            //  A frame the broker could not decode has no corr to echo: it
+            //  answers with corr 0.
+            if (reply->corr == corr || reply->corr == 0)
+                exit_code = s_print_reply (reply);
+            certcast__control__free_unpacked (reply, NULL);
+        }
+        zpoller_destroy (&poller);
+        if (exit_code == PROBE_EXIT_NO_ANSWER)
+            printf ("no answer\n");
+    }
+    zsock_destroy (&dealer);
+    cc_keys_destroy (&keys);
+    return exit_code;
+}
