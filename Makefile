@@ -41,7 +41,8 @@ LIB      = $(BUILD)/libcertcast.a
 
 PROGRAMS = $(BUILD)/bin/certcast-broker $(BUILD)/bin/certcast-relay \
            $(BUILD)/bin/certcast-agent $(BUILD)/bin/certcast \
-           $(BUILD)/bin/cc_selftest $(BUILD)/bin/cc_probe
+           $(BUILD)/bin/cc_selftest $(BUILD)/bin/cc_probe \
+           $(BUILD)/bin/cc_history
 
 .PHONY: all deps programs test test-unit test-integration demo bench fuzz \
         install clean asan
@@ -96,7 +97,7 @@ $(BUILD)/bin/cc_selftest: $(BUILD)/tests/unit/selftest.o $(LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bin/cc_probe: $(BUILD)/tests/tools/cc_probe.o $(LIB)
+$(BUILD)/bin/cc_%: $(BUILD)/tests/tools/cc_%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

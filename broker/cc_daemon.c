@@ -22,6 +22,7 @@ static const cc_option_t s_broker_options [] = {
     { "name", "NAME", "origin name of this broker's streams", "national", false },
     { "sectors", "S,S..", "sectors served", DEFAULT_SECTORS, true },
     { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
+    { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -36,6 +37,7 @@ static const cc_option_t s_relay_options [] = {
     { "allow", "DIR", "allow directory: its agents' and issuers' .pub files", NULL, false },
     { "name", "NAME", "origin name of this relay's own streams (default: first sector)", NULL, false },
     { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
+    { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -149,6 +151,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
     char host [256], upstream_host [256];
     int port = 0, upstream_port = 0;
     int64_t heartbeat = cc_config_int (config, "heartbeat", 50, 60000, 1000);
+    int64_t map_size = cc_config_int (config, "map-size", 1, 1024 * 1024, 64);
     const char *data = cc_config_get (config, "data");
     const char **sectors = relay? cc_config_all (config, "sector")
                                 : cc_config_all (config, "sectors");
@@ -167,11 +170,11 @@ cc_daemon_main (int argc, char **argv, bool relay)
         cc_config_destroy (&config);
         return 2;
     }
-    if (heartbeat < 0
+    if (heartbeat < 0 || map_size < 0
     ||  cc_config_endpoint (cc_config_get (config, "listen"), host, &port)
     ||  (relay && cc_config_endpoint (cc_config_get (config, "upstream"),
                                       upstream_host, &upstream_port))) {
-        if (heartbeat >= 0)
+        if (heartbeat >= 0 && map_size >= 0)
             fprintf (stderr, "%s: endpoints are HOST:PORT with PORT below 65535\n",
                      program);
         cc_config_destroy (&config);
@@ -258,6 +261,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
         .allow_dir = allow_path,
         .sectors = sectors,
         .heartbeat_ms = (int) heartbeat,
+        .map_size = (size_t) map_size * 1024 * 1024,
         .upstream_host = relay? upstream_host: NULL,
         .upstream_port = upstream_port,
         .upstream_key = upstream? cc_keys_curve_public (upstream): NULL

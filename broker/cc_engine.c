@@ -464,10 +464,12 @@ s_batch_write (MDB_txn *txn, void *arg)
                                          item->roster->n_entries);
                 for (size_t index = 0; !rc && index < item->roster->n_entries;
                      index++) {
+                    //  The relay's word for via is replaced by who it is.
                     Certcast__RosterEntry *entry = item->roster->entries [index];
+                    char *claimed = entry->via;
                     entry->via = item->via;
                     rc = cc_roster_put (self->store, txn, entry);
-                    entry->via = NULL;      //  not ours to free
+                    entry->via = claimed;
                     if (rc)
                         break;
                     item->count++;
@@ -1331,7 +1333,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->outgoing = zlistx_new ();
     zlistx_set_destructor (self->outgoing, s_outgoing_destroy);
 
-    self->store = cc_store_new (self->data_dir, 0);
+    self->store = cc_store_open (self->data_dir, 0, config->map_size);
     if (!self->store)
         goto failed;
     MDB_txn *txn = NULL;

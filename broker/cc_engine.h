@@ -20,6 +20,7 @@ typedef struct {
     const char *allow_dir;          //  allow-list and roster
     const char **sectors;           //  sectors we serve, NULL-terminated
     int heartbeat_ms;               //  stream heartbeats, ZMTP heartbeats
+    size_t map_size;                //  initial LMDB map (0: default)
     //  Relay only: the upstream broker.
     const char *upstream_host;      //  NULL for the national broker
     int upstream_port;

@@ -114,7 +114,14 @@ s_open_dbis (cc_store_t *self)
 cc_store_t *
 cc_store_new (const char *dir, int flags)
 {
+    return cc_store_open (dir, flags, 0);
+}
+
+cc_store_t *
+cc_store_open (const char *dir, int flags, size_t initial_mapsize)
+{
     assert (dir);
+    size_t mapsize = initial_mapsize? initial_mapsize: CC_STORE_MAPSIZE;
     cc_store_t *self = (cc_store_t *) zmalloc (sizeof (cc_store_t));
     assert (self);
     self->dir = strdup (dir);
@@ -149,8 +156,8 @@ cc_store_new (const char *dir, int flags)
     if (rc == 0 && !self->readonly) {
         MDB_envinfo info;
         mdb_env_info (self->env, &info);
-        if (info.me_mapsize < CC_STORE_MAPSIZE)
-            rc = mdb_env_set_mapsize (self->env, CC_STORE_MAPSIZE);
+        if (info.me_mapsize < mapsize)
+            rc = mdb_env_set_mapsize (self->env, mapsize);
     }
     if (rc == 0)
         rc = s_open_dbis (self);

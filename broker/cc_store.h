@@ -47,6 +47,11 @@ typedef enum {
 cc_store_t *
     cc_store_new (const char *dir, int flags);
 
+//  Same, with the initial map size in bytes (0: 64 MiB). An existing
+//  environment keeps a larger map an earlier run grew to.
+cc_store_t *
+    cc_store_open (const char *dir, int flags, size_t initial_mapsize);
+
 void
     cc_store_destroy (cc_store_t **self_p);
 
