@@ -23,6 +23,7 @@ static const cc_option_t s_broker_options [] = {
     { "sectors", "S,S..", "sectors served", DEFAULT_SECTORS, true },
     { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
     { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
+    { "pub-hwm", "N", "stream PUB send high-water mark (messages)", "100000", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -38,6 +39,7 @@ static const cc_option_t s_relay_options [] = {
     { "name", "NAME", "origin name of this relay's own streams (default: first sector)", NULL, false },
     { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
     { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
+    { "pub-hwm", "N", "stream PUB send high-water mark (messages)", "100000", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -152,6 +154,8 @@ cc_daemon_main (int argc, char **argv, bool relay)
     int port = 0, upstream_port = 0;
     int64_t heartbeat = cc_config_int (config, "heartbeat", 50, 60000, 1000);
     int64_t map_size = cc_config_int (config, "map-size", 1, 1024 * 1024, 64);
+    int64_t pub_hwm = map_size < 0? -1:
+        cc_config_int (config, "pub-hwm", 1, 100000000, 100000);
     const char *data = cc_config_get (config, "data");
     const char **sectors = relay? cc_config_all (config, "sector")
                                 : cc_config_all (config, "sectors");
@@ -170,11 +174,11 @@ cc_daemon_main (int argc, char **argv, bool relay)
         cc_config_destroy (&config);
         return 2;
     }
-    if (heartbeat < 0 || map_size < 0
+    if (heartbeat < 0 || map_size < 0 || pub_hwm < 0
     ||  cc_config_endpoint (cc_config_get (config, "listen"), host, &port)
     ||  (relay && cc_config_endpoint (cc_config_get (config, "upstream"),
                                       upstream_host, &upstream_port))) {
-        if (heartbeat >= 0 && map_size >= 0)
+        if (heartbeat >= 0 && map_size >= 0 && pub_hwm >= 0)
             fprintf (stderr, "%s: endpoints are HOST:PORT with PORT below 65535\n",
                      program);
         cc_config_destroy (&config);
@@ -262,6 +266,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
         .sectors = sectors,
         .heartbeat_ms = (int) heartbeat,
         .map_size = (size_t) map_size * 1024 * 1024,
+        .pub_hwm = (int) pub_hwm,
         .upstream_host = relay? upstream_host: NULL,
         .upstream_port = upstream_port,
         .upstream_key = upstream? cc_keys_curve_public (upstream): NULL

@@ -1281,7 +1281,8 @@ s_server_socket (self_t *self, int type, int port)
     zsock_set_heartbeat_ivl (sock, self->config.heartbeat_ms);
     zsock_set_heartbeat_timeout (sock, self->config.heartbeat_ms * 3);
     if (type == ZMQ_PUB)
-        zsock_set_sndhwm (sock, 100000);
+        zsock_set_sndhwm (sock, self->config.pub_hwm > 0?
+                                self->config.pub_hwm: 100000);
     else
         zsock_set_router_mandatory (sock, 0);
     if (zsock_bind (sock, "tcp://%s:%d", self->listen_host, port) == -1) {

@@ -21,6 +21,7 @@ typedef struct {
     const char **sectors;           //  sectors we serve, NULL-terminated
     int heartbeat_ms;               //  stream heartbeats, ZMTP heartbeats
     size_t map_size;                //  initial LMDB map (0: default)
+    int pub_hwm;                    //  PUB send high-water mark (0: 100000)
     //  Relay only: the upstream broker.
     const char *upstream_host;      //  NULL for the national broker
     int upstream_port;
