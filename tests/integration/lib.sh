@@ -35,11 +35,16 @@ cc_cleanup () {
 trap 'CC_FAILED=1' ERR
 trap cc_cleanup EXIT
 
-# free_port: a port P with P and P+1 both free on 127.0.0.1.
+# free_port: a port P with P and P+1 both free on 127.0.0.1, below the
+# kernel's ephemeral range: a client reconnecting to a stopped daemon on
+# this host could otherwise be given the daemon's own port as its source
+# port (a TCP self-connect) and keep the daemon from binding it again.
 free_port () {
-    local port tries=0
+    local port tries=0 low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 12000 ] || low=32768
     while [ $tries -lt 200 ]; do
-        port=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+        port=$(( (RANDOM * 32768 + RANDOM) % (low - 11002) + 10000 ))
         if ! ss -ltnH "( sport = :$port or sport = :$((port + 1)) )" 2>/dev/null | grep -q .; then
             echo $port; return 0
         fi
@@ -69,7 +74,7 @@ start () {
     PIDS[$name]=$!
 }
 
-ready_count () { grep -c "ready" "$T/$1.log" 2>/dev/null || true; }
+ready_count () { grep -c " ready$" "$T/$1.log" 2>/dev/null || true; }
 ready_after () { [ "$(ready_count "$1")" -gt "$2" ]; }
 
 # start_daemon NAME PROGRAM ARGS...: start and wait for a new "ready" line.
@@ -234,4 +239,38 @@ rotate_log () {
     local n=1
     while [ -e "$T/$1.log.$n" ]; do n=$((n + 1)); done
     mv "$T/$1.log" "$T/$1.log.$n"
+}
+
+# --- helpers for diskfull.sh and stale_readers.sh ---------------------------
+
+# mount_tmpfs DIR SIZE: mount a tmpfs of SIZE (e.g. 8m) on DIR (root only).
+# At exit every daemon is stopped first, then what we mounted is
+# unmounted, then the usual cleanup runs. Only our own mounts are touched.
+CC_MOUNTS=()
+mount_tmpfs () {
+    mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" || return 1
+    CC_MOUNTS+=("$1")
+    trap cc_cleanup_mounts EXIT
+}
+cc_cleanup_mounts () {
+    local name mount
+    for name in "${!PIDS[@]}"; do
+        kill -TERM "${PIDS[$name]}" 2>/dev/null
+    done
+    for name in "${!PIDS[@]}"; do
+        wait "${PIDS[$name]}" 2>/dev/null
+        unset "PIDS[$name]"
+    done
+    for mount in "${CC_MOUNTS[@]}"; do
+        umount "$mount" 2>/dev/null || umount -l "$mount"
+    done
+    CC_MOUNTS=()
+    cc_cleanup
+}
+
+# alive NAME: the daemon started as NAME is still running (not a zombie).
+alive () {
+    local pid=${PIDS[$1]:-}
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+        && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
 }

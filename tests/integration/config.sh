@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Start-up, options and ZPL config files.
+# - With no options the national broker starts on 127.0.0.1:7400 (or, if
+#   that port is taken on this host, with only --listen changed), creates
+#   its data directory, keys, a national issuer with an all-sector
+#   delegation and an allow directory enrolling it; that issuer can publish
+#   at once; a restart keeps the same keys.
+# - A broker, a relay and an agent started with nothing but -c FILE (ZPL)
+#   work together; a command-line option overrides the file.
+# - The example configs in deploy/examples parse; every program answers
+#   --help with exit 0, an unknown option with exit 2, a missing required
+#   option with exit 2 and a bad key file with exit 1.
+source "$(dirname "$0")/lib.sh"
+EXAMPLES="$(cd "$(dirname "$0")/../../deploy/examples" && pwd)"
+
+say "no options: first start creates keys and an issuer"
+mkdir -p "$T/default" && cd "$T/default"
+if ss -ltnH "( sport = :7400 or sport = :7401 )" | grep -q .; then
+    port=$(free_port); args=(--listen "127.0.0.1:$port")
+else
+    port=7400; args=()
+fi
+start_daemon default "$CC_BIN/certcast-broker" "${args[@]}"
+for file in keys/root.key keys/root.pub keys/broker.key keys/broker.pub \
+            keys/national-issuer.key keys/national-issuer.delegation \
+            allow/national-issuer.pub data.mdb; do
+    [ -f "certcast-data/$file" ] || fail "first start did not create certcast-data/$file"
+done
+[ "$(stat -c %a certcast-data/keys/root.key)" = 600 ] || fail "root.key is not mode 600"
+certcast publish --to "127.0.0.1:$port" --server-pub certcast-data/keys/broker.pub \
+    --key certcast-data/keys/national-issuer.key \
+    --delegation certcast-data/keys/national-issuer.delegation \
+    --title "first" --severity info --tlp clear --sector all || fail "default issuer cannot publish"
+before=$(sha256sum certcast-data/keys/broker.pub)
+stop default
+restart default
+[ "$before" = "$(sha256sum certcast-data/keys/broker.pub)" ] || fail "restart replaced the broker key"
+stop default
+cd "$T"
+
+say "ZPL files only"
+federation
+cat > "$T/national.cfg" <<CFG
+broker
+    listen = "127.0.0.1:$NATIONAL_PORT"
+    data = "$T/national/data"
+    key = "$T/keys/national.key"
+    trust = "$T/keys/root.pub"
+    allow = "$T/national/allow"
+    heartbeat = 60000
+CFG
+cat > "$T/relay.cfg" <<CFG
+relay
+    sector = "banking"
+    upstream = "127.0.0.1:$NATIONAL_PORT"
+    upstream-pub = "$T/keys/national.pub"
+    listen = "127.0.0.1:$BANKING_PORT"
+    data = "$T/banking/data"
+    key = "$T/keys/relay-banking.key"
+    trust = "$T/keys/root.pub"
+    allow = "$T/banking/allow"
+    heartbeat = 500
+CFG
+mkdir -p "$T/agents/bank1/spool"
+cat > "$T/agent.cfg" <<CFG
+agent
+    relay = "127.0.0.1:$BANKING_PORT"
+    relay-pub = "$T/keys/relay-banking.pub"
+    data = "$T/agents/bank1/data"
+    key = "$T/keys/bank1.key"
+    trust = "$T/keys/root.pub"
+    spool = "$T/agents/bank1/spool"
+    heartbeat = 500
+CFG
+# The command line wins over the file: heartbeat 60000 -> 500.
+start_daemon national "$CC_BIN/certcast-broker" -c "$T/national.cfg" --heartbeat 500
+start_daemon banking "$CC_BIN/certcast-relay" -c "$T/relay.cfg"
+start_daemon bank1 "$CC_BIN/certcast-agent" -c "$T/agent.cfg"
+publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id CFG-1 --title "from config" \
+    --severity low --tlp clear --sector banking || fail "publish CFG-1"
+wait_for 20 spooled bank1 CFG-1 || fail "agent configured by file did not receive CFG-1"
+wait_for 20 ledger_has "$T/national/data" CFG-1 bank1 || fail "no ack for CFG-1"
+# A 500 ms heartbeat is heard; with the file's 60 s the relay would
+# declare its upstream silent.
+sleep 3
+! grep -q "silent" "$T/banking.log" || fail "the command line did not override the file's heartbeat"
+stop bank1; stop banking; stop national
+
+say "example configs parse, --help, usage errors"
+"$CC_BIN/certcast-broker" -c "$EXAMPLES/national.cfg" --help >/dev/null || fail "national.cfg"
+"$CC_BIN/certcast-relay" -c "$EXAMPLES/relay-banking.cfg" --help >/dev/null || fail "relay-banking.cfg"
+"$CC_BIN/certcast-agent" -c "$EXAMPLES/agent.cfg" --help >/dev/null || fail "agent.cfg"
+for program in certcast-broker certcast-relay certcast-agent certcast; do
+    "$CC_BIN/$program" --help >/dev/null || fail "$program --help"
+    "$CC_BIN/$program" --no-such-option >/dev/null 2>&1; status=$?
+    [ $status = 2 ] || fail "$program --no-such-option exited $status, not 2"
+done
+for command in keygen delegate publish status ledger compliance; do
+    "$CC_BIN/certcast" $command --help >/dev/null || fail "certcast $command --help"
+done
+"$CC_BIN/certcast-relay" --sector banking >/dev/null 2>&1; status=$?
+[ $status = 2 ] || fail "relay without --upstream exited $status, not 2"
+"$CC_BIN/certcast-broker" --listen "127.0.0.1:$(free_port)" --data "$T/bad" \
+    --key /nonexistent.key --trust "$T/keys/root.pub" --allow "$T/national/allow" 2>"$T/bad.err"; status=$?
+[ $status = 1 ] || fail "a missing key file exited $status, not 1"
+[ "$(wc -l < "$T/bad.err")" = 1 ] || fail "a missing key file gave more than one line: $(cat "$T/bad.err")"
+say "ok"
