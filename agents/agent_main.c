@@ -94,6 +94,9 @@ main (int argc, char **argv)
         cc_config_destroy (&config);
         return 2;               //  cc_config_int printed the reason
     }
+    //  No OpenSSL cleanup at exit: czmq's detached actor threads may still
+    //  be exiting then, and would free their OpenSSL state a second time.
+    OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
     zsys_set_logident (PROGRAM);
     zsys_set_logstream (stderr);
     zsys_set_max_sockets (0);

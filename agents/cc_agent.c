@@ -86,6 +86,7 @@ typedef struct {
     int64_t next_resend;            //  mono ms
     bool welcomed;                  //  Welcome seen since sockets were built
     bool dead;                      //  declared silent, not heard since
+    int64_t alive_streams;          //  stream count in the last $alive
     bool ever_heard;                //  heard the relay at least once
     int64_t heard;                  //  mono ms of last message, 0: never
     int64_t created;                //  mono ms sockets were built
@@ -216,6 +217,7 @@ s_build_sockets (self_t *self)
     self->control = s_client_socket (self, ZMQ_DEALER, self->endpoint_control);
     self->stream = s_client_socket (self, ZMQ_SUB, self->endpoint_stream);
     zsock_set_subscribe (self->stream, CC_TOPIC_ALIVE);
+    self->alive_streams = -1;
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
         zsock_set_subscribe (self->stream, stream->name);
@@ -373,6 +375,11 @@ s_handle_stream (self_t *self)
         s_heard (self);
         char *topic = zmsg_popstr (msg);
         zframe_t *body = zmsg_pop (msg);
+        int64_t streams = cc_wire_alive_streams (topic, body);
+        if (streams >= 0 && streams != self->alive_streams) {
+            self->alive_streams = streams;
+            s_send_hello (self);
+        }
         //  SUB filters by prefix: follow only exact stream names.
         s_stream_t *stream = topic?
             (s_stream_t *) zhashx_lookup (self->streams, topic): NULL;
@@ -1133,6 +1140,7 @@ s_agent_actor (zsock_t *pipe, void *args)
         //  Wait for the owner's $TERM so the pipe shuts down in order.
         char *command = zstr_recv (pipe);
         zstr_free (&command);
+        OPENSSL_thread_stop ();
         return;
     }
     zsys_info ("agent %s following relay %s", self->name, self->relay_label);
@@ -1159,6 +1167,9 @@ s_agent_actor (zsock_t *pipe, void *args)
     }
     s_cycle_end (self);
     s_self_destroy (&self);
+    //  Free this thread's OpenSSL state now: the thread is detached and
+    //  may still be exiting when main's atexit cleanup runs.
+    OPENSSL_thread_stop ();
 }
 
 

@@ -146,6 +146,9 @@ cc_daemon_main (int argc, char **argv, bool relay)
         cc_config_destroy (&config);
         return 2;
     }
+    //  No OpenSSL cleanup at exit: czmq's detached actor threads may still
+    //  be exiting then, and would free their OpenSSL state a second time.
+    OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
     zsys_set_logident (program);
     zsys_set_logstream (stderr);
     zsys_set_max_sockets (0);

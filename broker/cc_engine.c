@@ -289,7 +289,7 @@ s_apply_publish (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
             item->code = CC_EREPLAY;
             item->reason = revision == accepted?
                 "this id and revision were already accepted":
-                "an newer revision of this id was already accepted";
+                "a newer revision of this id was already accepted";
             return 0;
         }
         //  An id belongs to the issuer that first used it.
@@ -1160,7 +1160,7 @@ static void
 s_send_heartbeats (self_t *self)
 {
     int64_t now = (int64_t) time (NULL);
-    s_send_heartbeat (self, CC_TOPIC_ALIVE, "", 0, now);
+    s_send_heartbeat (self, CC_TOPIC_ALIVE, "", zhashx_size (self->heads), now);
     for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
          head = (uint64_t *) zhashx_next (self->heads)) {
         const char *stream = (const char *) zhashx_cursor (self->heads);
@@ -1424,6 +1424,7 @@ s_engine_actor (zsock_t *pipe, void *args)
         //  Wait for the owner's $TERM so the pipe shuts down in order.
         char *command = zstr_recv (pipe);
         zstr_free (&command);
+        OPENSSL_thread_stop ();
         return;
     }
     zsys_notice ("%s %s serving %s:%d (stream) and %d (control)",
@@ -1474,6 +1475,9 @@ s_engine_actor (zsock_t *pipe, void *args)
     }
     s_cycle_end (self);
     s_self_destroy (&self);
+    //  Free this thread's OpenSSL state now: the thread is detached and
+    //  may still be exiting when main's atexit cleanup runs.
+    OPENSSL_thread_stop ();
 }
 
 //  ---------------------------------------------------------------------

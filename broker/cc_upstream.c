@@ -43,6 +43,7 @@ struct _cc_upstream_t {
     int64_t hello_sent;             //  mono ms
     int64_t created;                //  mono ms sockets were built
     uint64_t reconnects;
+    int64_t alive_streams;          //  stream count in the last $alive
     zframe_t *acks_frame;           //  in-flight ack batch, encoded
     uint64_t acks_upto;             //  its queue position
     int64_t acks_sent;              //  mono ms
@@ -127,6 +128,7 @@ s_build_sockets (cc_upstream_t *self)
     }
     self->created = zclock_mono ();
     self->connected = false;
+    self->alive_streams = -1;
     s_send_hello (self);
 }
 
@@ -278,6 +280,11 @@ s_handle_stream (cc_upstream_t *self)
         self->heard = zclock_mono ();
         char *topic = zmsg_popstr (msg);
         zframe_t *body = zmsg_pop (msg);
+        int64_t streams = cc_wire_alive_streams (topic, body);
+        if (streams >= 0 && streams != self->alive_streams) {
+            self->alive_streams = streams;
+            s_send_hello (self);
+        }
         s_stream_t *stream = topic?
             (s_stream_t *) zhashx_lookup (self->streams, topic): NULL;
         Certcast__StreamMsg *stream_msg = body && stream?

@@ -59,6 +59,9 @@ main (int argc, char **argv)
     //  lines (from the library modules) must never mix into stdout, which
     //  carries JSON and CSV.
     zsys_handler_set (NULL);
+    //  No OpenSSL cleanup at exit: czmq's detached actor threads may still
+    //  be exiting then, and would free their OpenSSL state a second time.
+    OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
     zsys_set_logident ("certcast");
     zsys_set_logstream (stderr);
 

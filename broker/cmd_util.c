@@ -362,10 +362,22 @@ cmd_request (const cmd_peer_t *peer, Certcast__Control *request,
     uint64_t corr = cmd_random64 ();
     request->corr = corr;
     zframe_t *frame = cc_wire_control_encode (request);
-    //  A connected DEALER queues the frame until the handshake completes
+    //  A connected DEALER queues the frame until the handshake completes;
+    //  once a refused handshake has torn the pipe down it would block
+    //  forever, so the send shares the answer's deadline.
+    zsock_set_sndtimeo (dealer, (int) (peer->timeout * 1000));
     if (zframe_send (&frame, dealer, 0) == -1) {
         zframe_destroy (&frame);
-        cmd_fail (peer->command, "cannot send to %s", peer->endpoint);
+        uint32_t value = 0;
+        const char *what = zsock_events (monitor) & ZMQ_POLLIN?
+            s_monitor_event (monitor, &value): NULL;
+        if (what)
+            cmd_fail (peer->command, "refused by %s: %s%s", peer->endpoint,
+                      what, peer->timeout_note? peer->timeout_note: "");
+        else
+            cmd_fail (peer->command, "no answer from %s within %" PRId64
+                      "s%s", peer->endpoint, peer->timeout,
+                      peer->timeout_note? peer->timeout_note: "");
         goto done;
     }
     poller = zpoller_new (dealer, monitor, NULL);

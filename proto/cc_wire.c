@@ -306,3 +306,20 @@ cc_wire_test (bool verbose)
 
     printf ("OK\n");
 }
+
+
+int64_t
+cc_wire_alive_streams (const char *topic, zframe_t *body)
+{
+    if (!topic || !body || !streq (topic, CC_TOPIC_ALIVE))
+        return -1;
+    Certcast__StreamMsg *message = (Certcast__StreamMsg *) cc_wire_unpack (
+        &certcast__stream_msg__descriptor, zframe_data (body),
+        zframe_size (body), CC_WIRE_MAX_FRAME);
+    int64_t streams = -1;
+    if (message && message->body_case == CERTCAST__STREAM_MSG__BODY_HEARTBEAT)
+        streams = (int64_t) message->heartbeat->head;
+    if (message)
+        certcast__stream_msg__free_unpacked (message, NULL);
+    return streams;
+}

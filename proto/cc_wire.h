@@ -17,8 +17,14 @@
 
 //  The PUB topic of the liveness heartbeat every broker sends each
 //  heartbeat interval, whether or not it has any stream yet. Stream names
-//  are origin/sector, so this cannot collide with one.
+//  are origin/sector, so this cannot collide with one. Its head is the
+//  number of streams the broker has, so a follower Hellos again as soon as
+//  a new stream appears instead of waiting for its periodic Hello.
 #define CC_TOPIC_ALIVE  "$alive"
+
+//  If topic/body is an alive heartbeat, the broker's stream count; else -1.
+int64_t
+    cc_wire_alive_streams (const char *topic, zframe_t *body);
 
 //  Decode `size` bytes as `descriptor`, refusing size == 0 only when
 //  allow_empty is false, and anything larger than `max`. NULL on failure.

@@ -207,9 +207,8 @@ broker_status () {
 
 # json_number JSON NAME: the number after the first "NAME": (0 if absent).
 json_number () {
-    local value
-    value=$(printf '%s' "$1" | grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2)
-    echo "${value:-0}"
+    local pattern="\"$2\":([0-9]+)"
+    if [[ $1 =~ $pattern ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi
 }
 
 # ledger_rows DATA_DIR [ADVISORY]: how many ack rows that ledger holds.
