@@ -21,6 +21,7 @@
 */
 #include "cc_broker.h"
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define CYCLE_MAX_MESSAGES  2000    //  per socket per cycle (bounded batch)
 #define FETCH_CAP           256     //  deliveries per Fetch reply
@@ -571,8 +572,17 @@ s_cycle_end (self_t *self)
     }
     else {
         self->counters.commit_failures++;
-        zsys_error ("commit failed: %s; nothing from this cycle is stored",
-                    mdb_strerror (rc));
+        //  LMDB reports a disk that filled mid-write as EIO; say how much
+        //  room there is, so an operator looks at the disk, not the drive.
+        struct statvfs disk;
+        if (statvfs (self->data_dir, &disk) == 0)
+            zsys_error ("commit failed: %s (%" PRIu64 " bytes free in %s); "
+                        "nothing from this cycle is stored", mdb_strerror (rc),
+                        (uint64_t) disk.f_bavail * disk.f_frsize,
+                        self->data_dir);
+        else
+            zsys_error ("commit failed: %s; nothing from this cycle is stored",
+                        mdb_strerror (rc));
     }
     for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
          item = (s_item_t *) zlistx_next (self->batch)) {
