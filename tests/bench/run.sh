@@ -1,0 +1,417 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh BIN_DIR - certcast's benchmarks (`make bench`).
+#
+# Measures certcast against physical limits measured in the same run on
+# the same machine (Ed25519 through OpenSSL EVP, LMDB durable commits, a
+# raw libzmq forwarder chain), prints a table and writes bench.json in the
+# repository root: a JSON list of {name, value, unit, baseline,
+# baseline_name, ratio, target, met, note}. It reports; it never fails on
+# a missed target (exit 0 unless the harness itself could not run).
+#
+# Every scenario starts the real programs on 127.0.0.1 with the
+# integration harness (tests/integration/lib.sh) in its own temp
+# directory and stops every daemon it started by PID.
+#
+#   BENCH=name[,name..]  run only these: baselines publish e2e burst
+#                        catchup footprint (baselines a scenario needs run
+#                        anyway)
+#   SCALE=0.1            scale every count (default 1)
+#   BURST_AGENTS=N       agents in the burst scenario (default 20)
+#   IDLE_S=N             idle window of the footprint scenario (default 10)
+#   KEEP=1               keep the temp directories (logs, data)
+#   BENCH_JSON=FILE      where to write the JSON (default ./bench.json)
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+BIN=$(cd "${1:-build/bin}" && pwd)
+export CC_BIN=$BIN
+SCALE=${SCALE:-1}
+BENCH=${BENCH:-all}
+BURST_AGENTS=${BURST_AGENTS:-20}
+E2E_AGENTS=${E2E_AGENTS:-10}
+IDLE_S=${IDLE_S:-10}
+OUT=${BENCH_JSON:-$ROOT/bench.json}
+# The daemons run with their production heartbeat (lib.sh's tests use 500).
+export HEARTBEAT=${HEARTBEAT:-1000}
+WORK=$(mktemp -d /tmp/certcast-bench.XXXXXX)
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+[ "${KEEP:-}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+[ -x "$BIN/cc_bench" ] || { echo "run.sh: $BIN/cc_bench missing (make bench builds it)" >&2; exit 1; }
+
+scaled () {     # scaled N MIN: N x SCALE, at least MIN
+    awk -v n="$1" -v s="$SCALE" -v m="$2" 'BEGIN { v = int(n * s + 0.5); if (v < m) v = m; print v }'
+}
+PUBLISH_COUNT=$(scaled 1000 20)
+E2E_COUNT=$(scaled 1000 20)
+E2E_RATE=${E2E_RATE:-100}
+BURST_COUNT=$(scaled 1000 20)
+BURST_SIZE=2048
+CATCHUP_COUNT=$(scaled 2000 50)
+FOOTPRINT_COUNT=$(scaled 1000 20)
+LMDB_COUNT=$(scaled 1000 50)
+LMDB_TXNS=$(scaled 10 2)
+SMALL_SIZE=512          # body bytes of the publish, e2e, catch-up advisories
+
+selected () {   # selected NAME: BENCH asks for it
+    [ "$BENCH" = all ] && return 0
+    [[ ",$BENCH," == *",$1,"* ]]
+}
+needs () {      # needs BASELINE: run it if any scenario that uses it runs
+    selected baselines && return 0
+    case $1 in
+        lmdb) selected publish || selected e2e ;;
+        ed25519) selected catchup ;;
+        zmq) selected burst ;;
+    esac
+}
+note () { echo "# $*" >&2; }
+kv () { awk -v k="$1" '$1 == k { print $2; exit }' "$2" 2>/dev/null; }
+
+# record NAME VALUE UNIT BASELINE BASELINE_NAME KIND TARGET NOTE
+#   KIND: le|ge (VALUE against TARGET), ratio-le|ratio-ge (VALUE/BASELINE
+#   against TARGET), info (no target). Empty VALUE or BASELINE: null.
+record () {
+    local name=$1 value=$2 unit=$3 baseline=$4 bname=$5 kind=$6 target=$7 text=$8
+    awk -F'\t' -v OFS='\t' -v name="$name" -v value="$value" -v unit="$unit" \
+        -v baseline="$baseline" -v bname="$bname" -v kind="$kind" \
+        -v target="$target" -v text="$text" 'BEGIN {
+        ratio = ""; met = ""; ttext = ""
+        if (value != "" && baseline != "" && baseline + 0 != 0)
+            ratio = sprintf("%.3f", value / baseline)
+        if (kind == "le") ttext = "<= " target " " unit
+        if (kind == "ge") ttext = ">= " target " " unit
+        if (kind == "ratio-le") ttext = "<= " target " x " bname
+        if (kind == "ratio-ge") ttext = ">= " target " x " bname
+        if (kind == "missing") { met = "false"; kind = "info" }
+        if (kind != "info") {
+            met = "false"
+            if (kind == "le" && value != "" && value + 0 <= target + 0) met = "true"
+            if (kind == "ge" && value != "" && value + 0 >= target + 0) met = "true"
+            if (kind == "ratio-le" && ratio != "" && ratio + 0 <= target + 0) met = "true"
+            if (kind == "ratio-ge" && ratio != "" && ratio + 0 >= target + 0) met = "true"
+        }
+        print name, value, unit, baseline, bname, ratio, ttext, met, text
+    }' >>"$RESULTS"
+}
+
+# scenario NAME: run scenario_NAME in a subshell with lib.sh (its own temp
+# dir, its daemons stopped at its exit); output to the terminal and log.
+scenario () {
+    local name=$1 status
+    note "== $name"
+    (
+        source "$ROOT/tests/integration/lib.sh"
+        trap - ERR
+        "scenario_$name"
+    ) 2>&1 | tee "$WORK/$name.log" >&2
+    status=${PIPESTATUS[0]}
+    [ "$status" = 0 ] || note "$name: the harness failed (exit $status); its figures are null"
+    return 0
+}
+
+# --- inside a scenario (lib.sh sourced) -------------------------------------
+
+# bench_federation N: keys for root, a national broker, a national issuer
+# (all sectors), the banking relay and agents a1..aN in banking. The issuer
+# is enrolled at the relay too, so the bench client may ask it for status.
+bench_federation () {
+    local count=$1 index
+    mkdir -p "$T/keys" "$T/national/allow" "$T/banking/allow"
+    keygen root root all
+    keygen national broker all
+    keygen natissuer issuer all
+    keygen relay-banking relay banking
+    for index in $(seq 1 "$count"); do
+        keygen "a$index" agent banking --class body-corporate
+        cp "$T/keys/a$index.pub" "$T/banking/allow/"
+    done
+    certcast delegate --root "$T/keys/root.key" --sector all \
+        --out "$T/keys/natissuer.delegation" "$T/keys/natissuer.pub" >/dev/null \
+        || fail "delegate natissuer"
+    cp "$T/keys/natissuer.pub" "$T/keys/relay-banking.pub" "$T/national/allow/"
+    cp "$T/keys/natissuer.pub" "$T/banking/allow/"
+    NATIONAL_PORT=$(free_port)
+    BANKING_PORT=$(free_port)
+    while [ "$BANKING_PORT" = "$NATIONAL_PORT" ]; do BANKING_PORT=$(free_port); done
+}
+
+# bench ARGS...: cc_bench publish-rtt against the national broker.
+bench_publish () {
+    "$CC_BIN/cc_bench" publish-rtt --to "127.0.0.1:$NATIONAL_PORT" \
+        --server-pub "$T/keys/national.pub" --key "$T/keys/natissuer.key" \
+        --delegation "$T/keys/natissuer.delegation" --sector banking "$@"
+}
+
+status_of () {  # status_of national|banking: that broker's status JSON
+    local port=$NATIONAL_PORT server=national
+    [ "$1" = banking ] && { port=$BANKING_PORT; server=relay-banking; }
+    broker_status "127.0.0.1:$port" "$server" natissuer
+}
+counter_at_least () {   # counter_at_least BROKER FIELD N
+    [ "$(json_number "$(status_of "$1")" "$2")" -ge "$3" ]
+}
+all_spooled () {        # all_spooled N_AGENTS N_FILES
+    local index
+    for index in $(seq 1 "$1"); do
+        [ "$(spool_count "a$index")" -ge "$2" ] || return 1
+    done
+}
+
+# start_bench_federation N: national, relay, N agents, one warm-up
+# advisory through all of it (every link connected, every SUB joined).
+start_bench_federation () {
+    local count=$1 index
+    bench_federation "$count"
+    start_national
+    start_relay banking
+    for index in $(seq 1 "$count"); do start_agent "a$index" banking; done
+    publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id WARMUP-1 \
+        --title "warm-up" --severity info --tlp clear --sector banking >/dev/null \
+        || fail "warm-up publish"
+    wait_for 60 all_spooled "$count" 1 || fail "warm-up advisory not at every agent"
+    wait_for 60 counter_at_least national ack_rows "$count" || fail "warm-up acks not in the national ledger"
+}
+
+scenario_publish () {
+    bench_federation 0
+    start_national
+    say "publish: $PUBLISH_COUNT sequential publishes over one CURVE connection"
+    bench_publish --count "$PUBLISH_COUNT" --size $SMALL_SIZE --window 1 \
+        >"$WORK/publish.out" || say "publish: cc_bench exit $?"
+    cat "$WORK/publish.out"
+    stop national
+}
+
+scenario_e2e () {
+    start_bench_federation "$E2E_AGENTS"
+    say "e2e: $E2E_COUNT advisories at $E2E_RATE/s to $E2E_AGENTS agents behind one relay"
+    local watch=() index
+    for index in $(seq 1 "$E2E_AGENTS"); do watch+=(--watch "$T/agents/a$index/spool"); done
+    # Open loop: the schedule holds even when a Stored reply is slow.
+    bench_publish --count "$E2E_COUNT" --size $SMALL_SIZE --rate $E2E_RATE --window 64 \
+        --times "$WORK/e2e.times" --timeout 120 "${watch[@]}" \
+        >"$WORK/e2e.out" || say "e2e: cc_bench exit $?"
+    cat "$WORK/e2e.out"
+    for index in $(seq 1 "$E2E_AGENTS"); do stop "a$index"; done
+    stop banking; stop national
+}
+
+scenario_burst () {
+    start_bench_federation "$BURST_AGENTS"
+    local watch=() index base
+    base=$(json_number "$(status_of national)" ack_rows)
+    say "burst: $BURST_COUNT x $BURST_SIZE B advisories, all at once, to $BURST_AGENTS agents"
+    for index in $(seq 1 "$BURST_AGENTS"); do watch+=(--watch "$T/agents/a$index/spool"); done
+    bench_publish --count "$BURST_COUNT" --size $BURST_SIZE --window "$BURST_COUNT" \
+        --await-acks $((BURST_COUNT * BURST_AGENTS)) --timeout 600 "${watch[@]}" \
+        >"$WORK/burst.out" || say "burst: cc_bench exit $?"
+    cat "$WORK/burst.out"
+    # The ledger itself, not only the counter: one row per (advisory, agent).
+    local rows
+    rows=$(ledger_rows "$T/national/data")
+    echo "ledger_rows $rows" >>"$WORK/burst.out"
+    say "burst: national ledger holds $rows rows ($((BURST_COUNT * BURST_AGENTS + BURST_AGENTS)) expected with the warm-up)"
+    for index in $(seq 1 "$BURST_AGENTS"); do stop "a$index"; done
+    stop banking; stop national
+}
+
+scenario_catchup () {
+    start_bench_federation 1
+    stop a1
+    local forwarded
+    forwarded=$(json_number "$(status_of banking)" forwarded)
+    say "catch-up: $CATCHUP_COUNT advisories published while agent a1 is stopped"
+    bench_publish --count "$CATCHUP_COUNT" --size $SMALL_SIZE --window 100 \
+        --timeout 300 >"$WORK/catchup-publish.out" || fail "catch-up publish"
+    wait_for 120 counter_at_least banking forwarded $((forwarded + CATCHUP_COUNT)) \
+        || fail "the relay did not store the catch-up advisories"
+    "$CC_BIN/cc_bench" watch --watch "$T/agents/a1/spool" --expect "$CATCHUP_COUNT" \
+        --timeout 300 >"$WORK/catchup.out" &
+    local watcher=$!
+    wait_for 10 grep -q '^ready' "$WORK/catchup.out" || fail "watcher not ready"
+    local start
+    start=$(date +%s%N)
+    restart a1
+    wait $watcher || say "catch-up: watcher exit $?"
+    echo "start_real_ns $start" >>"$WORK/catchup.out"
+    cat "$WORK/catchup.out"
+    stop a1; stop banking; stop national
+}
+
+scenario_footprint () {
+    start_bench_federation 1
+    local base pid
+    base=$(json_number "$(status_of banking)" ack_rows)
+    say "footprint: $FOOTPRINT_COUNT advisories to one agent, then $IDLE_S idle seconds"
+    bench_publish --count "$FOOTPRINT_COUNT" --size $SMALL_SIZE --window 100 \
+        --timeout 300 --watch "$T/agents/a1/spool" >"$WORK/footprint-publish.out" \
+        || fail "footprint publish"
+    wait_for 60 counter_at_least banking ack_rows $((base + FOOTPRINT_COUNT)) \
+        || fail "footprint acks not at the relay"
+    pid=${PIDS[a1]}
+    # Settle: the ack round trip and one housekeeping tick are over.
+    sleep 2
+    local rss ticks0 ticks1 ns0 ns1 hz
+    hz=$(getconf CLK_TCK)
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+    awk '/^Rss(Anon|File|Shmem):/ { print tolower($1), $2 }' "/proc/$pid/status" | tr -d : \
+        >"$WORK/footprint-rss.out"
+    echo "lmdb_map_rss_kib $(awk '/data\.mdb/ { f = 1; next } f && /^Rss:/ { s += $2; f = 0 } END { print s + 0 }' "/proc/$pid/smaps")" \
+        >>"$WORK/footprint-rss.out"
+    ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    ns0=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { print s }')
+    sleep "$IDLE_S"
+    ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    ns1=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { print s }')
+    {
+        echo "advisories $FOOTPRINT_COUNT"
+        echo "vmrss_kib $rss"
+        echo "idle_s $IDLE_S"
+        echo "cpu_ticks $((ticks1 - ticks0))"
+        echo "clk_tck $hz"
+        echo "cpu_ns $((ns1 - ns0))"
+        echo "threads $(ls /proc/"$pid"/task | wc -l)"
+        cat "$WORK/footprint-rss.out"
+    } >"$WORK/footprint.out"
+    cat "$WORK/footprint.out"
+    stop a1; stop banking; stop national
+}
+
+# --- baselines (in this shell) ----------------------------------------------
+
+START=$(date +%s)
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+note "certcast bench: $(nproc) cores, load average $LOAD0, SCALE=$SCALE, BENCH=$BENCH, work dir $WORK"
+awk -v l="$LOAD0" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }' && \
+    note "WARNING: this machine is busy (load $LOAD0 on $(nproc) cores): figures will be worse than the programs deserve"
+
+if needs ed25519; then
+    note "== baseline: Ed25519 (OpenSSL EVP through cc_keys_sign / cc_ed25519_verify)"
+    "$BIN/cc_bench" baseline-ed25519 --size 1024 | tee "$WORK/ed25519.out" >&2
+    record baseline_ed25519_sign "$(kv sign_per_s "$WORK/ed25519.out")" "ops/s" "" "" info "" \
+        "cc_keys_sign over 1 KiB, one core"
+    record baseline_ed25519_verify "$(kv verify_per_s "$WORK/ed25519.out")" "ops/s" "" "" info "" \
+        "cc_ed25519_verify over 1 KiB, one core (fresh EVP_PKEY + EVP_MD_CTX per call, as certcast does)"
+fi
+if needs lmdb; then
+    note "== baseline: LMDB durable commits (cc_store_write) in $WORK/lmdb"
+    "$BIN/cc_bench" baseline-lmdb "$WORK/lmdb" --count "$LMDB_COUNT" --group 1000 \
+        --txns "$LMDB_TXNS" --size 1024 | tee "$WORK/lmdb.out" >&2
+    record baseline_lmdb_commit_p50 "$(kv commit_p50_ms "$WORK/lmdb.out")" ms "" "" info "" \
+        "one 1 KiB put per write txn, commit with fdatasync, $LMDB_COUNT commits"
+    record baseline_lmdb_commit_p99 "$(kv commit_p99_ms "$WORK/lmdb.out")" ms "" "" info "" \
+        "same commits, 99th percentile"
+    record baseline_lmdb_group_puts "$(kv group_puts_per_s "$WORK/lmdb.out")" "puts/s" "" "" info "" \
+        "1000 puts of 1 KiB per durable txn, $LMDB_TXNS txns"
+    rm -rf "$WORK/lmdb"
+fi
+
+# --- scenarios ----------------------------------------------------------------
+
+if selected publish; then
+    scenario publish
+    f=$WORK/publish.out
+    record publish_stored_p50 "$(kv rtt_p50_ms "$f")" ms "$(kv commit_p50_ms "$WORK/lmdb.out")" \
+        lmdb_commit_p50 info "" \
+        "publish to Stored round trip, $PUBLISH_COUNT sequential publishes on one CURVE DEALER, ~$(kv signed_bytes "$f") B signed"
+    record publish_stored_p99 "$(kv rtt_p99_ms "$f")" ms "$(kv commit_p99_ms "$WORK/lmdb.out")" \
+        lmdb_commit_p99 ratio-le 2 "same round trips, 99th percentile"
+fi
+
+if selected e2e; then
+    scenario e2e
+    f=$WORK/e2e.out
+    n=$(kv inbox_n "$f"); want=$(kv deliveries_expected "$f")
+    achieved=$(awk -v n="$E2E_COUNT" -v s="$(kv publish_done_s "$f")" 'BEGIN { if (s > 0) printf "%.0f", n / s }')
+    floor=$(awk -v p="$(kv commit_p50_ms "$WORK/lmdb.out")" 'BEGIN { if (p != "") printf "%.3f", 3 * p }')
+    record e2e_inbox_p50 "$(kv inbox_p50_ms "$f")" ms "$floor" "3 x lmdb_commit_p50" le 2 \
+        "publish sent to agent inbox committed (its spool temp file created, seen by inotify), $E2E_COUNT advisories at $E2E_RATE/s (achieved ${achieved:-?}/s), $E2E_AGENTS agents behind one relay; ${n:-0}/${want:-?} deliveries seen. Baseline: three durable commits in series (national, relay, agent), the floor of any design that commits at every hop"
+    record e2e_inbox_p99 "$(kv inbox_p99_ms "$f")" ms "" "" le 5 "same deliveries, 99th percentile"
+    record e2e_handover_p50 "$(kv spool_p50_ms "$f")" ms "" "" info "" \
+        "publish sent to spool file renamed into place (after its fsyncs)"
+fi
+
+if selected burst; then
+    scenario burst
+    f=$WORK/burst.out
+    acks_s=$(kv acks_done_s "$f"); inbox_s=$(kv inbox_done_s "$f")
+    signed=$(kv signed_bytes "$f")
+    dps=""; ips=""
+    [ -n "$acks_s" ] && dps=$(awk -v n=$((BURST_COUNT * BURST_AGENTS)) -v s="$acks_s" 'BEGIN { printf "%.0f", n / s }')
+    [ -n "$inbox_s" ] && ips=$(awk -v n=$((BURST_COUNT * BURST_AGENTS)) -v s="$inbox_s" 'BEGIN { printf "%.0f", n / s }')
+    note "== baseline: raw libzmq PUB -> zmq_proxy -> $BURST_AGENTS SUB, $BURST_COUNT x ${signed:-2400} B"
+    "$BIN/cc_bench" baseline-zmq "$BURST_COUNT" "${signed:-2400}" --subs "$BURST_AGENTS" \
+        --rounds 5 | tee "$WORK/zmq.out" >&2
+    "$BIN/cc_bench" baseline-zmq "$BURST_COUNT" "${signed:-2400}" --subs "$BURST_AGENTS" \
+        --rounds 5 --curve | tee "$WORK/zmq-curve.out" >&2
+    record baseline_zmq_forwarder "$(kv deliveries_per_s "$WORK/zmq.out")" "deliveries/s" "" "" info "" \
+        "raw libzmq PUB -> XSUB/XPUB zmq_proxy -> $BURST_AGENTS SUB over TCP 127.0.0.1, no CURVE, $BURST_COUNT x ${signed:-?} B, median of 5"
+    record baseline_zmq_forwarder_curve "$(kv deliveries_per_s "$WORK/zmq-curve.out")" "deliveries/s" "" "" info "" \
+        "same chain with CURVE on both hops (context only)"
+    record burst_deliveries "$dps" "deliveries/s" "$(kv deliveries_per_s "$WORK/zmq.out")" \
+        zmq_forwarder ratio-ge 0.35 \
+        "$BURST_COUNT x ${BURST_SIZE} B body advisories published at once (window $BURST_COUNT) -> national -> 1 relay -> $BURST_AGENTS agents (real processes), durable at every hop; clock stops when all $((BURST_COUNT * BURST_AGENTS)) acks are in the national ledger (national ledger rows: $(kv ledger_rows "$f")). The issue asks 100 agents via an agent swarm process, not built yet"
+    record burst_inbox_deliveries "$ips" "deliveries/s" "$(kv deliveries_per_s "$WORK/zmq.out")" \
+        zmq_forwarder info "" "same burst, clock stopped at the last agent inbox commit"
+fi
+
+if selected catchup; then
+    scenario catchup
+    f=$WORK/catchup.out
+    rate=""
+    start=$(kv start_real_ns "$f"); last=$(kv last_created_real_ns "$f"); got=$(kv created "$f")
+    if [ -n "$start" ] && [ -n "$last" ] && [ "${got:-0}" = "$CATCHUP_COUNT" ]; then
+        rate=$(awk -v n="$CATCHUP_COUNT" -v a="$start" -v b="$last" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+    fi
+    first=$(kv first_created_real_ns "$f"); steady=""
+    [ -n "$first" ] && [ -n "$last" ] && [ "$last" != "$first" ] && \
+        steady=$(awk -v n="$CATCHUP_COUNT" -v a="$first" -v b="$last" 'BEGIN { printf "%.0f", (n - 1) / ((b - a) / 1e9) }')
+    record catchup "$rate" "advisories/s" "$(kv verify_per_s "$WORK/ed25519.out")" \
+        ed25519_verify ratio-ge 0.55 \
+        "agent offline for $CATCHUP_COUNT advisories (the issue: 10000; SCALE it), restarted: from process start to its inbox commit of the last one (${got:-0} seen); from its first commit to its last: ${steady:-?}/s. Each advisory costs the agent two Ed25519 verifies (delegation and advisory)"
+fi
+
+if selected footprint; then
+    scenario footprint
+    f=$WORK/footprint.out
+    rss=$(kv vmrss_kib "$f"); ticks=$(kv cpu_ticks "$f"); hz=$(kv clk_tck "$f"); ns=$(kv cpu_ns "$f")
+    rss_mib=""; cpu=""; cpu_ns=""
+    [ -n "$rss" ] && rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')
+    [ -n "$ticks" ] && cpu=$(awk -v t="$ticks" -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.3f", 100 * t / hz / s }')
+    [ -n "$ns" ] && cpu_ns=$(awk -v n="$ns" -v s="$IDLE_S" 'BEGIN { printf "%.4f", 100 * n / 1e9 / s }')
+    record agent_rss "$rss_mib" MiB "" "" le 8 \
+        "VmRSS of one agent after $FOOTPRINT_COUNT advisories ($(kv threads "$f") threads): anonymous $(kv rssanon "$f") KiB, file-backed $(kv rssfile "$f") KiB (shared libraries and the LMDB map; the map alone $(kv lmdb_map_rss_kib "$f") KiB)"
+    record agent_idle_cpu "$cpu" "%" "" "" le 0.1 \
+        "utime+stime from /proc/PID/stat over $IDLE_S idle s (resolution 1/$hz s = $(awk -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.2f", 100 / hz / s }') %); all threads' schedstat run time gives ${cpu_ns:-?} %"
+fi
+
+record machine_load_at_start "$LOAD0" "" "" "" info "" \
+    "1-minute load average before the run, $(nproc) cores: other work on the machine skews every figure"
+record machine_load_at_end "$(cut -d' ' -f1 /proc/loadavg)" "" "" "" info "" "1-minute load average after the run"
+record national_alert_10000_agents "" ms "" "" missing "" "needs agent swarm (not built yet)"
+record ack_ingest_one_relay "" "acks/s" "" "" missing "" "needs agent swarm (not built yet)"
+
+# --- table and bench.json --------------------------------------------------------
+
+echo
+printf '%-30s %12s %-13s %12s %8s %-28s %s\n' name value unit baseline ratio target met
+awk -F'\t' '{
+    printf "%-30s %12s %-13s %12s %8s %-28s %s\n", $1, ($2 == "" ? "null" : $2), $3,
+        ($4 == "" ? "-" : $4), ($6 == "" ? "-" : $6), ($7 == "" ? "-" : $7), ($8 == "" ? "-" : $8)
+}' "$RESULTS"
+echo
+awk -F'\t' '$9 != "" { printf "  %s: %s\n", $1, $9 }' "$RESULTS"
+
+awk -F'\t' -v cores="$(nproc)" -v scale="$SCALE" '
+function num(v) { return v == "" ? "null" : v }
+function str(v) { gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v); return v == "" ? "null" : "\"" v "\"" }
+BEGIN { print "[" }
+{
+    if (NR > 1) print ","
+    printf "  {\"name\": %s, \"value\": %s, \"unit\": %s, \"baseline\": %s, \"baseline_name\": %s, \"ratio\": %s, \"target\": %s, \"met\": %s, \"note\": %s, \"cores\": %s, \"scale\": %s}",
+        str($1), num($2), str($3), num($4), str($5), num($6), str($7), ($8 == "" ? "null" : $8), str($9), cores, scale
+}
+END { print ""; print "]" }' "$RESULTS" >"$OUT"
+echo "bench: $(wc -l <"$RESULTS") figures in $OUT ($(( $(date +%s) - START )) s)"
+exit 0
