@@ -8,7 +8,7 @@
 # hand-over is slow (--exec "sleep 0.05": every advisory waits for a 50 ms
 # command, during which the agent reads nothing) and agent bank2 with a
 # normal hand-over. Four publishers send a burst of ADVISORIES (default
-# 400) banking and all-sector advisories of about 3 KB each to the
+# 200) banking and all-sector advisories of about 3 KB each to the
 # national broker in parallel, each retried until "stored" and only then
 # recorded. The national broker commits and streams them in batches; the
 # relay forwards each batch back to back, so its PUB drops deliveries to
