@@ -170,12 +170,7 @@ s_heard (self_t *self)
 static zsock_t *
 s_client_socket (self_t *self, int type, const char *endpoint)
 {
-    zsock_t *sock = zsock_new (type);
-    assert (sock);
-    zcert_apply (cc_keys_cert (self->options.keys), sock);
-    zsock_set_curve_serverkey (sock, self->relay_key);
-    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
-    zsock_set_linger (sock, 0);
+    zsock_t *sock = cc_keys_client (self->options.keys, type, self->relay_key);
     if (type == ZMQ_DEALER) {
         zsock_set_heartbeat_ivl (sock, self->options.heartbeat_ms);
         zsock_set_heartbeat_timeout (sock, self->options.heartbeat_ms * 3);

@@ -66,12 +66,7 @@ s_stream_destroy (void **item)
 static zsock_t *
 s_client_socket (cc_upstream_t *self, int type, const char *endpoint)
 {
-    zsock_t *sock = zsock_new (type);
-    assert (sock);
-    zcert_apply (cc_keys_cert (self->keys), sock);
-    zsock_set_curve_serverkey (sock, self->server_key);
-    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
-    zsock_set_linger (sock, 0);
+    zsock_t *sock = cc_keys_client (self->keys, type, self->server_key);
     zsock_set_heartbeat_ivl (sock, self->heartbeat_ms);
     zsock_set_heartbeat_timeout (sock, self->heartbeat_ms * 3);
     zsock_set_heartbeat_ttl (sock, self->heartbeat_ms * 3);

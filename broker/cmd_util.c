@@ -334,12 +334,8 @@ cmd_request (const cmd_peer_t *peer, Certcast__Control *request,
     if (!server)
         return 1;
 
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    zsock_set_linger (dealer, 0);
-    zsock_set_maxmsgsize (dealer, CC_WIRE_MAX_FRAME);
-    zcert_apply (cc_keys_cert (peer->key), dealer);
-    zsock_set_curve_serverkey (dealer, cc_keys_curve_public (server));
+    zsock_t *dealer = cc_keys_client (peer->key, ZMQ_DEALER,
+                                      cc_keys_curve_public (server));
     cc_keys_destroy (&server);
 
     char monitor_endpoint [64];

@@ -65,6 +65,47 @@ cc_delegation_issue (cc_keys_t *root, const uint8_t issuer_key [32],
 }
 
 
+//  Every advisory carries its issuer's delegation, so a catching-up agent
+//  would verify the same root signature thousands of times. We remember
+//  the SHA-256 of (root key, delegation bytes, signature) of the last few
+//  that verified, per thread: a hit means these exact bytes were already
+//  verified against this exact root, so nothing is trusted that was not.
+#define VERIFIED_CACHE  8
+
+static bool
+s_root_signed (const Certcast__SignedDelegation *signed_delegation,
+               const uint8_t root_key [32])
+{
+    static __thread uint8_t verified [VERIFIED_CACHE][32];
+    static __thread size_t next;
+    EVP_MD_CTX *context = EVP_MD_CTX_new ();
+    uint8_t digest [32];
+    unsigned int size = 0;
+    bool hashed = context
+        && EVP_DigestInit_ex (context, EVP_sha256 (), NULL) == 1
+        && EVP_DigestUpdate (context, root_key, 32) == 1
+        && EVP_DigestUpdate (context, signed_delegation->delegation.data,
+                             signed_delegation->delegation.len) == 1
+        && EVP_DigestUpdate (context, signed_delegation->signature.data,
+                             signed_delegation->signature.len) == 1
+        && EVP_DigestFinal_ex (context, digest, &size) == 1 && size == 32;
+    EVP_MD_CTX_free (context);
+    if (hashed)
+        for (size_t index = 0; index < VERIFIED_CACHE; index++)
+            if (CRYPTO_memcmp (verified [index], digest, 32) == 0)
+                return true;
+    if (!cc_ed25519_verify (root_key, signed_delegation->delegation.data,
+                            signed_delegation->delegation.len,
+                            signed_delegation->signature.data,
+                            signed_delegation->signature.len))
+        return false;
+    if (hashed) {
+        memcpy (verified [next], digest, 32);
+        next = (next + 1) % VERIFIED_CACHE;
+    }
+    return true;
+}
+
 Certcast__Delegation *
 cc_delegation_verify (const Certcast__SignedDelegation *signed_delegation,
                       const uint8_t root_key [32], int *code,
@@ -86,10 +127,7 @@ cc_delegation_verify (const Certcast__SignedDelegation *signed_delegation,
     if (signed_delegation->root_key_id.len != sizeof (root_key_id)
     ||  CRYPTO_memcmp (signed_delegation->root_key_id.data, root_key_id,
                        sizeof (root_key_id)) != 0
-    ||  !cc_ed25519_verify (root_key, signed_delegation->delegation.data,
-                            signed_delegation->delegation.len,
-                            signed_delegation->signature.data,
-                            signed_delegation->signature.len)) {
+    ||  !s_root_signed (signed_delegation, root_key)) {
         *code = CC_EUNTRUSTED;
         *reason = "delegation not signed by the pinned root";
         return NULL;

@@ -774,3 +774,17 @@ cc_keys_test (bool verbose)
 
     printf ("OK\n");
 }
+
+
+zsock_t *
+cc_keys_client (cc_keys_t *self, int type, const char *server_key)
+{
+    assert (self && server_key);
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    zcert_apply (self->cert, sock);
+    zsock_set_curve_serverkey (sock, server_key);
+    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
+    zsock_set_linger (sock, 0);
+    return sock;
+}

@@ -56,6 +56,12 @@ zcert_t *
 const char *
     cc_keys_curve_public (cc_keys_t *self);
 
+//  A new socket of `type` that will speak CurveZMQ as this identity to the
+//  server whose Z85 public key is server_key, with certcast's frame bound
+//  and no linger. The caller connects it and owns it. Never NULL.
+zsock_t *
+    cc_keys_client (cc_keys_t *self, int type, const char *server_key);
+
 //  Sign data with the Ed25519 secret; writes 64 bytes. -1 without secret.
 int
     cc_keys_sign (cc_keys_t *self, const uint8_t *data, size_t size,

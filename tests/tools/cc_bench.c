@@ -967,13 +967,9 @@ s_publish_rtt (s_opts_t *opts)
     if (ndirs)
         self.watch = s_watch_new (dirs, ndirs, prefix, self.count);
 
-    self.dealer = zsock_new (ZMQ_DEALER);
-    assert (self.dealer);
-    zsock_set_linger (self.dealer, 0);
-    zsock_set_maxmsgsize (self.dealer, CC_WIRE_MAX_FRAME);
+    self.dealer = cc_keys_client (self.keys, ZMQ_DEALER,
+                                  cc_keys_curve_public (server));
     zsock_set_sndhwm (self.dealer, 0);
-    zcert_apply (cc_keys_cert (self.keys), self.dealer);
-    zsock_set_curve_serverkey (self.dealer, cc_keys_curve_public (server));
     cc_keys_destroy (&server);
     int rc = zsock_connect (self.dealer, "tcp://%s:%d", host, port + 1);
     assert (rc == 0);

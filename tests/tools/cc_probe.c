@@ -465,15 +465,11 @@ main (int argc, char **argv)
         return 2;
     }
 
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    zsock_set_linger (dealer, 0);
-    zsock_set_maxmsgsize (dealer, CC_WIRE_MAX_FRAME);
+    zsock_t *dealer = cc_keys_client (keys, ZMQ_DEALER,
+                                      cc_keys_curve_public (server));
     //  A send must not outlive --timeout either: after a refused CURVE
     //  handshake the DEALER may have no pipe left, and would block forever.
     zsock_set_sndtimeo (dealer, args.timeout_ms);
-    zcert_apply (cc_keys_cert (keys), dealer);
-    zsock_set_curve_serverkey (dealer, cc_keys_curve_public (server));
     cc_keys_destroy (&server);
 
     exit_code = PROBE_EXIT_NO_ANSWER;
