@@ -77,6 +77,10 @@ typedef struct {
     zhashx_t *streams;              //  name -> s_stream_t (owned)
     zlistx_t *pending;              //  s_pending_t of this cycle (owned)
     zlistx_t *acked;                //  nonces (uint64_t *) to drop, owned
+    zlistx_t *handed;               //  handoff markers (uint64_t *) whose
+                                    //  hand-over is done, cleared by the
+                                    //  next commit (owned)
+    int64_t handed_since;           //  mono ms the oldest was added
     uint64_t batch_nonce;           //  nonce of the ack the commit made
     uint8_t *batch_ack;             //  its SignedAck bytes (owned)
     size_t batch_ack_size;
@@ -663,6 +667,12 @@ s_commit (MDB_txn *txn, void *arg)
         if (rc == MDB_NOTFOUND)
             rc = 0;             //  a repeated Acked
     }
+    for (uint64_t *marker = (uint64_t *) zlistx_first (self->handed);
+         marker && rc == 0; marker = (uint64_t *) zlistx_next (self->handed)) {
+        rc = cc_inbox_handoff_delete (store, txn, *marker);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
     if (rc == 0 && fresh > 0) {
         //  One signature covers the whole cycle.
         uint64_t nonce = 0;
@@ -700,20 +710,32 @@ s_commit (MDB_txn *txn, void *arg)
     return rc;
 }
 
-//  Remove the handoff markers of this cycle's hand-overs.
+//  Remove the markers of finished hand-overs when no other commit came
+//  along to carry them (see s_cycle_end).
 static int
 s_handoff_done (MDB_txn *txn, void *arg)
 {
     self_t *self = (self_t *) arg;
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
-        if (!pending->fresh)
-            continue;
-        int rc = cc_inbox_handoff_delete (self->store, txn, pending->marker);
+    for (uint64_t *marker = (uint64_t *) zlistx_first (self->handed); marker;
+         marker = (uint64_t *) zlistx_next (self->handed)) {
+        int rc = cc_inbox_handoff_delete (self->store, txn, *marker);
         if (rc && rc != MDB_NOTFOUND)
             return rc;
     }
     return 0;
+}
+
+static void
+s_flush_handed (self_t *self)
+{
+    if (zlistx_size (self->handed) == 0)
+        return;
+    int rc = cc_store_write (self->store, s_handoff_done, self);
+    if (rc == 0)
+        zlistx_purge (self->handed);
+    else
+        //  Harmless: the markers replay the hand-over on restart.
+        zsys_warning ("cannot clear handoff markers: %s", mdb_strerror (rc));
 }
 
 static bool
@@ -759,8 +781,13 @@ s_cycle_end (self_t *self)
         stream->committed = stream->cursor;
     self->acks_confirmed += zlistx_size (self->acked);
     zlistx_purge (self->acked);
+    //  This commit also cleared the markers of earlier hand-overs.
+    zlistx_purge (self->handed);
 
-    size_t handed = 0;
+    //  A finished hand-over's marker is cleared by the next commit rather
+    //  than by a commit of its own: one data sync less per cycle. Until
+    //  then a crash would hand it over again, which is idempotent (the
+    //  spool file is replaced whole); s_tick and shutdown flush the rest.
     for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
          pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
         if (pending->fresh) {
@@ -768,17 +795,14 @@ s_cycle_end (self_t *self)
                                 pending->stream, pending->seq,
                                 pending->received_at);
             self->received++;
-            handed++;
+            if (zlistx_size (self->handed) == 0)
+                self->handed_since = zclock_mono ();
+            uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
+            *marker = pending->marker;
+            zlistx_add_end (self->handed, marker);
         }
         else
             self->duplicates++;
-    }
-    if (handed) {
-        rc = cc_store_write (self->store, s_handoff_done, self);
-        if (rc)
-            //  Harmless: the markers replay the hand-over on restart.
-            zsys_warning ("cannot clear handoff markers: %s",
-                          mdb_strerror (rc));
     }
     zlistx_purge (self->pending);
     if (self->batch_nonce) {
@@ -799,6 +823,8 @@ static void
 s_tick (self_t *self)
 {
     int64_t now = zclock_mono ();
+    if (zlistx_size (self->handed) && now - self->handed_since >= 1000)
+        s_flush_handed (self);
     //  ZMTP heartbeats keep the TCP session honest, but a relay can also
     //  be wedged or the path half-open: if nothing at all was heard for
     //  dead_after, say so, rebuild both sockets and Hello again.
@@ -1038,6 +1064,7 @@ s_self_destroy (self_t **self_p)
             s_destroy_sockets (self);
         zpoller_destroy (&self->poller);
         zhashx_destroy (&self->errors_logged);
+        zlistx_destroy (&self->handed);
         zlistx_destroy (&self->acked);
         zlistx_destroy (&self->pending);
         zhashx_destroy (&self->streams);
@@ -1093,6 +1120,8 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     zlistx_set_destructor (self->pending, s_pending_destroy);
     self->acked = zlistx_new ();
     zlistx_set_destructor (self->acked, s_nonce_destroy);
+    self->handed = zlistx_new ();
+    zlistx_set_destructor (self->handed, s_nonce_destroy);
     self->errors_logged = zhashx_new ();
 
     self->store = cc_store_new (options->data_dir, 0);
@@ -1161,6 +1190,7 @@ s_agent_actor (zsock_t *pipe, void *args)
         s_cycle_end (self);
     }
     s_cycle_end (self);
+    s_flush_handed (self);
     s_self_destroy (&self);
     //  Free this thread's OpenSSL state now: the thread is detached and
     //  may still be exiting when main's atexit cleanup runs.

@@ -204,7 +204,7 @@ scenario_burst () {
     say "burst: $BURST_COUNT x $BURST_SIZE B advisories, all at once, to $BURST_AGENTS agents"
     for index in $(seq 1 "$BURST_AGENTS"); do watch+=(--watch "$T/agents/a$index/spool"); done
     bench_publish --count "$BURST_COUNT" --size $BURST_SIZE --window "$BURST_COUNT" \
-        --await-acks $((BURST_COUNT * BURST_AGENTS)) --timeout 600 "${watch[@]}" \
+        --await-acks $((BURST_COUNT * BURST_AGENTS)) --timeout 120 "${watch[@]}" \
         >"$WORK/burst.out" || say "burst: cc_bench exit $?"
     cat "$WORK/burst.out"
     # The ledger itself, not only the counter: one row per (advisory, agent).

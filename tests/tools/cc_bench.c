@@ -668,8 +668,11 @@ s_watch_read (s_watch_t *self)
 static bool
 s_watch_done (s_watch_t *self)
 {
-    return !self || (self->created_total >= self->count * (size_t) self->dirs
-                 &&  self->moved_total >= self->count * (size_t) self->dirs);
+    //  After an overflow the counts can never complete: stop waiting (the
+    //  figures are then reported as incomplete by the caller).
+    return !self || self->overflow
+        || (self->created_total >= self->count * (size_t) self->dirs
+            &&  self->moved_total >= self->count * (size_t) self->dirs);
 }
 
 //  ==========================================================================
@@ -995,7 +998,7 @@ s_publish_rtt (s_opts_t *opts)
     size_t next = 0;
     deadline = start + (int64_t) (timeout_s * 1e9);
     int64_t next_status = 0;
-    while (exit_code == 0 && s_mono_ns () < deadline) {
+    while (exit_code == 0 && !zsys_interrupted && s_mono_ns () < deadline) {
         int64_t now = s_mono_ns ();
         //  Send what the window and the pacing allow
         while (next < self.count && next - self.answers < window) {
