@@ -1293,8 +1293,13 @@ s_server_socket (self_t *self, int type, int port)
     if (type == ZMQ_PUB)
         zsock_set_sndhwm (sock, self->config.pub_hwm > 0?
                                 self->config.pub_hwm: 100000);
-    else
+    else {
+        //  Replies to a publisher that sent a thousand advisories at once
+        //  must not meet the default 1,000-message queue: a dropped
+        //  "stored" makes the publisher retry into a replay refusal.
+        zsock_set_sndhwm (sock, 100000);
         zsock_set_router_mandatory (sock, 0);
+    }
     if (zsock_bind (sock, "tcp://%s:%d", self->listen_host, port) == -1) {
         zsys_error ("cannot listen on %s:%d: %s", self->listen_host, port,
                     zmq_strerror (zmq_errno ()));
