@@ -18,7 +18,7 @@ now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 echo "== certcast demo in $T"
 federation
 echo "keys and delegations:"
-ls "$T/keys" | sed 's/^/    /' | column -c 100
+echo "    $(cd "$T/keys" && echo *)" | fold -s -w 76 | sed "2,$ s/^/    /"
 start_national;         echo "national broker  127.0.0.1:$NATIONAL_PORT (pid ${PIDS[national]})"
 start_relay banking;    echo "banking relay    127.0.0.1:$BANKING_PORT (pid ${PIDS[banking]})"
 start_relay telecom;    echo "telecom relay    127.0.0.1:$TELECOM_PORT (pid ${PIDS[telecom]})"
