@@ -498,6 +498,21 @@ s_roster_test_batch (MDB_txn *txn, void *arg)
     return cc_roster_touch (test->store, txn, test->touch, 1700000000);
 }
 
+//  A relay's new roster that no longer lists bank-b.
+static int
+s_roster_test_drop (MDB_txn *txn, void *arg)
+{
+    return cc_roster_drop_via ((cc_store_t *) arg, txn, "relay-banking",
+                               NULL, 0);
+}
+
+static void
+s_roster_test_count (const Certcast__RosterEntry *entry, void *arg)
+{
+    assert (streq (entry->name, "bank-a"));
+    (*(int *) arg)++;
+}
+
 static void
 s_roster_test_entry (const Certcast__RosterEntry *entry, void *arg)
 {
@@ -601,6 +616,18 @@ cc_roster_test (bool verbose)
     assert (count == 2);
     assert (cc_roster_seen (store, txn, key_a) == 1700000000);
     assert (cc_roster_seen (store, txn, key_b) == 0);
+    mdb_txn_abort (txn);
+    cc_store_destroy (&store);
+
+    //  A roster replaced whole drops what that relay no longer reports,
+    //  and nothing reported by anyone else
+    store = cc_store_new (data, 0);
+    assert (store);
+    assert (cc_store_write (store, s_roster_test_drop, store) == 0);
+    assert (cc_store_read (store, &txn) == 0);
+    count = 0;
+    assert (cc_roster_each (store, txn, s_roster_test_count, &count) == 0);
+    assert (count == 1);
     mdb_txn_abort (txn);
     cc_store_destroy (&store);
 

@@ -291,6 +291,18 @@ cc_delegation_test (bool verbose)
     assert (code == CC_EUNTRUSTED);
     assert (reason);
 
+    //  The same bytes again come from the verified cache; the same
+    //  delegation with one signature bit flipped does not.
+    delegation = cc_delegation_verify (signed_delegation,
+        cc_keys_sign_public (root), &code, &reason);
+    assert (delegation && code == CC_OK);
+    certcast__delegation__free_unpacked (delegation, NULL);
+    signed_delegation->signature.data [0] ^= 0x80;
+    delegation = cc_delegation_verify (signed_delegation,
+        cc_keys_sign_public (root), &code, &reason);
+    assert (delegation == NULL && code == CC_EUNTRUSTED);
+    signed_delegation->signature.data [0] ^= 0x80;
+
     //  Tampered delegation bytes (issuer widened): signature fails
     signed_delegation->delegation.data [signed_delegation->delegation.len - 1] ^= 1;
     code = -1;
