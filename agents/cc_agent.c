@@ -190,11 +190,8 @@ s_client_socket (self_t *self, int type, const char *endpoint)
 static void
 s_send (self_t *self, Certcast__Control *control)
 {
-    zframe_t *frame = cc_wire_control_encode (control);
-    //  A full DEALER queue drops; hello, fetch retries and the outbox
-    //  resend repair whatever was dropped.
-    if (zframe_send (&frame, self->control, ZFRAME_DONTWAIT) == -1)
-        zframe_destroy (&frame);
+    //  Dropped on a full queue: hello, fetch retries and resends repair it.
+    cc_wire_control_send (self->control, control);
 }
 
 static void

@@ -80,11 +80,8 @@ s_client_socket (cc_upstream_t *self, int type, const char *endpoint)
 static void
 s_send (cc_upstream_t *self, Certcast__Control *control)
 {
-    zframe_t *frame = cc_wire_control_encode (control);
-    //  DEALER drops nothing silently while connecting: it queues up to
-    //  the HWM; when that is full we drop and the periodic resend repairs.
-    if (zframe_send (&frame, self->control, ZFRAME_DONTWAIT) == -1)
-        zframe_destroy (&frame);
+    //  Dropped on a full queue: hello, fetch retries and resends repair it.
+    cc_wire_control_send (self->control, control);
 }
 
 static void

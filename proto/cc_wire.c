@@ -323,3 +323,14 @@ cc_wire_alive_streams (const char *topic, zframe_t *body)
         certcast__stream_msg__free_unpacked (message, NULL);
     return streams;
 }
+
+
+int
+cc_wire_control_send (zsock_t *sock, const Certcast__Control *control)
+{
+    zframe_t *frame = cc_wire_control_encode (control);
+    if (zframe_send (&frame, sock, ZFRAME_DONTWAIT) == 0)
+        return 0;
+    zframe_destroy (&frame);
+    return -1;
+}

@@ -49,6 +49,12 @@ Certcast__Control *
 zframe_t *
     cc_wire_control_encode (const Certcast__Control *control);
 
+//  Encode and send a Control on a client socket without blocking. A full
+//  queue drops it (returns -1): every sender of control requests resends
+//  on a timer, so a drop is repaired, never waited on.
+int
+    cc_wire_control_send (zsock_t *sock, const Certcast__Control *control);
+
 //  Convenience for building replies: an Error control message with corr.
 //  Returns a new frame.
 zframe_t *
