@@ -56,5 +56,6 @@ const char *cc_strerror (int code);
 #include "cc_keys.h"
 #include "cc_delegation.h"
 #include "cc_advisory.h"
+#include "cc_pool.h"
 
 #endif

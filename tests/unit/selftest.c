@@ -13,6 +13,7 @@ typedef struct {
 } test_item_t;
 
 static const test_item_t s_tests [] = {
+    { "pool", cc_pool_test },
     { "config", cc_config_test },
     { "wire", cc_wire_test },
     { "keys", cc_keys_test },
