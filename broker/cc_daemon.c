@@ -9,6 +9,7 @@
     operator can publish at once, then move the root key offline.
 */
 #include "cc_broker.h"
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define DEFAULT_SECTORS "defense,telecom,banking,finance,power,public"
@@ -48,6 +49,27 @@ s_exists (const char *path)
 {
     struct stat info;
     return stat (path, &info) == 0;
+}
+
+//  Every agent holds two CURVE connections to its relay, each an fd: a
+//  relay for thousands of organisations needs more than the usual soft
+//  limit of 1,024. Take what the hard limit allows, as servers do, and
+//  say what we have so an operator knows the ceiling (each connection
+//  costs one fd; the rest is sockets, LMDB and logs).
+static void
+s_raise_fd_limit (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit))
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &limit))
+            getrlimit (RLIMIT_NOFILE, &limit);
+    }
+    zsys_info ("open file limit %lu (about %lu agent connections)",
+               (unsigned long) limit.rlim_cur,
+               (unsigned long) (limit.rlim_cur > 256? (limit.rlim_cur - 256) / 2: 0));
 }
 
 static int
@@ -152,6 +174,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
     zsys_set_logident (program);
     zsys_set_logstream (stderr);
     zsys_set_max_sockets (0);
+    s_raise_fd_limit ();
 
     char host [256], upstream_host [256];
     int port = 0, upstream_port = 0;
