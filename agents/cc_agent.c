@@ -177,8 +177,9 @@ s_client_socket (self_t *self, int type, const char *endpoint)
     zsock_t *sock = cc_keys_client (self->options.keys, type, self->relay_key);
     if (type == ZMQ_DEALER) {
         zsock_set_heartbeat_ivl (sock, self->options.heartbeat_ms);
+        //  No heartbeat TTL: it would arm a timer per agent at the relay,
+        //  which libzmq cancels by linear search (see cc_engine.c).
         zsock_set_heartbeat_timeout (sock, self->options.heartbeat_ms * 3);
-        zsock_set_heartbeat_ttl (sock, self->options.heartbeat_ms * 3);
     }
     else
         zsock_set_rcvhwm (sock, 100000);

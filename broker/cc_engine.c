@@ -16,7 +16,7 @@
     routing id, and every advisory is verified against the pinned root
     (cc_advisory_open) before it is queued.
 
-    self_t owns the store, roster, sockets, zauth actor, upstream link and
+    self_t owns the store, roster, sockets, ZAP actor, upstream link and
     the batch; batch items own their frames and decoded messages.
 */
 #include "cc_broker.h"
@@ -871,7 +871,7 @@ s_handle_router (self_t *self)
                       "control message is not exactly one frame");
             goto next;
         }
-        //  Who sent this is the CURVE key zauth authenticated, never the
+        //  Who sent this is the CURVE key cc_zap authenticated, never the
         //  routing id (which the client chooses).
         const char *curve = zframe_meta (body, "User-Id");
         const cc_member_t *member = curve?
@@ -1122,7 +1122,7 @@ s_mtime (const char *path)
     return stat (path, &info) == 0? info.st_mtime: 0;
 }
 
-//  Reread the allow directory if it changed (zauth rereads it itself).
+//  Reread the allow directory if it changed (cc_zap rereads it itself).
 static void
 s_rescan_roster (self_t *self, bool force)
 {
@@ -1288,8 +1288,15 @@ s_server_socket (self_t *self, int type, int port)
     zsock_set_zap_domain (sock, "certcast");
     zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
     zsock_set_linger (sock, 1000);
-    zsock_set_heartbeat_ivl (sock, self->config.heartbeat_ms);
-    zsock_set_heartbeat_timeout (sock, self->config.heartbeat_ms * 3);
+    //  No ZMTP heartbeat from the server side: libzmq 4.3 keeps each I/O
+    //  thread's timers in one map and cancels them by linear search, and a
+    //  heartbeat cancels a timer per connection per interval, so with
+    //  10,000 agents the relay's I/O thread did nothing but walk that map
+    //  (perf: 42 % in std::_Rb_tree_increment) and handshakes stalled for
+    //  minutes. Clients heartbeat us instead (they find a dead server and
+    //  reconnect); we still answer their PINGs, and the stream and $alive
+    //  heartbeats are ordinary messages. A vanished client's connection is
+    //  closed by TCP when its unacknowledged stream data times out.
     if (type == ZMQ_PUB)
         zsock_set_sndhwm (sock, self->config.pub_hwm > 0?
                                 self->config.pub_hwm: 100000);
@@ -1368,11 +1375,9 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
         goto failed;
 
     //  Without a running ZAP handler libzmq lets in any client that knows
-    //  our public key, so zauth is up and answering before the first bind.
-    self->auth = zactor_new (zauth, NULL);
+    //  our public key, so cc_zap is up and answering before the first bind.
+    self->auth = zactor_new (cc_zap_actor, (void *) self->allow_dir);
     assert (self->auth);
-    zstr_sendx (self->auth, "CURVE", self->allow_dir, NULL);
-    zsock_wait (self->auth);
 
     self->pub = s_server_socket (self, ZMQ_PUB, config->listen_port);
     self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1);

@@ -3,8 +3,8 @@
     sector filter).
 
     The engine owns the store, the roster, the PUB stream socket, the ROUTER
-    control socket, the zauth actor and (relays) the upstream link. Its
-    constructor returns only once zauth answers and both sockets are bound,
+    control socket, the ZAP actor (cc_zap) and (relays) the upstream link. Its
+    constructor returns only once cc_zap answers and both sockets are bound,
     or NULL if anything at startup failed (reason logged).
 */
 #ifndef CC_ENGINE_H_INCLUDED

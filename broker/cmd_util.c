@@ -288,7 +288,7 @@ cmd_roster_load (const char *command, cc_store_t *store, MDB_txn *txn)
 //  --------------------------------------------------------------------------
 //  One request/reply on a broker's control channel.
 //
-//  The broker's zauth refuses a key that is not in its allow directory
+//  The broker's ZAP handler refuses a key that is not in its allow directory
 //  during the CURVE handshake, and libzmq then just retries in silence. We
 //  watch the socket's handshake events so an operator whose key is not
 //  enrolled hears that at once, instead of a timeout that looks like a

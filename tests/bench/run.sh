@@ -318,6 +318,26 @@ start_swarm () {
         --data "$T/$name-data" "$@" >"$T/$name.out" 2>"$T/$name.log" &
     PIDS[$name]=$!
 }
+
+# start_swarms NAME SECTOR PREFIX COUNT [options]: as many swarm processes
+# NAME-1, NAME-2.. as the open-file limit needs (4 fds per agent: two
+# sockets, each a TCP connection and a mailbox); sets SWARMS to their names.
+SWARMS=()
+start_swarms () {
+    local name=$1 sector=$2 prefix=$3 count=$4; shift 4
+    local per=$(( ($(ulimit -n) - 1024) / 4 )) first=1 part=1 size
+    [ "$per" -ge 1 ] || per=1
+    while [ "$first" -le "$count" ]; do
+        size=$(( count - first + 1 )); [ "$size" -gt "$per" ] && size=$per
+        start_swarm "$name-$part" "$sector" "$prefix" "$size" --first "$first" "$@"
+        SWARMS+=("$name-$part")
+        first=$(( first + size )); part=$(( part + 1 ))
+    done
+}
+all_swarms_said () {
+    local name
+    for name in "${SWARMS[@]}"; do swarm_said "$name" "$1" || return 1; done
+}
 swarm_said () { grep -q "^$2" "$T/$1.out"; }
 
 # More agents than a default fd limit allows: each CURVE connection is an fd
@@ -344,25 +364,27 @@ scenario_alert () {
     start_national
     start_relay banking
     start_relay telecom
-    start_swarm swarm-banking banking b "$half" --threads 1 --expect 1
-    start_swarm swarm-telecom telecom t $(( ALERT_AGENTS - half )) --threads 1 --expect 1
-    wait_for 300 swarm_said swarm-banking ready || fail "banking swarm not connected"
-    wait_for 300 swarm_said swarm-telecom ready || fail "telecom swarm not connected"
+    start_swarms swarm-banking banking b "$half" --threads 1 --expect 1
+    start_swarms swarm-telecom telecom t $(( ALERT_AGENTS - half )) --threads 1 --expect 1
+    say "alert: ${#SWARMS[@]} swarm processes"
+    wait_for 600 all_swarms_said ready || fail "swarm agents not all connected"
     say "alert: every agent connected; warm-up advisory to all sectors"
     publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id WARMUP-1 \
         --title "warm-up" --severity info --tlp clear --sector all >/dev/null \
         || fail "warm-up publish"
-    wait_for 300 swarm_said swarm-banking caught-up || fail "banking swarm did not ack the warm-up"
-    wait_for 300 swarm_said swarm-telecom caught-up || fail "telecom swarm did not ack the warm-up"
+    wait_for 300 all_swarms_said caught-up || fail "swarm agents did not all ack the warm-up"
     wait_for 300 counter_at_least national ack_rows "$ALERT_AGENTS" || fail "warm-up acks not in the national ledger"
     sleep 1
     say "alert: one critical advisory to all sectors; clock stops when $ALERT_AGENTS more acks are in the national ledger"
     BENCH_SECTOR=all bench_publish --count 1 --size $SMALL_SIZE --await-acks "$ALERT_AGENTS" \
         --times "$WORK/alert.times" --timeout 120 >"$WORK/alert.out" || say "alert: cc_bench exit $?"
     cat "$WORK/alert.out"
-    stop swarm-banking; stop swarm-telecom
-    sed 's/^/banking_/' "$T/swarm-banking.out" >>"$WORK/alert.out"
-    sed 's/^/telecom_/' "$T/swarm-telecom.out" >>"$WORK/alert.out"
+    local name
+    echo "swarm_processes ${#SWARMS[@]}" >>"$WORK/alert.out"
+    for name in "${SWARMS[@]}"; do
+        stop "$name"
+        sed "s/^/${name}_/" "$T/$name.out" >>"$WORK/alert.out"
+    done
     # Where the time went: the last agent inbox commit and the last Acked
     # (ack durable at its relay), both from the publish send.
     awk -v sent="$(awk '{ print $2; exit }' "$WORK/alert.times")" '
@@ -513,7 +535,7 @@ if selected alert; then
     floor=$(awk -v n="$ALERT_AGENTS" -v s="$sign" -v v="$verify" -v c="$(nproc)" \
         'BEGIN { if (s > 0 && v > 0) printf "%.0f", 1000 * (n / s + 2 * n / v) / c }')
     record national_alert "$ms" ms "$floor" "ed25519_floor" le 1500 \
-        "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents (one swarm process per relay, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms. Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread; one full verify cost it $(kv banking_verify_us "$f") us, so per-agent verification would add $(awk -v n="$ALERT_AGENTS" -v u="$(kv banking_verify_us "$f")" -v c="$(nproc)" 'BEGIN { printf "%.0f", n * u / 1000 / c }') ms of CPU per core"
+        "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms. Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread; one full verify cost it $(kv swarm-banking-1_verify_us "$f") us, so per-agent verification would add $(awk -v n="$ALERT_AGENTS" -v u="$(kv swarm-banking-1_verify_us "$f")" -v c="$(nproc)" 'BEGIN { printf "%.0f", n * u / 1000 / c }') ms of CPU per core"
 fi
 
 if selected ingest; then

@@ -974,7 +974,7 @@ s_run (int argc, char **argv)
     }
     s_raise_fd_limit (swarm->count * 2);
     zsys_set_max_sockets (swarm->count * 2 + 64);
-    zsys_set_io_threads (2);
+    zsys_set_io_threads ((size_t) swarm->threads);
     zsys_init ();
     signal (SIGTERM, s_on_signal);
     signal (SIGINT, s_on_signal);
