@@ -174,7 +174,6 @@ cc_daemon_main (int argc, char **argv, bool relay)
     zsys_set_logident (program);
     zsys_set_logstream (stderr);
     zsys_set_max_sockets (0);
-    s_raise_fd_limit ();
 
     char host [256], upstream_host [256];
     int port = 0, upstream_port = 0;
@@ -297,6 +296,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
         .upstream_port = upstream_port,
         .upstream_key = upstream? cc_keys_curve_public (upstream): NULL
     };
+    s_raise_fd_limit ();
     cc_engine_t *engine = cc_engine_new (&engine_config);
     if (!engine) {
         fprintf (stderr, "%s: could not start (see the log above)\n", program);
