@@ -747,6 +747,44 @@ s_cycle_dirty (self_t *self)
     return false;
 }
 
+//  Hand the cycle's fresh advisories over as one batch (their spool files
+//  share one data sync and one directory sync), then remember their
+//  markers. A finished hand-over's marker is cleared by the next commit
+//  rather than by a commit of its own: one data sync less per cycle. Until
+//  then a crash would hand it over again, which is idempotent (the spool
+//  file is replaced whole); s_tick and shutdown flush the rest.
+static void
+s_hand_over (self_t *self)
+{
+    size_t count = 0;
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (zlistx_size (self->pending) + 1) * sizeof (cc_handoff_item_t));
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
+        if (!pending->fresh) {
+            self->duplicates++;
+            continue;
+        }
+        items [count++] = (cc_handoff_item_t) {
+            pending->advisory, pending->stream, pending->seq,
+            pending->received_at
+        };
+    }
+    cc_handoff_deliver_batch (self->handoff, items, count);
+    free (items);
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
+        if (!pending->fresh)
+            continue;
+        self->received++;
+        if (zlistx_size (self->handed) == 0)
+            self->handed_since = zclock_mono ();
+        uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
+        *marker = pending->marker;
+        zlistx_add_end (self->handed, marker);
+    }
+}
+
 //  The one commit point of a poll cycle; see the file header for why the
 //  order is commit, hand over, forget markers, send the ack.
 static void
@@ -781,26 +819,7 @@ s_cycle_end (self_t *self)
     //  This commit also cleared the markers of earlier hand-overs.
     zlistx_purge (self->handed);
 
-    //  A finished hand-over's marker is cleared by the next commit rather
-    //  than by a commit of its own: one data sync less per cycle. Until
-    //  then a crash would hand it over again, which is idempotent (the
-    //  spool file is replaced whole); s_tick and shutdown flush the rest.
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
-        if (pending->fresh) {
-            cc_handoff_deliver (self->handoff, pending->advisory,
-                                pending->stream, pending->seq,
-                                pending->received_at);
-            self->received++;
-            if (zlistx_size (self->handed) == 0)
-                self->handed_since = zclock_mono ();
-            uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
-            *marker = pending->marker;
-            zlistx_add_end (self->handed, marker);
-        }
-        else
-            self->duplicates++;
-    }
+    s_hand_over (self);
     zlistx_purge (self->pending);
     if (self->batch_nonce) {
         self->last_nonce = self->batch_nonce;
@@ -1005,6 +1024,36 @@ s_replay_done (MDB_txn *txn, void *arg)
     return 0;
 }
 
+//  Verify each again (the inbox is trusted no more than the wire) and
+//  hand over those that verify as one batch.
+static void
+s_replay_deliver (self_t *self, zlistx_t *replays)
+{
+    size_t count = 0;
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (zlistx_size (replays) + 1) * sizeof (cc_handoff_item_t));
+    for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
+         replay; replay = (s_replay_t *) zlistx_next (replays)) {
+        int code = 0;
+        const char *reason = NULL;
+        cc_advisory_t *advisory = cc_advisory_open (
+            zchunk_data (replay->signed_bytes),
+            zchunk_size (replay->signed_bytes), self->root_key,
+            (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+        if (advisory)
+            items [count++] = (cc_handoff_item_t) {
+                advisory, replay->stream, replay->seq, replay->received_at
+            };
+        else
+            zsys_warning ("inbox %s no longer verifies (%s); not handed "
+                          "over", replay->id, reason? reason: "?");
+    }
+    cc_handoff_deliver_batch (self->handoff, items, count);
+    for (size_t index = 0; index < count; index++)
+        cc_advisory_destroy (&items [index].advisory);
+    free (items);
+}
+
 static int
 s_replay_handoffs (self_t *self)
 {
@@ -1023,23 +1072,7 @@ s_replay_handoffs (self_t *self)
     if (rc == 0 && zlistx_size (replays)) {
         zsys_notice ("replaying %zu hand-overs interrupted by a stop",
                      zlistx_size (replays));
-        for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
-             replay; replay = (s_replay_t *) zlistx_next (replays)) {
-            int code = 0;
-            const char *reason = NULL;
-            cc_advisory_t *advisory = cc_advisory_open (
-                zchunk_data (replay->signed_bytes),
-                zchunk_size (replay->signed_bytes), self->root_key,
-                (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-            if (advisory) {
-                cc_handoff_deliver (self->handoff, advisory, replay->stream,
-                                    replay->seq, replay->received_at);
-                cc_advisory_destroy (&advisory);
-            }
-            else
-                zsys_warning ("inbox %s no longer verifies (%s); not handed "
-                              "over", replay->id, reason? reason: "?");
-        }
+        s_replay_deliver (self, replays);
         s_replay_done_t done = { self->store, replays };
         rc = cc_store_write (self->store, s_replay_done, &done);
     }
