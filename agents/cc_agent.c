@@ -7,10 +7,12 @@
     log. Stream heartbeats carry the head, so a lost tail is noticed too.
 
     Trust: every advisory is opened with cc_advisory_open against the
-    pinned root before anything in it is looked at. What does not verify
-    is logged, counted and skipped (the cursor moves past it, so one bad
-    message cannot wedge the stream); it is never stored, handed over or
-    acked.
+    pinned root before anything in it is looked at. A cycle's in-order
+    deliveries are queued as bytes and opened together at the end of the
+    cycle, spread over cc_pool's threads, before the commit. What does not
+    verify is logged, counted and skipped (the cursor moves past it, so
+    one bad message cannot wedge the stream); it is never stored, handed
+    over or acked.
 
     Durability: the advisories of one poll cycle, the cursors, a handoff
     marker per advisory and ONE signed ack covering them all are committed
@@ -50,7 +52,12 @@ typedef struct {
 } s_stream_t;
 
 typedef struct {
-    cc_advisory_t *advisory;        //  verified (owned)
+    uint8_t *signed_bytes;          //  as delivered, until verified (owned)
+    size_t signed_size;
+    cc_advisory_t *advisory;        //  set once verified (owned)
+    int code;                       //  why it did not verify
+    const char *reason;
+    void *handle;                   //  in self->pending
     char *stream;                   //  stream it came on (owned)
     uint64_t seq;
     int64_t received_at;            //  Unix seconds
@@ -71,6 +78,7 @@ typedef struct {
     char *endpoint_control;         //  tcp://host:port+1
     cc_store_t *store;
     cc_handoff_t *handoff;
+    cc_pool_t *pool;                //  verifies a cycle's deliveries
     zpoller_t *poller;
     zsock_t *control;               //  DEALER to the relay
     zsock_t *stream;                //  SUB to the relay
@@ -133,6 +141,7 @@ s_pending_destroy (void **item)
     s_pending_t *pending = (s_pending_t *) *item;
     if (pending) {
         cc_advisory_destroy (&pending->advisory);
+        free (pending->signed_bytes);
         free (pending->stream);
         free (pending);
         *item = NULL;
@@ -298,33 +307,80 @@ s_learn_head (self_t *self, s_stream_t *stream, uint64_t head)
 //  --------------------------------------------------------------------------
 //  Deliveries
 
-//  An in-order delivery: verify before anything else is trusted, then
-//  queue it for this cycle's commit. The cursor moves past it either way.
+//  An in-order delivery: queue a copy of its signed bytes for this cycle;
+//  s_verify checks them all before anything in them is trusted. The
+//  cursor moves past it either way (one bad message cannot wedge the
+//  stream).
 static void
 s_process (self_t *self, s_stream_t *stream, const Certcast__Delivery *delivery)
 {
     stream->cursor = delivery->seq;
-    int code = CC_EMALFORMED;
-    const char *reason = "empty or oversized signed advisory";
-    cc_advisory_t *advisory = NULL;
-    if (delivery->signed_.len > 0
-    &&  delivery->signed_.len <= CC_WIRE_MAX_SIGNED)
-        advisory = cc_advisory_open (delivery->signed_.data,
-                                     delivery->signed_.len, self->root_key,
-                                     (int64_t) time (NULL), CC_AT_DELIVERY,
-                                     &code, &reason);
-    if (!advisory) {
-        self->refused++;
-        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", stream->name,
-                      delivery->seq, cc_strerror (code), reason? reason: "");
-        return;
-    }
     s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
-    pending->advisory = advisory;
+    pending->code = CC_EMALFORMED;
+    pending->reason = "empty or oversized signed advisory";
+    if (delivery->signed_.len > 0
+    &&  delivery->signed_.len <= CC_WIRE_MAX_SIGNED) {
+        pending->signed_bytes = (uint8_t *) zmalloc (delivery->signed_.len);
+        memcpy (pending->signed_bytes, delivery->signed_.data,
+                delivery->signed_.len);
+        pending->signed_size = delivery->signed_.len;
+    }
     pending->stream = strdup (stream->name);
     pending->seq = delivery->seq;
     pending->received_at = (int64_t) time (NULL);
-    zlistx_add_end (self->pending, pending);
+    pending->handle = zlistx_add_end (self->pending, pending);
+}
+
+//  What every verification job of a batch reads (and nothing writes).
+typedef struct {
+    const uint8_t *root_key;
+    int64_t now;
+} s_verify_arg_t;
+
+//  A pool job: open one queued delivery against the pinned root. Writes
+//  only its own element.
+static void
+s_verify_job (void *job, void *arg)
+{
+    s_pending_t *pending = *(s_pending_t **) job;
+    const s_verify_arg_t *verify = (const s_verify_arg_t *) arg;
+    if (pending->signed_bytes)
+        pending->advisory = cc_advisory_open (
+            pending->signed_bytes, pending->signed_size, verify->root_key,
+            verify->now, CC_AT_DELIVERY, &pending->code, &pending->reason);
+}
+
+//  Verify the cycle's deliveries across the pool's threads, then drop,
+//  log and count those that did not verify; the rest keep their order.
+static void
+s_verify (self_t *self)
+{
+    size_t count = zlistx_size (self->pending);
+    if (count == 0)
+        return;
+    s_pending_t **jobs = (s_pending_t **) zmalloc (
+        (count + 1) * sizeof (s_pending_t *));
+    size_t queued = 0;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending))
+        if (!pending->advisory)
+            jobs [queued++] = pending;
+    s_verify_arg_t verify = { self->root_key, (int64_t) time (NULL) };
+    cc_pool_run (self->pool, jobs, queued, sizeof (s_pending_t *),
+                 s_verify_job, &verify);
+    for (size_t index = 0; index < queued; index++) {
+        s_pending_t *pending = jobs [index];
+        free (pending->signed_bytes);
+        pending->signed_bytes = NULL;
+        if (pending->advisory)
+            continue;
+        self->refused++;
+        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", pending->stream,
+                      pending->seq, cc_strerror (pending->code),
+                      pending->reason? pending->reason: "");
+        zlistx_delete (self->pending, pending->handle);
+    }
+    free (jobs);
 }
 
 //  Offer one encoded Delivery for stream. Live ones (from the SUB) that
@@ -790,6 +846,7 @@ s_hand_over (self_t *self)
 static void
 s_cycle_end (self_t *self)
 {
+    s_verify (self);
     if (!s_cycle_dirty (self))
         return;
     int rc = cc_store_write (self->store, s_commit, self);
@@ -1100,6 +1157,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->streams);
         free (self->batch_ack);
         cc_handoff_destroy (&self->handoff);
+        cc_pool_destroy (&self->pool);
         cc_store_destroy (&self->store);
         free (self->endpoint_control);
         free (self->endpoint_stream);
@@ -1163,6 +1221,13 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     }
     self->handoff = cc_handoff_new (options->spool_dir, options->exec_cmd);
     if (!self->handoff) {
+        s_self_destroy (&self);
+        return NULL;
+    }
+    //  Catch-up is bound by Ed25519 verification: use every core.
+    self->pool = cc_pool_new (cc_pool_workers_default ());
+    if (!self->pool) {
+        zsys_error ("cannot start the verification threads");
         s_self_destroy (&self);
         return NULL;
     }
