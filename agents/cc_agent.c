@@ -29,6 +29,10 @@
     The self_t owns both sockets, the store, the handoff and every string.
 */
 #include "cc_agents.h"
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define HELLO_EVERY_MS      10000   //  rediscover streams this often
 #define HELLO_RETRY_MS      1000    //  until the first Welcome
@@ -38,7 +42,9 @@
 #define RESEND_MAX          64      //  outbox entries resent per round
 #define DRAIN_MAX           1000    //  messages taken per socket per cycle
 #define BATCH_MAX           1024    //  advisories committed per cycle
-#define TICK_MS             100     //  housekeeping granularity
+#define HANDED_FLUSH_MS     1000    //  clear hand-over markers at least this often
+#define TRIM_AFTER          64      //  advisories handled before a heap trim
+#define TRIM_QUIET_MS       1000    //  ... once the agent was this long quiet
 #define ERRORS_REMEMBERED   256     //  distinct error replies logged once
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
@@ -96,6 +102,8 @@ typedef struct {
     uint64_t resend_mark;           //  resend nonces up to this one
     uint64_t resend_from;           //  next resend round starts here
     int64_t next_resend;            //  mono ms
+    bool outbox_empty;              //  last resend round found nothing and
+                                    //  no ack was committed since
     bool welcomed;                  //  Welcome seen since sockets were built
     bool dead;                      //  declared silent, not heard since
     int64_t alive_streams;          //  stream count in the last $alive
@@ -103,10 +111,11 @@ typedef struct {
     int64_t heard;                  //  mono ms of last message, 0: never
     int64_t created;                //  mono ms sockets were built
     int64_t hello_sent;             //  mono ms
-    int64_t next_tick;              //  mono ms
     int relay_heartbeat_ms;         //  from Welcome, 0: not yet known
     uint64_t fetch_corr;            //  counter for fetch corr ids
     zhashx_t *errors_logged;        //  "code:reason" already reported
+    size_t untrimmed;               //  advisories since the last heap trim
+    int64_t trim_at;                //  mono ms of the next trim, 0: none
     bool terminated;
     //  Counters (STATUS)
     uint64_t received;              //  advisories committed
@@ -641,6 +650,10 @@ s_resend (self_t *self)
                         zchunk_size (resend.acks [index]));
         zchunk_destroy (&resend.acks [index]);
     }
+    //  An empty outbox needs no resend rounds (and no wake-ups for them)
+    //  until the next commit makes an ack.
+    if (visited == 0 && self->resend_from == 0)
+        self->outbox_empty = true;
     self->resend_from = visited == RESEND_MAX? resend.last + 1: 0;
     if (self->resend_from == 0)
         self->resend_mark = self->last_nonce;
@@ -786,9 +799,12 @@ s_flush_handed (self_t *self)
     int rc = cc_store_write (self->store, s_handoff_done, self);
     if (rc == 0)
         zlistx_purge (self->handed);
-    else
-        //  Harmless: the markers replay the hand-over on restart.
+    else {
+        //  Harmless: the markers replay the hand-over on restart. Try
+        //  again a flush interval later, not at once.
+        self->handed_since = zclock_mono ();
         zsys_warning ("cannot clear handoff markers: %s", mdb_strerror (rc));
+    }
 }
 
 static bool
@@ -841,6 +857,69 @@ s_hand_over (self_t *self)
     }
 }
 
+//  The address range of the LMDB map: LMDB does not say where it mapped
+//  the data file (mdb_env_info's me_mapaddr is only set for a fixed map),
+//  so find the mapping of that file in /proc/self/maps. False if none.
+static bool
+s_map_range (self_t *self, void **start, size_t *size)
+{
+    int fd;
+    struct stat info;
+    if (mdb_env_get_fd (cc_store_env (self->store), &fd) || fstat (fd, &info))
+        return false;
+    FILE *maps = fopen ("/proc/self/maps", "r");
+    if (!maps)
+        return false;
+    bool found = false;
+    char line [512];
+    while (!found && fgets (line, sizeof line, maps)) {
+        unsigned long low, high, inode;
+        unsigned int major, minor;
+        if (sscanf (line, "%lx-%lx %*s %*s %x:%x %lu", &low, &high, &major,
+                    &minor, &inode) == 5
+        &&  inode == (unsigned long) info.st_ino
+        &&  major == major (info.st_dev) && minor == minor (info.st_dev)) {
+            *start = (void *) low;
+            *size = high - low;
+            found = true;
+        }
+    }
+    fclose (maps);
+    return found;
+}
+
+//  Give back what a burst left behind: free heap pages, and the pages of
+//  the LMDB map the burst read. The map is a read-only shared mapping of
+//  the data file (no MDB_WRITEMAP), so dropping its page-table entries
+//  changes no data: a later read faults the same page back in from the
+//  page cache. Without this the map's resident part grows with the inbox.
+static void
+s_trim (self_t *self)
+{
+    malloc_trim (0);
+    void *start;
+    size_t size;
+    if (s_map_range (self, &start, &size))
+        madvise (start, size, MADV_DONTNEED);
+}
+
+//  A burst of advisories (a catch-up above all) leaves the heap with free
+//  pages the agent will not need while idle: give them back once it has
+//  been quiet for a moment, not during the burst (each arrival pushes the
+//  trim later).
+static void
+s_trim_later (self_t *self, size_t advisories)
+{
+    self->untrimmed += advisories;
+    if (self->untrimmed >= TRIM_AFTER) {
+        self->untrimmed = 0;
+        self->trim_at = zclock_mono () + TRIM_QUIET_MS;
+    }
+    else
+    if (self->trim_at && advisories)
+        self->trim_at = zclock_mono () + TRIM_QUIET_MS;
+}
+
 //  The one commit point of a poll cycle; see the file header for why the
 //  order is commit, hand over, forget markers, send the ack.
 static void
@@ -877,9 +956,11 @@ s_cycle_end (self_t *self)
     zlistx_purge (self->handed);
 
     s_hand_over (self);
+    s_trim_later (self, zlistx_size (self->pending));
     zlistx_purge (self->pending);
     if (self->batch_nonce) {
         self->last_nonce = self->batch_nonce;
+        self->outbox_empty = false;
         s_send_ack (self, self->batch_nonce, self->batch_ack,
                     self->batch_ack_size);
         free (self->batch_ack);
@@ -892,20 +973,48 @@ s_cycle_end (self_t *self)
 //  --------------------------------------------------------------------------
 //  Housekeeping
 
+//  Silence longer than this means the relay is gone: never sooner than
+//  three of the relay's own heartbeat intervals.
+static int64_t
+s_dead_after (self_t *self)
+{
+    int64_t dead_after = self->options.dead_after_ms;
+    if (dead_after < 3 * (int64_t) self->relay_heartbeat_ms)
+        dead_after = 3 * (int64_t) self->relay_heartbeat_ms;
+    return dead_after;
+}
+
+static int64_t
+s_last_heard (self_t *self)
+{
+    return self->heard > self->created? self->heard: self->created;
+}
+
+//  A relay learns its streams from upstream only once the first advisory
+//  of a sector exists; until we follow one, ask more often so that first
+//  advisory is not held back by our hello interval.
+static int64_t
+s_hello_every (self_t *self)
+{
+    return !self->welcomed? HELLO_RETRY_MS
+         : zhashx_size (self->streams) == 0? HELLO_EMPTY_MS
+         : HELLO_EVERY_MS;
+}
+
+//  Timer work; every check compares with the clock, so calling it early
+//  does nothing and the actor calls it after every poll.
 static void
 s_tick (self_t *self)
 {
     int64_t now = zclock_mono ();
-    if (zlistx_size (self->handed) && now - self->handed_since >= 1000)
+    if (zlistx_size (self->handed)
+    &&  now - self->handed_since >= HANDED_FLUSH_MS)
         s_flush_handed (self);
     //  ZMTP heartbeats keep the TCP session honest, but a relay can also
     //  be wedged or the path half-open: if nothing at all was heard for
     //  dead_after, say so, rebuild both sockets and Hello again.
-    int64_t last = self->heard > self->created? self->heard: self->created;
-    int64_t dead_after = self->options.dead_after_ms;
-    if (dead_after < 3 * (int64_t) self->relay_heartbeat_ms)
-        dead_after = 3 * (int64_t) self->relay_heartbeat_ms;
-    if (now - last > dead_after) {
+    int64_t last = s_last_heard (self);
+    if (now - last > s_dead_after (self)) {
         if (!self->dead)
             zsys_warning ("relay %s silent for %" PRId64 "s, reconnecting",
                           self->relay_label, (now - last + 500) / 1000);
@@ -919,13 +1028,7 @@ s_tick (self_t *self)
         s_build_sockets (self);
         return;
     }
-    //  A relay learns its streams from upstream only once the first
-    //  advisory of a sector exists; until we follow one, ask more often
-    //  so that first advisory is not held back by our hello interval.
-    int64_t hello_every = !self->welcomed? HELLO_RETRY_MS
-                        : zhashx_size (self->streams) == 0? HELLO_EMPTY_MS
-                        : HELLO_EVERY_MS;
-    if (now - self->hello_sent >= hello_every)
+    if (now - self->hello_sent >= s_hello_every (self))
         s_send_hello (self);
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams))
@@ -934,10 +1037,42 @@ s_tick (self_t *self)
             if (stream->head > stream->cursor)
                 s_fetch (self, stream);
         }
-    if (self->welcomed && now >= self->next_resend) {
+    if (self->welcomed && !self->outbox_empty && now >= self->next_resend) {
         s_resend (self);
         self->next_resend = now + self->options.ack_resend_ms;
     }
+    if (self->trim_at && now >= self->trim_at) {
+        s_trim (self);
+        self->trim_at = 0;
+    }
+}
+
+static void
+s_earliest (int64_t *deadline, int64_t candidate)
+{
+    if (candidate < *deadline)
+        *deadline = candidate;
+}
+
+//  The next moment s_tick has work: the poller sleeps until then (or a
+//  message) instead of waking on a fixed tick, which was most of the
+//  agent's idle CPU. Mirrors the checks in s_tick.
+static int64_t
+s_next_deadline (self_t *self)
+{
+    int64_t deadline = s_last_heard (self) + s_dead_after (self) + 1;
+    s_earliest (&deadline, self->hello_sent + s_hello_every (self));
+    if (zlistx_size (self->handed))
+        s_earliest (&deadline, self->handed_since + HANDED_FLUSH_MS);
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        if (stream->fetch_sent)
+            s_earliest (&deadline, stream->fetch_sent + FETCH_RETRY_MS);
+    if (self->welcomed && !self->outbox_empty)
+        s_earliest (&deadline, self->next_resend);
+    if (self->trim_at)
+        s_earliest (&deadline, self->trim_at);
+    return deadline;
 }
 
 
@@ -1224,8 +1359,16 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
         s_self_destroy (&self);
         return NULL;
     }
-    //  Catch-up is bound by Ed25519 verification: use every core.
+    //  Catch-up is bound by Ed25519 verification: use every core. The
+    //  workers start with SIGINT and SIGTERM blocked, so a stop signal
+    //  lands on a thread whose poll it interrupts (see agent_main).
+    sigset_t stop_signals, old_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, &old_signals);
     self->pool = cc_pool_new (cc_pool_workers_default ());
+    pthread_sigmask (SIG_SETMASK, &old_signals, NULL);
     if (!self->pool) {
         zsys_error ("cannot start the verification threads");
         s_self_destroy (&self);
@@ -1263,9 +1406,8 @@ s_agent_actor (zsock_t *pipe, void *args)
         return;
     }
     zsys_info ("agent %s following relay %s", self->name, self->relay_label);
-    self->next_tick = zclock_mono ();
     while (!self->terminated) {
-        int64_t wait = self->next_tick - zclock_mono ();
+        int64_t wait = s_next_deadline (self) - zclock_mono ();
         if (wait < 0)
             wait = 0;
         void *which = zpoller_wait (self->poller, (int) wait);
@@ -1278,10 +1420,7 @@ s_agent_actor (zsock_t *pipe, void *args)
         //  heartbeats unread (they are what proves the relay alive).
         s_handle_control (self);
         s_handle_stream (self);
-        if (zclock_mono () >= self->next_tick) {
-            s_tick (self);
-            self->next_tick = zclock_mono () + TICK_MS;
-        }
+        s_tick (self);
         s_cycle_end (self);
     }
     s_cycle_end (self);
