@@ -18,7 +18,9 @@
     marker per advisory and ONE signed ack covering them all are committed
     in one LMDB transaction at the end of the cycle (s_cycle_end, just
     before the poller waits again). Only after that commit is an advisory
-    handed to the host, and only after the hand-over is the ack sent.
+    handed to the host (by the hand-over thread, batch after batch in
+    commit order, while the actor goes on with the next cycle), and only
+    after the hand-over came back done is the ack sent.
     A crash after the commit replays the hand-over on restart (the marker
     is still there; the spool file is idempotent) and resends the ack (it
     is in the outbox until the relay answers Acked). A crash before the
@@ -26,7 +28,8 @@
     serves the same deliveries again. The inbox refuses an id + revision
     it already holds (or an older one), so a restart repeats nothing.
 
-    The self_t owns both sockets, the store, the handoff and every string.
+    The self_t owns both sockets, the store, the handoff (used only by the
+    hand-over thread once it runs) and every string.
 */
 #include "cc_agents.h"
 #include <malloc.h>
@@ -43,6 +46,7 @@
 #define DRAIN_MAX           1000    //  messages taken per socket per cycle
 #define BATCH_MAX           1024    //  advisories committed per cycle
 #define HANDED_FLUSH_MS     1000    //  clear hand-over markers at least this often
+#define HANDOVER_BACKLOG    1024    //  committed advisories awaiting hand-over
 #define TRIM_AFTER          64      //  advisories handled before a heap trim
 #define TRIM_QUIET_MS       1000    //  ... once the agent was this long quiet
 #define ERRORS_REMEMBERED   256     //  distinct error replies logged once
@@ -85,6 +89,9 @@ typedef struct {
     cc_store_t *store;
     cc_handoff_t *handoff;
     cc_pool_t *pool;                //  verifies a cycle's deliveries
+    zactor_t *handover;             //  the hand-over thread
+    size_t handover_batches;        //  batches it has not returned yet
+    size_t handover_advisories;     //  their fresh advisories
     zpoller_t *poller;
     zsock_t *control;               //  DEALER to the relay
     zsock_t *stream;                //  SUB to the relay
@@ -127,6 +134,9 @@ typedef struct {
     uint64_t fetches;               //  Fetch requests sent
     uint64_t reconnects;            //  sockets rebuilt after silence
     uint64_t commit_failures;       //  cycles whose commit failed
+    uint64_t handed_over;           //  hand-overs done
+    uint64_t spool_failures;        //  spool files not written
+    uint64_t exec_failures;         //  commands that failed
 } self_t;
 
 
@@ -819,44 +829,6 @@ s_cycle_dirty (self_t *self)
     return false;
 }
 
-//  Hand the cycle's fresh advisories over as one batch (their spool files
-//  share one data sync and one directory sync), then remember their
-//  markers. A finished hand-over's marker is cleared by the next commit
-//  rather than by a commit of its own: one data sync less per cycle. Until
-//  then a crash would hand it over again, which is idempotent (the spool
-//  file is replaced whole); s_tick and shutdown flush the rest.
-static void
-s_hand_over (self_t *self)
-{
-    size_t count = 0;
-    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
-        (zlistx_size (self->pending) + 1) * sizeof (cc_handoff_item_t));
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
-        if (!pending->fresh) {
-            self->duplicates++;
-            continue;
-        }
-        items [count++] = (cc_handoff_item_t) {
-            pending->advisory, pending->stream, pending->seq,
-            pending->received_at
-        };
-    }
-    cc_handoff_deliver_batch (self->handoff, items, count);
-    free (items);
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
-        if (!pending->fresh)
-            continue;
-        self->received++;
-        if (zlistx_size (self->handed) == 0)
-            self->handed_since = zclock_mono ();
-        uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
-        *marker = pending->marker;
-        zlistx_add_end (self->handed, marker);
-    }
-}
-
 //  The address range of the LMDB map: LMDB does not say where it mapped
 //  the data file (mdb_env_info's me_mapaddr is only set for a fixed map),
 //  so find the mapping of that file in /proc/self/maps. False if none.
@@ -920,6 +892,189 @@ s_trim_later (self_t *self, size_t advisories)
         self->trim_at = zclock_mono () + TRIM_QUIET_MS;
 }
 
+//  --------------------------------------------------------------------------
+//  Hand-over thread
+//
+//  A cycle's spool syncs took longer than its commit, and deliveries that
+//  arrived meanwhile waited for both. So the hand-over runs on a thread of
+//  its own: the actor commits, passes the committed batch (advisories,
+//  markers, the signed ack) to it and goes on with the next cycle. The
+//  thread hands batches over in commit order, several as one when they
+//  queue up (one set of syncs for all), and passes each back; only then
+//  does the actor send that batch's ack and let the next commit clear its
+//  markers. Per batch the order stays commit, hand over, ack, and a crash
+//  anywhere replays the hand-over from the markers as before.
+
+typedef struct {
+    zlistx_t *pending;              //  the committed s_pending_t (owned)
+    size_t fresh;                   //  how many are new: to hand over
+    uint64_t nonce;                 //  the batch's ack, 0: none
+    uint8_t *ack;                   //  its SignedAck bytes (owned)
+    size_t ack_size;
+    uint64_t spool_failures;        //  set by the thread
+    uint64_t exec_failures;         //  set by the thread
+} s_batch_t;
+
+static void
+s_batch_destroy (s_batch_t **self_p)
+{
+    if (*self_p) {
+        zlistx_destroy (&(*self_p)->pending);
+        free ((*self_p)->ack);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  Hand a group of batches over as one: one set of spool syncs.
+static void
+s_handover_group (cc_handoff_t *handoff, s_batch_t **group, size_t batches,
+                  size_t advisories)
+{
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (advisories + 1) * sizeof (cc_handoff_item_t));
+    size_t count = 0;
+    for (size_t index = 0; index < batches; index++)
+        for (s_pending_t *pending =
+                 (s_pending_t *) zlistx_first (group [index]->pending);
+             pending;
+             pending = (s_pending_t *) zlistx_next (group [index]->pending))
+            if (pending->fresh)
+                items [count++] = (cc_handoff_item_t) {
+                    pending->advisory, pending->stream, pending->seq,
+                    pending->received_at
+                };
+    uint64_t exec_before = cc_handoff_exec_failures (handoff);
+    group [0]->spool_failures = cc_handoff_deliver_batch (handoff, items,
+                                                          count);
+    group [0]->exec_failures = cc_handoff_exec_failures (handoff)
+                             - exec_before;
+    free (items);
+}
+
+//  One batch from the pipe; NULL and *terminated on $TERM.
+static s_batch_t *
+s_handover_take (zsock_t *pipe, bool *terminated)
+{
+    char *command = NULL;
+    void *batch = NULL;
+    if (zsock_recv (pipe, "sp", &command, &batch) || !command
+    ||  !streq (command, "BATCH") || !batch) {
+        *terminated = true;
+        batch = NULL;
+    }
+    zstr_free (&command);
+    return (s_batch_t *) batch;
+}
+
+#define HANDOVER_GROUP  16          //  batches handed over as one at most
+
+static void
+s_handover_actor (zsock_t *pipe, void *args)
+{
+    cc_handoff_t *handoff = (cc_handoff_t *) args;
+    zsock_signal (pipe, 0);
+    bool terminated = false;
+    while (!terminated) {
+        //  Wait for one batch, then take those queued behind it.
+        s_batch_t *group [HANDOVER_GROUP];
+        size_t batches = 0, advisories = 0;
+        do {
+            s_batch_t *batch = s_handover_take (pipe, &terminated);
+            if (!batch)
+                break;
+            group [batches++] = batch;
+            advisories += batch->fresh;
+        } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
+              && (zsock_events (pipe) & ZMQ_POLLIN));
+        if (batches)
+            s_handover_group (handoff, group, batches, advisories);
+        for (size_t index = 0; index < batches; index++)
+            zsock_send (pipe, "sp", "DONE", group [index]);
+    }
+    OPENSSL_thread_stop ();
+}
+
+//  A batch came back handed over: count it, remember its markers for the
+//  next commit to clear, and only now send its ack.
+static void
+s_handover_done (self_t *self)
+{
+    char *command = NULL;
+    void *pointer = NULL;
+    int rc = zsock_recv (self->handover, "sp", &command, &pointer);
+    zstr_free (&command);
+    s_batch_t *batch = (s_batch_t *) pointer;
+    if (rc || !batch)
+        return;
+    self->handover_batches--;
+    self->handover_advisories -= batch->fresh;
+    self->handed_over += batch->fresh;
+    self->received += batch->fresh;
+    self->spool_failures += batch->spool_failures;
+    self->exec_failures += batch->exec_failures;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (batch->pending);
+         pending; pending = (s_pending_t *) zlistx_next (batch->pending)) {
+        if (!pending->fresh)
+            continue;
+        if (zlistx_size (self->handed) == 0)
+            self->handed_since = zclock_mono ();
+        uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
+        *marker = pending->marker;
+        zlistx_add_end (self->handed, marker);
+    }
+    if (batch->nonce) {
+        self->last_nonce = batch->nonce;
+        self->outbox_empty = false;
+        s_send_ack (self, batch->nonce, batch->ack, batch->ack_size);
+    }
+    s_trim_later (self, batch->fresh);
+    s_batch_destroy (&batch);
+}
+
+//  Pass the committed cycle to the hand-over thread. Past the backlog,
+//  wait for batches to come back: memory stays bounded when the host's
+//  disk is slower than the relay.
+static void
+s_hand_over (self_t *self)
+{
+    s_batch_t *batch = (s_batch_t *) zmalloc (sizeof (s_batch_t));
+    batch->pending = self->pending;
+    self->pending = zlistx_new ();
+    zlistx_set_destructor (self->pending, s_pending_destroy);
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (batch->pending);
+         pending; pending = (s_pending_t *) zlistx_next (batch->pending))
+        if (pending->fresh)
+            batch->fresh++;
+        else
+            self->duplicates++;
+    batch->nonce = self->batch_nonce;
+    batch->ack = self->batch_ack;
+    batch->ack_size = self->batch_ack_size;
+    self->batch_ack = NULL;
+    self->batch_nonce = 0;
+    if (batch->fresh == 0) {
+        assert (batch->nonce == 0);     //  an ack covers fresh advisories
+        s_batch_destroy (&batch);
+        return;
+    }
+    self->handover_batches++;
+    self->handover_advisories += batch->fresh;
+    zsock_send (self->handover, "sp", "BATCH", batch);
+    while (self->handover_advisories > HANDOVER_BACKLOG
+       ||  self->handover_batches > HANDOVER_GROUP * 4)
+        s_handover_done (self);
+}
+
+//  Every batch back (at shutdown).
+static void
+s_handover_drain (self_t *self)
+{
+    while (self->handover && self->handover_batches > 0)
+        s_handover_done (self);
+}
+
+
 //  The one commit point of a poll cycle; see the file header for why the
 //  order is commit, hand over, forget markers, send the ack.
 static void
@@ -956,17 +1111,6 @@ s_cycle_end (self_t *self)
     zlistx_purge (self->handed);
 
     s_hand_over (self);
-    s_trim_later (self, zlistx_size (self->pending));
-    zlistx_purge (self->pending);
-    if (self->batch_nonce) {
-        self->last_nonce = self->batch_nonce;
-        self->outbox_empty = false;
-        s_send_ack (self, self->batch_nonce, self->batch_ack,
-                    self->batch_ack_size);
-        free (self->batch_ack);
-        self->batch_ack = NULL;
-        self->batch_nonce = 0;
-    }
 }
 
 
@@ -1103,9 +1247,8 @@ s_status_json (self_t *self)
         zhashx_size (self->streams), inbox, outbox, self->received,
         self->refused, self->duplicates, self->malformed, self->acks_sent,
         self->acks_confirmed, self->fetches, self->reconnects,
-        self->commit_failures, cc_handoff_delivered (self->handoff),
-        cc_handoff_spool_failures (self->handoff),
-        cc_handoff_exec_failures (self->handoff));
+        self->commit_failures, self->handed_over, self->spool_failures,
+        self->exec_failures);
 }
 
 static void
@@ -1285,6 +1428,7 @@ s_self_destroy (self_t **self_p)
         if (self->poller)
             s_destroy_sockets (self);
         zpoller_destroy (&self->poller);
+        zactor_destroy (&self->handover);
         zhashx_destroy (&self->errors_logged);
         zlistx_destroy (&self->handed);
         zlistx_destroy (&self->acked);
@@ -1359,21 +1503,6 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
         s_self_destroy (&self);
         return NULL;
     }
-    //  Catch-up is bound by Ed25519 verification: use every core. The
-    //  workers start with SIGINT and SIGTERM blocked, so a stop signal
-    //  lands on a thread whose poll it interrupts (see agent_main).
-    sigset_t stop_signals, old_signals;
-    sigemptyset (&stop_signals);
-    sigaddset (&stop_signals, SIGINT);
-    sigaddset (&stop_signals, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &stop_signals, &old_signals);
-    self->pool = cc_pool_new (cc_pool_workers_default ());
-    pthread_sigmask (SIG_SETMASK, &old_signals, NULL);
-    if (!self->pool) {
-        zsys_error ("cannot start the verification threads");
-        s_self_destroy (&self);
-        return NULL;
-    }
     MDB_txn *txn;
     if (cc_store_read (self->store, &txn) == 0) {
         self->last_nonce = cc_meta_get_u64 (self->store, txn, "nonce");
@@ -1386,7 +1515,27 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
         s_self_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (self->pipe, NULL);
+    self->handed_over = cc_handoff_delivered (self->handoff);
+    self->spool_failures = cc_handoff_spool_failures (self->handoff);
+    self->exec_failures = cc_handoff_exec_failures (self->handoff);
+    //  Catch-up is bound by Ed25519 verification: use every core. The
+    //  helper threads start with SIGINT and SIGTERM blocked, so a stop
+    //  signal lands on a thread whose poll it interrupts (agent_main).
+    //  From here on only the hand-over thread uses self->handoff.
+    sigset_t stop_signals, old_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, &old_signals);
+    self->pool = cc_pool_new (cc_pool_workers_default ());
+    self->handover = zactor_new (s_handover_actor, self->handoff);
+    pthread_sigmask (SIG_SETMASK, &old_signals, NULL);
+    if (!self->pool || !self->handover) {
+        zsys_error ("cannot start the verification and hand-over threads");
+        s_self_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->pipe, self->handover, NULL);
     assert (self->poller);
     s_build_sockets (self);
     return self;
@@ -1415,6 +1564,8 @@ s_agent_actor (zsock_t *pipe, void *args)
             break;
         if (which == self->pipe)
             s_handle_pipe (self);
+        while (zsock_events (self->handover) & ZMQ_POLLIN)
+            s_handover_done (self);
         //  Drain both relay sockets whichever woke us: zpoller reports
         //  one reader at a time, and a long hand-over must not leave
         //  heartbeats unread (they are what proves the relay alive).
@@ -1424,6 +1575,7 @@ s_agent_actor (zsock_t *pipe, void *args)
         s_cycle_end (self);
     }
     s_cycle_end (self);
+    s_handover_drain (self);
     s_flush_handed (self);
     s_self_destroy (&self);
     //  Free this thread's OpenSSL state now: the thread is detached and
