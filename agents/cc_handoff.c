@@ -389,12 +389,13 @@ cc_handoff_destroy (cc_handoff_t **self_p)
 //  Data sync: each fdatasync here costs a device cache flush (~0.45 ms on
 //  ext4 over virtio, measured), so a catch-up batch of hundreds of files
 //  was bounded by flushes. From SYNCFS_FROM files on, one syncfs of the
-//  spool's filesystem makes all of them durable with one journal commit
-//  and one flush (256 files: ~20-40 ms instead of ~200). syncfs also
-//  writes back other dirty data of that filesystem, so a cycle of a few
-//  advisories keeps the targeted per-file fdatasync.
+//  spool's filesystem makes all of them durable with one flush (256
+//  files: ~20-40 ms instead of ~200). But syncfs also waits for every
+//  other process's dirty data on that filesystem, so only a real
+//  catch-up batch uses it; live traffic, even grouped under load, keeps
+//  the targeted per-file fdatasync.
 
-#define SYNCFS_FROM     8
+#define SYNCFS_FROM     32
 
 typedef struct {
     char *path;                     //  final name
