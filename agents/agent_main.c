@@ -6,6 +6,7 @@
     and exit 1; usage errors exit 2.
 */
 #include "cc_agents.h"
+#include <malloc.h>
 #include <sys/stat.h>
 
 static const cc_option_t s_options [] = {
@@ -24,6 +25,7 @@ static const cc_option_t s_options [] = {
 };
 
 #define PROGRAM "certcast-agent"
+#define AGENT_MAX_SOCKETS   64
 
 //  Create dir if missing; 0 if it is a directory we can write, else -1
 //  after one line on stderr.
@@ -94,12 +96,20 @@ main (int argc, char **argv)
         cc_config_destroy (&config);
         return 2;               //  cc_config_int printed the reason
     }
+    //  One malloc arena for all threads: with an arena per thread (the
+    //  actor, the verification workers, libzmq's I/O thread) each kept
+    //  its own partly used pages; the agent's threads allocate little
+    //  concurrently and tcache serves most of it without the lock.
+    mallopt (M_ARENA_MAX, 1);
     //  No OpenSSL cleanup at exit: czmq's detached actor threads may still
     //  be exiting then, and would free their OpenSSL state a second time.
     OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
     zsys_set_logident (PROGRAM);
     zsys_set_logstream (stderr);
-    zsys_set_max_sockets (0);
+    //  The agent has a handful of sockets (actor pipe, DEALER, SUB, and
+    //  old ones until reaped): libzmq sizes two slot tables by this limit
+    //  and fills them, ~770 KiB resident for the 65535 that 0 means.
+    zsys_set_max_sockets (AGENT_MAX_SOCKETS);
 
     const char *reason = NULL;
     const char *key_path = cc_config_get (config, "key");
@@ -175,9 +185,12 @@ main (int argc, char **argv)
     }
     zsys_notice ("ready");
     //  Signal handlers only set zsys_interrupted (czmq's default handler).
+    //  A signal taken by this thread interrupts the wait; one taken by the
+    //  actor ends the actor, which wakes us through its pipe (the other
+    //  threads block signals). So no periodic wake-up: it was idle CPU.
     zpoller_t *poller = zpoller_new (cc_agent_actor (agent), NULL);
     while (!zsys_interrupted) {
-        zpoller_wait (poller, 500);
+        zpoller_wait (poller, -1);
         if (zpoller_terminated (poller))
             break;
     }

@@ -7,16 +7,20 @@
     log. Stream heartbeats carry the head, so a lost tail is noticed too.
 
     Trust: every advisory is opened with cc_advisory_open against the
-    pinned root before anything in it is looked at. What does not verify
-    is logged, counted and skipped (the cursor moves past it, so one bad
-    message cannot wedge the stream); it is never stored, handed over or
-    acked.
+    pinned root before anything in it is looked at. A cycle's in-order
+    deliveries are queued as bytes and opened together at the end of the
+    cycle, spread over cc_pool's threads, before the commit. What does not
+    verify is logged, counted and skipped (the cursor moves past it, so
+    one bad message cannot wedge the stream); it is never stored, handed
+    over or acked.
 
     Durability: the advisories of one poll cycle, the cursors, a handoff
     marker per advisory and ONE signed ack covering them all are committed
     in one LMDB transaction at the end of the cycle (s_cycle_end, just
     before the poller waits again). Only after that commit is an advisory
-    handed to the host, and only after the hand-over is the ack sent.
+    handed to the host (by the hand-over thread, batch after batch in
+    commit order, while the actor goes on with the next cycle), and only
+    after the hand-over came back done is the ack sent.
     A crash after the commit replays the hand-over on restart (the marker
     is still there; the spool file is idempotent) and resends the ack (it
     is in the outbox until the relay answers Acked). A crash before the
@@ -24,9 +28,14 @@
     serves the same deliveries again. The inbox refuses an id + revision
     it already holds (or an older one), so a restart repeats nothing.
 
-    The self_t owns both sockets, the store, the handoff and every string.
+    The self_t owns both sockets, the store, the handoff (used only by the
+    hand-over thread once it runs) and every string.
 */
 #include "cc_agents.h"
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define HELLO_EVERY_MS      10000   //  rediscover streams this often
 #define HELLO_RETRY_MS      1000    //  until the first Welcome
@@ -36,7 +45,10 @@
 #define RESEND_MAX          64      //  outbox entries resent per round
 #define DRAIN_MAX           1000    //  messages taken per socket per cycle
 #define BATCH_MAX           1024    //  advisories committed per cycle
-#define TICK_MS             100     //  housekeeping granularity
+#define HANDED_FLUSH_MS     1000    //  clear hand-over markers at least this often
+#define HANDOVER_BACKLOG    1024    //  committed advisories awaiting hand-over
+#define TRIM_AFTER          64      //  advisories handled before a heap trim
+#define TRIM_QUIET_MS       1000    //  ... once the agent was this long quiet
 #define ERRORS_REMEMBERED   256     //  distinct error replies logged once
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
@@ -50,7 +62,12 @@ typedef struct {
 } s_stream_t;
 
 typedef struct {
-    cc_advisory_t *advisory;        //  verified (owned)
+    uint8_t *signed_bytes;          //  as delivered, until verified (owned)
+    size_t signed_size;
+    cc_advisory_t *advisory;        //  set once verified (owned)
+    int code;                       //  why it did not verify
+    const char *reason;
+    void *handle;                   //  in self->pending
     char *stream;                   //  stream it came on (owned)
     uint64_t seq;
     int64_t received_at;            //  Unix seconds
@@ -71,6 +88,10 @@ typedef struct {
     char *endpoint_control;         //  tcp://host:port+1
     cc_store_t *store;
     cc_handoff_t *handoff;
+    cc_pool_t *pool;                //  verifies a cycle's deliveries
+    zactor_t *handover;             //  the hand-over thread
+    size_t handover_batches;        //  batches it has not returned yet
+    size_t handover_advisories;     //  their fresh advisories
     zpoller_t *poller;
     zsock_t *control;               //  DEALER to the relay
     zsock_t *stream;                //  SUB to the relay
@@ -88,6 +109,8 @@ typedef struct {
     uint64_t resend_mark;           //  resend nonces up to this one
     uint64_t resend_from;           //  next resend round starts here
     int64_t next_resend;            //  mono ms
+    bool outbox_empty;              //  last resend round found nothing and
+                                    //  no ack was committed since
     bool welcomed;                  //  Welcome seen since sockets were built
     bool dead;                      //  declared silent, not heard since
     int64_t alive_streams;          //  stream count in the last $alive
@@ -95,10 +118,11 @@ typedef struct {
     int64_t heard;                  //  mono ms of last message, 0: never
     int64_t created;                //  mono ms sockets were built
     int64_t hello_sent;             //  mono ms
-    int64_t next_tick;              //  mono ms
     int relay_heartbeat_ms;         //  from Welcome, 0: not yet known
     uint64_t fetch_corr;            //  counter for fetch corr ids
     zhashx_t *errors_logged;        //  "code:reason" already reported
+    size_t untrimmed;               //  advisories since the last heap trim
+    int64_t trim_at;                //  mono ms of the next trim, 0: none
     bool terminated;
     //  Counters (STATUS)
     uint64_t received;              //  advisories committed
@@ -110,6 +134,9 @@ typedef struct {
     uint64_t fetches;               //  Fetch requests sent
     uint64_t reconnects;            //  sockets rebuilt after silence
     uint64_t commit_failures;       //  cycles whose commit failed
+    uint64_t handed_over;           //  hand-overs done
+    uint64_t spool_failures;        //  spool files not written
+    uint64_t exec_failures;         //  commands that failed
 } self_t;
 
 
@@ -133,6 +160,7 @@ s_pending_destroy (void **item)
     s_pending_t *pending = (s_pending_t *) *item;
     if (pending) {
         cc_advisory_destroy (&pending->advisory);
+        free (pending->signed_bytes);
         free (pending->stream);
         free (pending);
         *item = NULL;
@@ -299,33 +327,80 @@ s_learn_head (self_t *self, s_stream_t *stream, uint64_t head)
 //  --------------------------------------------------------------------------
 //  Deliveries
 
-//  An in-order delivery: verify before anything else is trusted, then
-//  queue it for this cycle's commit. The cursor moves past it either way.
+//  An in-order delivery: queue a copy of its signed bytes for this cycle;
+//  s_verify checks them all before anything in them is trusted. The
+//  cursor moves past it either way (one bad message cannot wedge the
+//  stream).
 static void
 s_process (self_t *self, s_stream_t *stream, const Certcast__Delivery *delivery)
 {
     stream->cursor = delivery->seq;
-    int code = CC_EMALFORMED;
-    const char *reason = "empty or oversized signed advisory";
-    cc_advisory_t *advisory = NULL;
-    if (delivery->signed_.len > 0
-    &&  delivery->signed_.len <= CC_WIRE_MAX_SIGNED)
-        advisory = cc_advisory_open (delivery->signed_.data,
-                                     delivery->signed_.len, self->root_key,
-                                     (int64_t) time (NULL), CC_AT_DELIVERY,
-                                     &code, &reason);
-    if (!advisory) {
-        self->refused++;
-        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", stream->name,
-                      delivery->seq, cc_strerror (code), reason? reason: "");
-        return;
-    }
     s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
-    pending->advisory = advisory;
+    pending->code = CC_EMALFORMED;
+    pending->reason = "empty or oversized signed advisory";
+    if (delivery->signed_.len > 0
+    &&  delivery->signed_.len <= CC_WIRE_MAX_SIGNED) {
+        pending->signed_bytes = (uint8_t *) zmalloc (delivery->signed_.len);
+        memcpy (pending->signed_bytes, delivery->signed_.data,
+                delivery->signed_.len);
+        pending->signed_size = delivery->signed_.len;
+    }
     pending->stream = strdup (stream->name);
     pending->seq = delivery->seq;
     pending->received_at = (int64_t) time (NULL);
-    zlistx_add_end (self->pending, pending);
+    pending->handle = zlistx_add_end (self->pending, pending);
+}
+
+//  What every verification job of a batch reads (and nothing writes).
+typedef struct {
+    const uint8_t *root_key;
+    int64_t now;
+} s_verify_arg_t;
+
+//  A pool job: open one queued delivery against the pinned root. Writes
+//  only its own element.
+static void
+s_verify_job (void *job, void *arg)
+{
+    s_pending_t *pending = *(s_pending_t **) job;
+    const s_verify_arg_t *verify = (const s_verify_arg_t *) arg;
+    if (pending->signed_bytes)
+        pending->advisory = cc_advisory_open (
+            pending->signed_bytes, pending->signed_size, verify->root_key,
+            verify->now, CC_AT_DELIVERY, &pending->code, &pending->reason);
+}
+
+//  Verify the cycle's deliveries across the pool's threads, then drop,
+//  log and count those that did not verify; the rest keep their order.
+static void
+s_verify (self_t *self)
+{
+    size_t count = zlistx_size (self->pending);
+    if (count == 0)
+        return;
+    s_pending_t **jobs = (s_pending_t **) zmalloc (
+        (count + 1) * sizeof (s_pending_t *));
+    size_t queued = 0;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending))
+        if (!pending->advisory)
+            jobs [queued++] = pending;
+    s_verify_arg_t verify = { self->root_key, (int64_t) time (NULL) };
+    cc_pool_run (self->pool, jobs, queued, sizeof (s_pending_t *),
+                 s_verify_job, &verify);
+    for (size_t index = 0; index < queued; index++) {
+        s_pending_t *pending = jobs [index];
+        free (pending->signed_bytes);
+        pending->signed_bytes = NULL;
+        if (pending->advisory)
+            continue;
+        self->refused++;
+        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", pending->stream,
+                      pending->seq, cc_strerror (pending->code),
+                      pending->reason? pending->reason: "");
+        zlistx_delete (self->pending, pending->handle);
+    }
+    free (jobs);
 }
 
 //  Offer one encoded Delivery for stream. Live ones (from the SUB) that
@@ -586,6 +661,10 @@ s_resend (self_t *self)
                         zchunk_size (resend.acks [index]));
         zchunk_destroy (&resend.acks [index]);
     }
+    //  An empty outbox needs no resend rounds (and no wake-ups for them)
+    //  until the next commit makes an ack.
+    if (visited == 0 && self->resend_from == 0)
+        self->outbox_empty = true;
     self->resend_from = visited == RESEND_MAX? resend.last + 1: 0;
     if (self->resend_from == 0)
         self->resend_mark = self->last_nonce;
@@ -731,9 +810,12 @@ s_flush_handed (self_t *self)
     int rc = cc_store_write (self->store, s_handoff_done, self);
     if (rc == 0)
         zlistx_purge (self->handed);
-    else
-        //  Harmless: the markers replay the hand-over on restart.
+    else {
+        //  Harmless: the markers replay the hand-over on restart. Try
+        //  again a flush interval later, not at once.
+        self->handed_since = zclock_mono ();
         zsys_warning ("cannot clear handoff markers: %s", mdb_strerror (rc));
+    }
 }
 
 static bool
@@ -748,11 +830,258 @@ s_cycle_dirty (self_t *self)
     return false;
 }
 
+//  The address range of the LMDB map: LMDB does not say where it mapped
+//  the data file (mdb_env_info's me_mapaddr is only set for a fixed map),
+//  so find the mapping of that file in /proc/self/maps. False if none.
+static bool
+s_map_range (self_t *self, void **start, size_t *size)
+{
+    int fd;
+    struct stat info;
+    if (mdb_env_get_fd (cc_store_env (self->store), &fd) || fstat (fd, &info))
+        return false;
+    FILE *maps = fopen ("/proc/self/maps", "r");
+    if (!maps)
+        return false;
+    bool found = false;
+    char line [512];
+    while (!found && fgets (line, sizeof line, maps)) {
+        unsigned long low, high, inode;
+        unsigned int major, minor;
+        if (sscanf (line, "%lx-%lx %*s %*s %x:%x %lu", &low, &high, &major,
+                    &minor, &inode) == 5
+        &&  inode == (unsigned long) info.st_ino
+        &&  major == major (info.st_dev) && minor == minor (info.st_dev)) {
+            *start = (void *) low;
+            *size = high - low;
+            found = true;
+        }
+    }
+    fclose (maps);
+    return found;
+}
+
+//  Give back what a burst left behind: free heap pages, and the pages of
+//  the LMDB map the burst read. The map is a read-only shared mapping of
+//  the data file (no MDB_WRITEMAP), so dropping its page-table entries
+//  changes no data: a later read faults the same page back in from the
+//  page cache. Without this the map's resident part grows with the inbox.
+static void
+s_trim (self_t *self)
+{
+    malloc_trim (0);
+    void *start;
+    size_t size;
+    if (s_map_range (self, &start, &size))
+        madvise (start, size, MADV_DONTNEED);
+}
+
+//  A burst of advisories (a catch-up above all) leaves the heap with free
+//  pages the agent will not need while idle: give them back once it has
+//  been quiet for a moment, not during the burst (each arrival pushes the
+//  trim later).
+static void
+s_trim_later (self_t *self, size_t advisories)
+{
+    self->untrimmed += advisories;
+    if (self->untrimmed >= TRIM_AFTER) {
+        self->untrimmed = 0;
+        self->trim_at = zclock_mono () + TRIM_QUIET_MS;
+    }
+    else
+    if (self->trim_at && advisories)
+        self->trim_at = zclock_mono () + TRIM_QUIET_MS;
+}
+
+//  --------------------------------------------------------------------------
+//  Hand-over thread
+//
+//  A cycle's spool syncs took longer than its commit, and deliveries that
+//  arrived meanwhile waited for both. So the hand-over runs on a thread of
+//  its own: the actor commits, passes the committed batch (advisories,
+//  markers, the signed ack) to it and goes on with the next cycle. The
+//  thread hands batches over in commit order, several as one when they
+//  queue up (one set of syncs for all), and passes each back; only then
+//  does the actor send that batch's ack and let the next commit clear its
+//  markers. Per batch the order stays commit, hand over, ack, and a crash
+//  anywhere replays the hand-over from the markers as before.
+
+typedef struct {
+    zlistx_t *pending;              //  the committed s_pending_t (owned)
+    size_t fresh;                   //  how many are new: to hand over
+    uint64_t nonce;                 //  the batch's ack, 0: none
+    uint8_t *ack;                   //  its SignedAck bytes (owned)
+    size_t ack_size;
+    uint64_t spool_failures;        //  set by the thread
+    uint64_t exec_failures;         //  set by the thread
+} s_batch_t;
+
+static void
+s_batch_destroy (s_batch_t **self_p)
+{
+    if (*self_p) {
+        zlistx_destroy (&(*self_p)->pending);
+        free ((*self_p)->ack);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  Hand a group of batches over as one: one set of spool syncs.
+static void
+s_handover_group (cc_handoff_t *handoff, s_batch_t **group, size_t batches,
+                  size_t advisories)
+{
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (advisories + 1) * sizeof (cc_handoff_item_t));
+    size_t count = 0;
+    for (size_t index = 0; index < batches; index++)
+        for (s_pending_t *pending =
+                 (s_pending_t *) zlistx_first (group [index]->pending);
+             pending;
+             pending = (s_pending_t *) zlistx_next (group [index]->pending))
+            if (pending->fresh)
+                items [count++] = (cc_handoff_item_t) {
+                    pending->advisory, pending->stream, pending->seq,
+                    pending->received_at
+                };
+    uint64_t exec_before = cc_handoff_exec_failures (handoff);
+    group [0]->spool_failures = cc_handoff_deliver_batch (handoff, items,
+                                                          count);
+    group [0]->exec_failures = cc_handoff_exec_failures (handoff)
+                             - exec_before;
+    free (items);
+}
+
+//  One batch from the pipe; NULL and *terminated on $TERM.
+static s_batch_t *
+s_handover_take (zsock_t *pipe, bool *terminated)
+{
+    char *command = NULL;
+    void *batch = NULL;
+    if (zsock_recv (pipe, "sp", &command, &batch) || !command
+    ||  !streq (command, "BATCH") || !batch) {
+        *terminated = true;
+        batch = NULL;
+    }
+    zstr_free (&command);
+    return (s_batch_t *) batch;
+}
+
+#define HANDOVER_GROUP  16          //  batches handed over as one at most
+
+static void
+s_handover_actor (zsock_t *pipe, void *args)
+{
+    cc_handoff_t *handoff = (cc_handoff_t *) args;
+    zsock_signal (pipe, 0);
+    bool terminated = false;
+    while (!terminated) {
+        //  Wait for one batch, then take those queued behind it.
+        s_batch_t *group [HANDOVER_GROUP];
+        size_t batches = 0, advisories = 0;
+        do {
+            s_batch_t *batch = s_handover_take (pipe, &terminated);
+            if (!batch)
+                break;
+            group [batches++] = batch;
+            advisories += batch->fresh;
+        } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
+              && (zsock_events (pipe) & ZMQ_POLLIN));
+        if (batches)
+            s_handover_group (handoff, group, batches, advisories);
+        for (size_t index = 0; index < batches; index++)
+            zsock_send (pipe, "sp", "DONE", group [index]);
+    }
+    OPENSSL_thread_stop ();
+}
+
+//  A batch came back handed over: count it, remember its markers for the
+//  next commit to clear, and only now send its ack.
+static void
+s_handover_done (self_t *self)
+{
+    char *command = NULL;
+    void *pointer = NULL;
+    int rc = zsock_recv (self->handover, "sp", &command, &pointer);
+    zstr_free (&command);
+    s_batch_t *batch = (s_batch_t *) pointer;
+    if (rc || !batch)
+        return;
+    self->handover_batches--;
+    self->handover_advisories -= batch->fresh;
+    self->handed_over += batch->fresh;
+    self->received += batch->fresh;
+    self->spool_failures += batch->spool_failures;
+    self->exec_failures += batch->exec_failures;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (batch->pending);
+         pending; pending = (s_pending_t *) zlistx_next (batch->pending)) {
+        if (!pending->fresh)
+            continue;
+        if (zlistx_size (self->handed) == 0)
+            self->handed_since = zclock_mono ();
+        uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
+        *marker = pending->marker;
+        zlistx_add_end (self->handed, marker);
+    }
+    if (batch->nonce) {
+        self->last_nonce = batch->nonce;
+        self->outbox_empty = false;
+        s_send_ack (self, batch->nonce, batch->ack, batch->ack_size);
+    }
+    s_trim_later (self, batch->fresh);
+    s_batch_destroy (&batch);
+}
+
+//  Pass the committed cycle to the hand-over thread. Past the backlog,
+//  wait for batches to come back: memory stays bounded when the host's
+//  disk is slower than the relay.
+static void
+s_hand_over (self_t *self)
+{
+    s_batch_t *batch = (s_batch_t *) zmalloc (sizeof (s_batch_t));
+    batch->pending = self->pending;
+    self->pending = zlistx_new ();
+    zlistx_set_destructor (self->pending, s_pending_destroy);
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (batch->pending);
+         pending; pending = (s_pending_t *) zlistx_next (batch->pending))
+        if (pending->fresh)
+            batch->fresh++;
+        else
+            self->duplicates++;
+    batch->nonce = self->batch_nonce;
+    batch->ack = self->batch_ack;
+    batch->ack_size = self->batch_ack_size;
+    self->batch_ack = NULL;
+    self->batch_nonce = 0;
+    if (batch->fresh == 0) {
+        assert (batch->nonce == 0);     //  an ack covers fresh advisories
+        s_batch_destroy (&batch);
+        return;
+    }
+    self->handover_batches++;
+    self->handover_advisories += batch->fresh;
+    zsock_send (self->handover, "sp", "BATCH", batch);
+    while (self->handover_advisories > HANDOVER_BACKLOG
+       ||  self->handover_batches > HANDOVER_GROUP * 4)
+        s_handover_done (self);
+}
+
+//  Every batch back (at shutdown).
+static void
+s_handover_drain (self_t *self)
+{
+    while (self->handover && self->handover_batches > 0)
+        s_handover_done (self);
+}
+
+
 //  The one commit point of a poll cycle; see the file header for why the
 //  order is commit, hand over, forget markers, send the ack.
 static void
 s_cycle_end (self_t *self)
 {
+    s_verify (self);
     if (!s_cycle_dirty (self))
         return;
     int rc = cc_store_write (self->store, s_commit, self);
@@ -782,55 +1111,55 @@ s_cycle_end (self_t *self)
     //  This commit also cleared the markers of earlier hand-overs.
     zlistx_purge (self->handed);
 
-    //  A finished hand-over's marker is cleared by the next commit rather
-    //  than by a commit of its own: one data sync less per cycle. Until
-    //  then a crash would hand it over again, which is idempotent (the
-    //  spool file is replaced whole); s_tick and shutdown flush the rest.
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending)) {
-        if (pending->fresh) {
-            cc_handoff_deliver (self->handoff, pending->advisory,
-                                pending->stream, pending->seq,
-                                pending->received_at);
-            self->received++;
-            if (zlistx_size (self->handed) == 0)
-                self->handed_since = zclock_mono ();
-            uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
-            *marker = pending->marker;
-            zlistx_add_end (self->handed, marker);
-        }
-        else
-            self->duplicates++;
-    }
-    zlistx_purge (self->pending);
-    if (self->batch_nonce) {
-        self->last_nonce = self->batch_nonce;
-        s_send_ack (self, self->batch_nonce, self->batch_ack,
-                    self->batch_ack_size);
-        free (self->batch_ack);
-        self->batch_ack = NULL;
-        self->batch_nonce = 0;
-    }
+    s_hand_over (self);
 }
 
 
 //  --------------------------------------------------------------------------
 //  Housekeeping
 
+//  Silence longer than this means the relay is gone: never sooner than
+//  three of the relay's own heartbeat intervals.
+static int64_t
+s_dead_after (self_t *self)
+{
+    int64_t dead_after = self->options.dead_after_ms;
+    if (dead_after < 3 * (int64_t) self->relay_heartbeat_ms)
+        dead_after = 3 * (int64_t) self->relay_heartbeat_ms;
+    return dead_after;
+}
+
+static int64_t
+s_last_heard (self_t *self)
+{
+    return self->heard > self->created? self->heard: self->created;
+}
+
+//  A relay learns its streams from upstream only once the first advisory
+//  of a sector exists; until we follow one, ask more often so that first
+//  advisory is not held back by our hello interval.
+static int64_t
+s_hello_every (self_t *self)
+{
+    return !self->welcomed? HELLO_RETRY_MS
+         : zhashx_size (self->streams) == 0? HELLO_EMPTY_MS
+         : HELLO_EVERY_MS;
+}
+
+//  Timer work; every check compares with the clock, so calling it early
+//  does nothing and the actor calls it after every poll.
 static void
 s_tick (self_t *self)
 {
     int64_t now = zclock_mono ();
-    if (zlistx_size (self->handed) && now - self->handed_since >= 1000)
+    if (zlistx_size (self->handed)
+    &&  now - self->handed_since >= HANDED_FLUSH_MS)
         s_flush_handed (self);
     //  ZMTP heartbeats keep the TCP session honest, but a relay can also
     //  be wedged or the path half-open: if nothing at all was heard for
     //  dead_after, say so, rebuild both sockets and Hello again.
-    int64_t last = self->heard > self->created? self->heard: self->created;
-    int64_t dead_after = self->options.dead_after_ms;
-    if (dead_after < 3 * (int64_t) self->relay_heartbeat_ms)
-        dead_after = 3 * (int64_t) self->relay_heartbeat_ms;
-    if (now - last > dead_after) {
+    int64_t last = s_last_heard (self);
+    if (now - last > s_dead_after (self)) {
         if (!self->dead)
             zsys_warning ("relay %s silent for %" PRId64 "s, reconnecting",
                           self->relay_label, (now - last + 500) / 1000);
@@ -844,13 +1173,7 @@ s_tick (self_t *self)
         s_build_sockets (self);
         return;
     }
-    //  A relay learns its streams from upstream only once the first
-    //  advisory of a sector exists; until we follow one, ask more often
-    //  so that first advisory is not held back by our hello interval.
-    int64_t hello_every = !self->welcomed? HELLO_RETRY_MS
-                        : zhashx_size (self->streams) == 0? HELLO_EMPTY_MS
-                        : HELLO_EVERY_MS;
-    if (now - self->hello_sent >= hello_every)
+    if (now - self->hello_sent >= s_hello_every (self))
         s_send_hello (self);
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams))
@@ -859,10 +1182,42 @@ s_tick (self_t *self)
             if (stream->head > stream->cursor)
                 s_fetch (self, stream);
         }
-    if (self->welcomed && now >= self->next_resend) {
+    if (self->welcomed && !self->outbox_empty && now >= self->next_resend) {
         s_resend (self);
         self->next_resend = now + self->options.ack_resend_ms;
     }
+    if (self->trim_at && now >= self->trim_at) {
+        s_trim (self);
+        self->trim_at = 0;
+    }
+}
+
+static void
+s_earliest (int64_t *deadline, int64_t candidate)
+{
+    if (candidate < *deadline)
+        *deadline = candidate;
+}
+
+//  The next moment s_tick has work: the poller sleeps until then (or a
+//  message) instead of waking on a fixed tick, which was most of the
+//  agent's idle CPU. Mirrors the checks in s_tick.
+static int64_t
+s_next_deadline (self_t *self)
+{
+    int64_t deadline = s_last_heard (self) + s_dead_after (self) + 1;
+    s_earliest (&deadline, self->hello_sent + s_hello_every (self));
+    if (zlistx_size (self->handed))
+        s_earliest (&deadline, self->handed_since + HANDED_FLUSH_MS);
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        if (stream->fetch_sent)
+            s_earliest (&deadline, stream->fetch_sent + FETCH_RETRY_MS);
+    if (self->welcomed && !self->outbox_empty)
+        s_earliest (&deadline, self->next_resend);
+    if (self->trim_at)
+        s_earliest (&deadline, self->trim_at);
+    return deadline;
 }
 
 
@@ -893,9 +1248,8 @@ s_status_json (self_t *self)
         zhashx_size (self->streams), inbox, outbox, self->received,
         self->refused, self->duplicates, self->malformed, self->acks_sent,
         self->acks_confirmed, self->fetches, self->reconnects,
-        self->commit_failures, cc_handoff_delivered (self->handoff),
-        cc_handoff_spool_failures (self->handoff),
-        cc_handoff_exec_failures (self->handoff));
+        self->commit_failures, self->handed_over, self->spool_failures,
+        self->exec_failures);
 }
 
 static void
@@ -1006,6 +1360,36 @@ s_replay_done (MDB_txn *txn, void *arg)
     return 0;
 }
 
+//  Verify each again (the inbox is trusted no more than the wire) and
+//  hand over those that verify as one batch.
+static void
+s_replay_deliver (self_t *self, zlistx_t *replays)
+{
+    size_t count = 0;
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (zlistx_size (replays) + 1) * sizeof (cc_handoff_item_t));
+    for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
+         replay; replay = (s_replay_t *) zlistx_next (replays)) {
+        int code = 0;
+        const char *reason = NULL;
+        cc_advisory_t *advisory = cc_advisory_open (
+            zchunk_data (replay->signed_bytes),
+            zchunk_size (replay->signed_bytes), self->root_key,
+            (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+        if (advisory)
+            items [count++] = (cc_handoff_item_t) {
+                advisory, replay->stream, replay->seq, replay->received_at
+            };
+        else
+            zsys_warning ("inbox %s no longer verifies (%s); not handed "
+                          "over", replay->id, reason? reason: "?");
+    }
+    cc_handoff_deliver_batch (self->handoff, items, count);
+    for (size_t index = 0; index < count; index++)
+        cc_advisory_destroy (&items [index].advisory);
+    free (items);
+}
+
 static int
 s_replay_handoffs (self_t *self)
 {
@@ -1024,23 +1408,7 @@ s_replay_handoffs (self_t *self)
     if (rc == 0 && zlistx_size (replays)) {
         zsys_notice ("replaying %zu hand-overs interrupted by a stop",
                      zlistx_size (replays));
-        for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
-             replay; replay = (s_replay_t *) zlistx_next (replays)) {
-            int code = 0;
-            const char *reason = NULL;
-            cc_advisory_t *advisory = cc_advisory_open (
-                zchunk_data (replay->signed_bytes),
-                zchunk_size (replay->signed_bytes), self->root_key,
-                (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-            if (advisory) {
-                cc_handoff_deliver (self->handoff, advisory, replay->stream,
-                                    replay->seq, replay->received_at);
-                cc_advisory_destroy (&advisory);
-            }
-            else
-                zsys_warning ("inbox %s no longer verifies (%s); not handed "
-                              "over", replay->id, reason? reason: "?");
-        }
+        s_replay_deliver (self, replays);
         s_replay_done_t done = { self->store, replays };
         rc = cc_store_write (self->store, s_replay_done, &done);
     }
@@ -1061,6 +1429,7 @@ s_self_destroy (self_t **self_p)
         if (self->poller)
             s_destroy_sockets (self);
         zpoller_destroy (&self->poller);
+        zactor_destroy (&self->handover);
         zhashx_destroy (&self->errors_logged);
         zlistx_destroy (&self->handed);
         zlistx_destroy (&self->acked);
@@ -1068,6 +1437,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->streams);
         free (self->batch_ack);
         cc_handoff_destroy (&self->handoff);
+        cc_pool_destroy (&self->pool);
         cc_store_destroy (&self->store);
         free (self->endpoint_control);
         free (self->endpoint_stream);
@@ -1146,7 +1516,27 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
         s_self_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (self->pipe, NULL);
+    self->handed_over = cc_handoff_delivered (self->handoff);
+    self->spool_failures = cc_handoff_spool_failures (self->handoff);
+    self->exec_failures = cc_handoff_exec_failures (self->handoff);
+    //  Catch-up is bound by Ed25519 verification: use every core. The
+    //  helper threads start with SIGINT and SIGTERM blocked, so a stop
+    //  signal lands on a thread whose poll it interrupts (agent_main).
+    //  From here on only the hand-over thread uses self->handoff.
+    sigset_t stop_signals, old_signals;
+    sigemptyset (&stop_signals);
+    sigaddset (&stop_signals, SIGINT);
+    sigaddset (&stop_signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop_signals, &old_signals);
+    self->pool = cc_pool_new (cc_pool_workers_default ());
+    self->handover = zactor_new (s_handover_actor, self->handoff);
+    pthread_sigmask (SIG_SETMASK, &old_signals, NULL);
+    if (!self->pool || !self->handover) {
+        zsys_error ("cannot start the verification and hand-over threads");
+        s_self_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->pipe, self->handover, NULL);
     assert (self->poller);
     s_build_sockets (self);
     return self;
@@ -1166,9 +1556,8 @@ s_agent_actor (zsock_t *pipe, void *args)
         return;
     }
     zsys_info ("agent %s following relay %s", self->name, self->relay_label);
-    self->next_tick = zclock_mono ();
     while (!self->terminated) {
-        int64_t wait = self->next_tick - zclock_mono ();
+        int64_t wait = s_next_deadline (self) - zclock_mono ();
         if (wait < 0)
             wait = 0;
         void *which = zpoller_wait (self->poller, (int) wait);
@@ -1176,18 +1565,18 @@ s_agent_actor (zsock_t *pipe, void *args)
             break;
         if (which == self->pipe)
             s_handle_pipe (self);
+        while (zsock_events (self->handover) & ZMQ_POLLIN)
+            s_handover_done (self);
         //  Drain both relay sockets whichever woke us: zpoller reports
         //  one reader at a time, and a long hand-over must not leave
         //  heartbeats unread (they are what proves the relay alive).
         s_handle_control (self);
         s_handle_stream (self);
-        if (zclock_mono () >= self->next_tick) {
-            s_tick (self);
-            self->next_tick = zclock_mono () + TICK_MS;
-        }
+        s_tick (self);
         s_cycle_end (self);
     }
     s_cycle_end (self);
+    s_handover_drain (self);
     s_flush_handed (self);
     s_self_destroy (&self);
     //  Free this thread's OpenSSL state now: the thread is detached and

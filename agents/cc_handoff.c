@@ -6,7 +6,8 @@
     crash in between replays the hand-over on restart. So hand-over is at
     least once, and everything here is written to be harmless when
     repeated: the spool file has a fixed name and fixed content, and is
-    replaced atomically (write temp, fsync, rename, fsync the directory).
+    replaced atomically (write temp, sync its data, rename, sync the
+    directory); a batch of advisories shares those syncs.
 
     The command runs through posix_spawn, not fork, because the agent is
     a multi-threaded czmq process. It gets SIGPIPE back at its default
@@ -378,9 +379,30 @@ cc_handoff_destroy (cc_handoff_t **self_p)
 
 
 //  --------------------------------------------------------------------------
-//  Spool: write temp, fsync, rename, fsync the directory. The temporary
-//  name starts with '.' and does not end in .json, so a consumer that
-//  watches for *.json never picks up a half-written file.
+//  Spool: write every temp file of a batch, make their data durable, rename
+//  them into place, sync the directory once. The temporary name starts
+//  with '.' and does not end in .json, so a consumer that watches for
+//  *.json never picks up a half-written file, and a file is renamed only
+//  once its data is on disk, so a crash cannot leave a short file under
+//  its final name.
+//
+//  Data sync: each fdatasync here costs a device cache flush (~0.45 ms on
+//  ext4 over virtio, measured), so a catch-up batch of hundreds of files
+//  was bounded by flushes. From SYNCFS_FROM files on, one syncfs of the
+//  spool's filesystem makes all of them durable with one flush (256
+//  files: ~20-40 ms instead of ~200). But syncfs also waits for every
+//  other process's dirty data on that filesystem, so only a real
+//  catch-up batch uses it; live traffic, even grouped under load, keeps
+//  the targeted per-file fdatasync.
+
+#define SYNCFS_FROM     32
+
+typedef struct {
+    char *path;                     //  final name
+    char *temp;                     //  temporary name
+    bool written;                   //  temp complete (and synced if small)
+    int error;                      //  errno of what failed, 0: none
+} s_spool_file_t;
 
 static int
 s_write_all (int fd, const char *data, size_t size)
@@ -397,46 +419,92 @@ s_write_all (int fd, const char *data, size_t size)
     return 0;
 }
 
-static int
-s_spool (cc_handoff_t *self, const char *id, uint32_t revision,
-         const char *json)
+//  Advisory ids are printable ASCII without spaces (cc_advisory), but one
+//  could still hold a '/': never let a name leave the spool directory.
+static void
+s_spool_names (cc_handoff_t *self, const Certcast__Advisory *content,
+               s_spool_file_t *file)
 {
-    //  Advisory ids are printable ASCII without spaces (cc_advisory), but
-    //  one could still hold a '/': never let it leave the spool directory.
     char name [CC_INBOX_ID_MAX + 32];
-    snprintf (name, sizeof name, "%s-r%u.json", id, revision);
+    snprintf (name, sizeof name, "%s-r%u.json", content->id,
+              content->revision);
     for (char *cursor = name; *cursor; cursor++)
         if (*cursor == '/')
             *cursor = '_';
     if (name [0] == '.')
         name [0] = '_';
-    char *path = zsys_sprintf ("%s/%s", self->spool_dir, name);
-    char *temp = zsys_sprintf ("%s/.%s.tmp", self->spool_dir, name);
-    int rc = -1;
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd >= 0) {
-        if (s_write_all (fd, json, strlen (json)) == 0 && fsync (fd) == 0)
-            rc = 0;
-        if (close (fd))
-            rc = -1;
+    file->path = zsys_sprintf ("%s/%s", self->spool_dir, name);
+    file->temp = zsys_sprintf ("%s/.%s.tmp", self->spool_dir, name);
+}
+
+//  Write one temp file whole; fdatasync it too unless the batch's syncfs
+//  will. The descriptor is closed either way: a 1024-advisory batch must
+//  not hold 1024 of them.
+static void
+s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
+{
+    int fd = open (file->temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    file->written = fd >= 0
+                 && s_write_all (fd, json, strlen (json)) == 0
+                 && (!sync_now || fdatasync (fd) == 0);
+    if (!file->written)
+        file->error = errno;
+    if (fd >= 0 && close (fd) && file->written) {
+        file->written = false;
+        file->error = errno;
     }
-    if (rc == 0 && rename (temp, path))
-        rc = -1;
-    if (rc == 0) {
-        //  The rename is durable only once the directory is synced.
-        int dir_fd = open (self->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd >= 0) {
-            fsync (dir_fd);
-            close (dir_fd);
+}
+
+//  Returns the number of files not made durable under their final name
+//  (each logged; its temp file removed).
+static size_t
+s_spool_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
+               char **jsons, size_t count)
+{
+    s_spool_file_t *files = (s_spool_file_t *) zmalloc (
+        count * sizeof (s_spool_file_t));
+    //  Opened first: syncfs reports writeback errors seen since this open.
+    int dir_fd = open (self->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool batch_sync = count >= SYNCFS_FROM;
+    for (size_t index = 0; index < count && dir_fd >= 0; index++) {
+        s_spool_names (self, cc_advisory_content (items [index].advisory),
+                       &files [index]);
+        s_spool_write (&files [index], jsons [index], !batch_sync);
+    }
+    bool synced = dir_fd >= 0 && (!batch_sync || syncfs (dir_fd) == 0);
+    int error = synced? 0: errno;
+    size_t renamed = 0;
+    for (size_t index = 0; index < count && synced; index++) {
+        s_spool_file_t *file = &files [index];
+        if (file->written && rename (file->temp, file->path)) {
+            file->written = false;
+            file->error = errno;
         }
+        renamed += file->written;
     }
-    else {
-        zsys_error ("handoff: cannot write %s: %s", path, strerror (errno));
-        unlink (temp);
+    //  The renames are durable only once the directory is synced.
+    if (renamed && fsync (dir_fd)) {
+        error = errno;
+        synced = false;
     }
-    free (temp);
-    free (path);
-    return rc;
+    size_t failed = 0;
+    for (size_t index = 0; index < count; index++) {
+        s_spool_file_t *file = &files [index];
+        if (!synced || !file->written) {
+            failed++;
+            zsys_error ("handoff: cannot write %s: %s", file->path?
+                        file->path: self->spool_dir,
+                        strerror (error? error: file->error));
+            if (file->temp)
+                unlink (file->temp);
+        }
+        free (file->temp);
+        free (file->path);
+    }
+    if (dir_fd >= 0)
+        close (dir_fd);
+    free (files);
+    return failed;
 }
 
 
@@ -584,13 +652,10 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
 //  --------------------------------------------------------------------------
 //  Hand over
 
-int
-cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
-                    const char *stream, uint64_t seq, int64_t received_at)
+//  The log line; the title is the issuer's text: one line stays one line.
+static void
+s_log (const Certcast__Advisory *content)
 {
-    assert (self && advisory && stream);
-    const Certcast__Advisory *content = cc_advisory_content (advisory);
-    //  The title is the issuer's text: one log line stays one line.
     char title [201];
     snprintf (title, sizeof title, "%s", content->title? content->title: "");
     for (char *cursor = title; *cursor; cursor++)
@@ -598,20 +663,46 @@ cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
             *cursor = ' ';
     zsys_notice ("advisory %s rev %u [%s] %s", content->id, content->revision,
                  cc_handoff_severity_name (content->severity), title);
-    int rc = 0;
-    if (self->spool_dir || self->exec_cmd) {
-        char *json = cc_handoff_json (advisory, stream, seq, received_at);
-        if (self->spool_dir
-        &&  s_spool (self, content->id, content->revision, json)) {
-            self->spool_failures++;
-            rc = -1;
-        }
-        if (self->exec_cmd && s_exec (self, content, json))
-            self->exec_failures++;
-        free (json);
+}
+
+//  Log lines first, then every spool file durable, then the commands: a
+//  command may look for the spool file of its advisory.
+size_t
+cc_handoff_deliver_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
+                          size_t count)
+{
+    assert (self && (items || count == 0));
+    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
+    for (size_t index = 0; index < count; index++) {
+        const cc_handoff_item_t *item = &items [index];
+        assert (item->advisory && item->stream);
+        s_log (cc_advisory_content (item->advisory));
+        if (self->spool_dir || self->exec_cmd)
+            jsons [index] = cc_handoff_json (item->advisory, item->stream,
+                                             item->seq, item->received_at);
     }
-    self->delivered++;
-    return rc;
+    size_t failed = 0;
+    if (self->spool_dir && count > 0)
+        failed = s_spool_batch (self, items, jsons, count);
+    self->spool_failures += failed;
+    for (size_t index = 0; index < count; index++) {
+        if (self->exec_cmd
+        &&  s_exec (self, cc_advisory_content (items [index].advisory),
+                    jsons [index]))
+            self->exec_failures++;
+        free (jsons [index]);
+    }
+    free (jsons);
+    self->delivered += count;
+    return failed;
+}
+
+int
+cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
+                    const char *stream, uint64_t seq, int64_t received_at)
+{
+    cc_handoff_item_t item = { advisory, stream, seq, received_at };
+    return cc_handoff_deliver_batch (self, &item, 1)? -1: 0;
 }
 
 uint64_t
@@ -717,6 +808,55 @@ s_test_clear_dir (const char *dir)
     rmdir (dir);
 }
 
+//  Hand over count fresh advisories as one batch into spool and check
+//  every file; then the same batch into a spool that vanished fails whole.
+static void
+s_test_batch (const char *spool, size_t count)
+{
+    cc_handoff_t *handoff = cc_handoff_new (spool, NULL);
+    assert (handoff);
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        count * sizeof (cc_handoff_item_t));
+    const uint8_t body [] = "batched body";
+    for (size_t index = 0; index < count; index++) {
+        char id [32];
+        snprintf (id, sizeof id, "PK-BATCH-%zu", index);
+        items [index] = (cc_handoff_item_t) {
+            s_test_advisory (id, "batched", body, sizeof body - 1),
+            "national/banking", index + 1, 1700000000
+        };
+    }
+    assert (cc_handoff_deliver_batch (handoff, items, count) == 0);
+    assert (cc_handoff_delivered (handoff) == count);
+    for (size_t index = 0; index < count; index++) {
+        char *json = cc_handoff_json (items [index].advisory,
+                                      "national/banking", index + 1,
+                                      1700000000);
+        char *path = zsys_sprintf ("%s/PK-BATCH-%zu-r2.json", spool, index);
+        char *temp = zsys_sprintf ("%s/.PK-BATCH-%zu-r2.json.tmp", spool,
+                                   index);
+        char *written = s_test_read (path);
+        assert (written && streq (written, json));
+        assert (access (temp, F_OK) == -1);
+        unlink (path);
+        zstr_free (&written);
+        zstr_free (&temp);
+        zstr_free (&path);
+        zstr_free (&json);
+    }
+    //  Nothing is reported durable that is not: a missing spool fails all.
+    char *moved = zsys_sprintf ("%s.moved", spool);
+    assert (rename (spool, moved) == 0);
+    assert (cc_handoff_deliver_batch (handoff, items, count) == count);
+    assert (cc_handoff_spool_failures (handoff) == count);
+    assert (rename (moved, spool) == 0);
+    zstr_free (&moved);
+    for (size_t index = 0; index < count; index++)
+        cc_advisory_destroy (&items [index].advisory);
+    free (items);
+    cc_handoff_destroy (&handoff);
+}
+
 void
 cc_handoff_test (bool verbose)
 {
@@ -812,6 +952,11 @@ cc_handoff_test (bool verbose)
     zstr_free (&path);
     zstr_free (&json);
     cc_advisory_destroy (&advisory);
+
+    //  A batch big enough for the shared syncfs, and a small one: every
+    //  file whole under its final name, no temp file left, in one call.
+    s_test_batch (spool, 2 * SYNCFS_FROM + 1);
+    s_test_batch (spool, 2);
 
     //  A binary body travels as base64; a failing command is counted, a
     //  command that ignores stdin does not hang us.

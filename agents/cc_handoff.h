@@ -3,8 +3,9 @@
     Three channels, each optional but the log line:
     - the log: one notice line "advisory ID rev N [severity] title";
     - a spool directory: one JSON file per advisory, "<id>-r<rev>.json",
-      written to a temporary file, fsynced and renamed into place, so a
-      reader never sees a partial file; handing the same advisory over
+      written to a temporary file, synced and renamed into place, so a
+      reader never sees a partial file (a batch shares one data sync and
+      one directory sync); handing the same advisory over
       again (a replay after a crash) rewrites the same name with the same
       content;
     - a command: run through /bin/sh -c with the advisory JSON on stdin and
@@ -36,9 +37,27 @@ cc_handoff_t *
 void
     cc_handoff_destroy (cc_handoff_t **self_p);
 
-//  Hand one verified advisory over: log line, spool file, command. Returns
-//  0 if the spool file (when configured) was written, -1 if not (logged).
-//  A failing command is logged and counted but does not make this fail.
+//  One committed advisory of a hand-over batch; nothing is owned.
+typedef struct {
+    cc_advisory_t *advisory;        //  verified
+    const char *stream;
+    uint64_t seq;
+    int64_t received_at;            //  Unix seconds
+} cc_handoff_item_t;
+
+//  Hand over count verified advisories, in order: a log line each, then
+//  every spool file (when configured) written and made durable with the
+//  batch's shared data sync and ONE directory sync, then the command for
+//  each. When this returns, every spool file it did not count as failed
+//  is complete and durable under its final name. Returns the number of
+//  spool files not written (each logged and counted). A failing command
+//  is logged and counted but is not a failure here.
+size_t
+    cc_handoff_deliver_batch (cc_handoff_t *self,
+                              const cc_handoff_item_t *items, size_t count);
+
+//  Hand one verified advisory over (a batch of one). Returns 0 if the
+//  spool file (when configured) was written, -1 if not (logged).
 int
     cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
                         const char *stream, uint64_t seq, int64_t received_at);
