@@ -56,10 +56,7 @@ s_refuse (Certcast__SignedAck *signed_ack, Certcast__Ack *ack, int code,
 
 
 //  --------------------------------------------------------------------------
-//  Verify signed ack bytes. Sizes are checked before anything is trusted;
-//  the signature is checked before the entries are looked at, and with
-//  the key inside the ack - the binding of that key to the connected
-//  client is what expected_agent checks.
+//  Verify signed ack bytes: decode the envelope, then check it.
 
 Certcast__Ack *
 cc_ledger_verify_ack (const uint8_t *signed_ack, size_t size,
@@ -79,49 +76,73 @@ cc_ledger_verify_ack (const uint8_t *signed_ack, size_t size,
     if (!envelope)
         return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "signed ack does not decode", code, reason);
+    Certcast__Ack *ack = cc_ledger_verify_signed_ack (envelope, expected_agent,
+                                                      code, reason);
+    certcast__signed_ack__free_unpacked (envelope, NULL);
+    return ack;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Verify an already decoded envelope (a broker has it from the Acks
+//  request: decoding its re-encoding again would only cost). Sizes are
+//  checked before anything is trusted; the signature is checked before
+//  the entries are looked at, and with the key inside the ack - the
+//  binding of that key to the connected client is what expected_agent
+//  checks. The envelope stays the caller's.
+
+Certcast__Ack *
+cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
+                             const uint8_t *expected_agent, int *code,
+                             const char **reason)
+{
+    assert (envelope);
+    assert (code);
+    assert (reason);
+    *code = CC_OK;
+    *reason = NULL;
     if (envelope->ack.len == 0 || envelope->signature.len != 64)
-        return s_refuse (envelope, NULL, CC_EMALFORMED,
+        return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "signed ack lacks ack or 64-byte signature",
                          code, reason);
     Certcast__Ack *ack = (Certcast__Ack *)
         cc_wire_unpack (&certcast__ack__descriptor, envelope->ack.data,
                         envelope->ack.len, CC_WIRE_MAX_FRAME);
     if (!ack)
-        return s_refuse (envelope, NULL, CC_EMALFORMED,
+        return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "ack does not decode", code, reason);
     if (ack->agent_key.len != 32)
-        return s_refuse (envelope, ack, CC_EMALFORMED,
+        return s_refuse (NULL, ack, CC_EMALFORMED,
                          "ack agent key is not 32 bytes", code, reason);
     if (!cc_ed25519_verify (ack->agent_key.data, envelope->ack.data,
                             envelope->ack.len, envelope->signature.data,
                             envelope->signature.len))
-        return s_refuse (envelope, ack, CC_ESIGNATURE,
+        return s_refuse (NULL, ack, CC_ESIGNATURE,
                          "ack signature does not verify", code, reason);
     if (expected_agent
     &&  CRYPTO_memcmp (expected_agent, ack->agent_key.data, 32) != 0)
-        return s_refuse (envelope, ack, CC_ENOTALLOWED,
+        return s_refuse (NULL, ack, CC_ENOTALLOWED,
                          "ack signed by another agent than the connected "
                          "client", code, reason);
     if (ack->n_entries == 0 || ack->n_entries > CC_LEDGER_MAX_ENTRIES)
-        return s_refuse (envelope, ack, CC_EMALFORMED,
+        return s_refuse (NULL, ack, CC_EMALFORMED,
                          "ack has no entries or too many", code, reason);
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
         size_t length = entry->advisory_id?
             strnlen (entry->advisory_id, CC_LEDGER_ID_MAX + 1): 0;
         if (length == 0 || length > CC_LEDGER_ID_MAX)
-            return s_refuse (envelope, ack, CC_EMALFORMED,
+            return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry advisory id empty or too long",
                              code, reason);
         if (entry->revision < 1)
-            return s_refuse (envelope, ack, CC_EMALFORMED,
+            return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry revision is 0", code, reason);
         if (entry->status < CERTCAST__ACK_STATUS__RECEIVED
         ||  entry->status > CERTCAST__ACK_STATUS__FAILED)
-            return s_refuse (envelope, ack, CC_EMALFORMED,
+            return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry status unknown", code, reason);
     }
-    certcast__signed_ack__free_unpacked (envelope, NULL);
     return ack;
 }
 

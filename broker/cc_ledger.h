@@ -38,6 +38,13 @@ Certcast__Ack *
                           const uint8_t *expected_agent, int *code,
                           const char **reason) CC_WUR;
 
+//  The same checks on an envelope the caller already decoded (a broker's
+//  Acks request); the envelope stays the caller's.
+Certcast__Ack *
+    cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
+                                 const uint8_t *expected_agent, int *code,
+                                 const char **reason) CC_WUR;
+
 //  Store one verified signed ack: the evidence and one row per entry.
 //  `ack` is the already-verified decode of the same bytes. Sets *new_rows
 //  to how many rows were not already present. If queue_upstream, also
