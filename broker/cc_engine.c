@@ -134,7 +134,8 @@ typedef struct {
     int64_t next_heartbeat;
     int64_t next_housekeeping;
     time_t allow_mtime;
-    uint64_t ackq_confirm;          //  upstream confirmed up to (batched)
+    uint64_t ackq_confirm;          //  upstream confirmed up to, to commit
+    uint64_t ackq_confirmed;        //  the same, committed or not
     char report_stream [80];        //  own stream of the report in flight
     uint64_t report_confirm;        //  its seq, once answered (batched)
     bool roster_dirty;              //  send roster upstream
@@ -564,10 +565,6 @@ s_answer (self_t *self, s_item_t *item, bool committed)
         stored.placed = placed;
         control.body_case = CERTCAST__CONTROL__BODY_STORED;
         control.stored = &stored;
-        if (item->type == ITEM_PUBLISH)
-            zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
-                         stored.id, stored.revision, item->peer,
-                         item->n_placed);
     }
     else {
         acked.count = item->count;
@@ -575,6 +572,11 @@ s_answer (self_t *self, s_item_t *item, bool committed)
         control.acked = &acked;
     }
     s_reply (self, item->routing, &control);
+    //  The log line after the reply: its clock and write are not the
+    //  publisher's to wait for.
+    if (item->type == ITEM_PUBLISH)
+        zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
+                     stored.id, stored.revision, item->peer, item->n_placed);
 }
 
 //  ---------------------------------------------------------------------
@@ -768,12 +770,16 @@ s_verify_batch (self_t *self)
 }
 
 //  The one commit point of the loop, just before the poller sleeps.
+//  The upstream's confirmation of our ack queue rides on a commit made
+//  anyway, unless `flush` (housekeeping, exit): a commit of its own per
+//  Acked would be a second disk sync per ack batch, and losing it in a
+//  crash only makes us send acks the national ledger already holds.
 static void
-s_cycle_end (self_t *self)
+s_cycle_end (self_t *self, bool flush)
 {
     s_verify_batch (self);
-    if (zlistx_size (self->batch) == 0 && !self->ackq_confirm
-    &&  !self->report_confirm)
+    if (zlistx_size (self->batch) == 0 && !self->report_confirm
+    &&  !(flush && self->ackq_confirm))
         return;
     int rc = cc_store_write (self->store, s_batch_write, self);
     bool committed = rc == 0;
@@ -818,7 +824,8 @@ s_cycle_end (self_t *self)
     zlistx_purge (self->outgoing);
     zlistx_purge (self->batch);
     zhashx_purge (self->pending_heads);
-    self->ackq_confirm = 0;
+    if (committed)
+        self->ackq_confirm = 0;
     self->report_confirm = 0;
 }
 
@@ -1108,6 +1115,7 @@ s_upstream_acked (void *arg, uint64_t upto)
 {
     self_t *self = (self_t *) arg;
     self->ackq_confirm = upto;
+    self->ackq_confirmed = upto;
 }
 
 static void
@@ -1194,7 +1202,8 @@ s_forward_acks (self_t *self)
         return;
     s_ack_batch_t batch = { NULL, 0, 0 };
     batch.acks = (Certcast__SignedAck **) zmalloc (ACKQ_BATCH * sizeof (void *));
-    cc_ledger_queue_peek (self->store, txn, ACKQ_BATCH, s_collect_ack, &batch);
+    cc_ledger_queue_peek (self->store, txn, self->ackq_confirmed, ACKQ_BATCH,
+                          s_collect_ack, &batch);
     mdb_txn_abort (txn);
     if (batch.upto) {
         cc_upstream_send_acks (self->upstream, batch.upto, batch.acks,
@@ -1570,6 +1579,7 @@ s_housekeeping (self_t *self)
     if (cleared > 0)
         zsys_notice ("cleared %d stale reader slot(s)", cleared);
     s_rescan_roster (self, false);
+    s_cycle_end (self, true);
 }
 
 static void
@@ -1612,7 +1622,7 @@ s_engine_actor (zsock_t *pipe, void *args)
         //  drain the router too, so a busy upstream cannot starve it.
         if (which != self->router)
             s_handle_router (self);
-        s_cycle_end (self);
+        s_cycle_end (self, false);
 
         now = zclock_mono ();
         if (self->upstream) {
@@ -1631,7 +1641,7 @@ s_engine_actor (zsock_t *pipe, void *args)
             self->next_housekeeping = now + ROSTER_RESCAN_MS;
         }
     }
-    s_cycle_end (self);
+    s_cycle_end (self, true);
     s_self_destroy (&self);
     //  Free this thread's OpenSSL state now: the thread is detached and
     //  may still be exiting when main's atexit cleanup runs.
