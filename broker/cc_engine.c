@@ -34,6 +34,7 @@
 #define ACKQ_BATCH          512     //  signed acks per upstream batch
 #define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
 #define ROSTER_RESCAN_MS    5000
+#define ACK_LINGER_MS       10      //  acks alone wait this long for company
 
 typedef struct _s_ack_t s_ack_t;
 
@@ -59,6 +60,7 @@ typedef struct {
     //  verification's verdict (advisories; acks keep their own)
     int refused_code;
     const char *refused_reason;
+    bool verified;                  //  verified and screened (acks may wait)
     //  ITEM_ROSTER
     Certcast__Roster *roster;
     char via [64];
@@ -130,6 +132,7 @@ typedef struct {
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
     cc_pool_t *pool;                //  verifies a cycle's batch
     int64_t verify_now;             //  wall clock of this cycle's checks
+    int64_t acks_due;               //  mono ms the waiting acks commit, 0: none
     int64_t started;
     int64_t next_heartbeat;
     int64_t next_housekeeping;
@@ -716,6 +719,8 @@ s_screen_batch (self_t *self)
     zhashx_t *stalled = NULL;
     for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
          item = (s_item_t *) zlistx_next (self->batch)) {
+        if (item->verified)
+            continue;               //  an ack that waited: screened already
         const char *reason = NULL;
         int code = s_screen (self, item, &reason);
         if (code == CC_OK && item->type == ITEM_FORWARD && stalled
@@ -734,6 +739,9 @@ s_screen_batch (self_t *self)
         zlistx_delete (self->batch, zlistx_cursor (self->batch));
     }
     zhashx_destroy (&stalled);
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch))
+        item->verified = true;
 }
 
 //  Every advisory and every ack of the cycle, verified across the pool.
@@ -743,14 +751,14 @@ s_verify_batch (self_t *self)
     size_t count = 0;
     for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
          item = (s_item_t *) zlistx_next (self->batch))
-        count += item->type == ITEM_ACKS? item->n_acks:
-                 item->type == ITEM_ROSTER? 0: 1;
+        count += item->verified || item->type == ITEM_ROSTER? 0:
+                 item->type == ITEM_ACKS? item->n_acks: 1;
     if (count > 0) {
         s_job_t *jobs = (s_job_t *) zmalloc (count * sizeof (s_job_t));
         size_t index = 0;
         for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
              item = (s_item_t *) zlistx_next (self->batch)) {
-            if (item->type == ITEM_ROSTER)
+            if (item->type == ITEM_ROSTER || item->verified)
                 continue;
             if (item->type != ITEM_ACKS)
                 jobs [index++].item = item;
@@ -769,6 +777,26 @@ s_verify_batch (self_t *self)
     s_screen_batch (self);
 }
 
+//  Acks alone may wait a few ms for company: with thousands of agents each
+//  ack would otherwise cost a disk sync of its own, and those syncs hold
+//  up the next advisory's commit at this hop (and every other writer on
+//  the disk). Advisories, rosters and reports never wait; acks that are
+//  waiting ride with them. Nothing is answered before the commit, so a
+//  crash meanwhile loses nothing an agent was told: it sends again.
+static bool
+s_acks_may_wait (self_t *self)
+{
+    if (!self->acks_due || self->report_confirm
+    ||  zlistx_size (self->batch) >= CYCLE_MAX_MESSAGES
+    ||  zclock_mono () >= self->acks_due)
+        return false;
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch))
+        if (item->type != ITEM_ACKS)
+            return false;
+    return true;
+}
+
 //  The one commit point of the loop, just before the poller sleeps.
 //  The upstream's confirmation of our ack queue rides on a commit made
 //  anyway, unless `flush` (housekeeping, exit): a commit of its own per
@@ -778,8 +806,12 @@ static void
 s_cycle_end (self_t *self, bool flush)
 {
     s_verify_batch (self);
+    if (zlistx_size (self->batch) == 0)
+        self->acks_due = 0;
     if (zlistx_size (self->batch) == 0 && !self->report_confirm
     &&  !(flush && self->ackq_confirm))
+        return;
+    if (!flush && s_acks_may_wait (self))
         return;
     int rc = cc_store_write (self->store, s_batch_write, self);
     bool committed = rc == 0;
@@ -824,6 +856,7 @@ s_cycle_end (self_t *self, bool flush)
     zlistx_purge (self->outgoing);
     zlistx_purge (self->batch);
     zhashx_purge (self->pending_heads);
+    self->acks_due = 0;
     if (committed)
         self->ackq_confirm = 0;
     self->report_confirm = 0;
@@ -966,6 +999,8 @@ s_handle_acks (self_t *self, zframe_t *routing, Certcast__Control *request,
         return;
     }
     self->counters.ack_messages++;
+    if (!self->acks_due)
+        self->acks_due = zclock_mono () + ACK_LINGER_MS;
     s_item_t *item = s_item_new (ITEM_ACKS, routing, request->corr,
                                  member->curve);
     item->acks_request = (Certcast__Acks *) s_take_body (request);
@@ -1607,6 +1642,8 @@ s_engine_actor (zsock_t *pipe, void *args)
             wait = 0;
         if (wait > heartbeat)
             wait = heartbeat;
+        if (self->acks_due && self->acks_due - now < wait)
+            wait = self->acks_due > now? self->acks_due - now: 0;
         void *which = zpoller_wait (self->poller, (int) wait);
         if (zpoller_terminated (self->poller))
             break;
