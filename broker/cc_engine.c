@@ -11,10 +11,15 @@
     commit fails nothing is made visible and every requester is told
     "storage" (publishers exit non-zero; agents and relays resend).
 
-    Trust decisions all happen before the batch: the sender is the ZAP
+    Trust decisions all happen before the write: the sender is the ZAP
     User-Id (its CURVE key) looked up in the roster, never the ROUTER
-    routing id, and every advisory is verified against the pinned root
-    (cc_advisory_open) before it is queued.
+    routing id, and every advisory (cc_advisory_open, against the pinned
+    root) and every signed ack (cc_ledger_verify_signed_ack) is verified
+    before the transaction begins. Handlers only queue what arrived;
+    s_cycle_end first verifies the whole cycle at once on the fork-join
+    pool (cc_pool: Ed25519 is the one CPU-bound step, and a cycle holds
+    up to thousands of acks), refuses what failed with the same replies
+    as ever, and only then writes what passed.
 
     self_t owns the store, roster, sockets, ZAP actor, upstream link and
     the batch; batch items own their frames and decoded messages.
@@ -29,6 +34,9 @@
 #define ACKQ_BATCH          512     //  signed acks per upstream batch
 #define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
 #define ROSTER_RESCAN_MS    5000
+#define ACK_LINGER_MS       10      //  acks alone wait this long for company
+
+typedef struct _s_ack_t s_ack_t;
 
 typedef enum {
     ITEM_PUBLISH, ITEM_ACKS, ITEM_ROSTER, ITEM_FORWARD, ITEM_RECORD
@@ -40,10 +48,19 @@ typedef struct {
     zframe_t *routing;              //  who to answer (NULL: nobody)
     uint64_t corr;
     char peer [41];                 //  CURVE key of the requester
-    //  ITEM_PUBLISH
+    //  ITEM_PUBLISH, ITEM_RECORD: the request's body, until verified
+    Certcast__Publish *publish;
+    //  ITEM_PUBLISH, ITEM_RECORD, ITEM_FORWARD: set by verification
     cc_advisory_t *advisory;
-    //  ITEM_ACKS: verified Ack decodes and their signed bytes
-    zlistx_t *acks;                 //  s_ack_t
+    //  ITEM_ACKS: the request's body and one entry per signed ack in it
+    Certcast__Acks *acks_request;
+    s_ack_t *acks;                  //  n_acks entries
+    size_t n_acks;
+    uint8_t agent_key [32];         //  the connected agent; acks must carry it
+    //  verification's verdict (advisories; acks keep their own)
+    int refused_code;
+    const char *refused_reason;
+    bool verified;                  //  verified and screened (acks may wait)
     //  ITEM_ROSTER
     Certcast__Roster *roster;
     char via [64];
@@ -60,10 +77,23 @@ typedef struct {
     size_t n_placed;
 } s_item_t;
 
+//  One signed ack of an Acks request. A pool job fills everything below
+//  envelope and expected; the engine reads it after the run.
+struct _s_ack_t {
+    const Certcast__SignedAck *envelope;    //  in the item's request
+    const uint8_t *expected;        //  agent key it must carry, NULL: any
+    uint8_t *bytes;                 //  its encoding, kept as evidence
+    size_t size;
+    Certcast__Ack *ack;             //  verified decode, NULL: refused
+    int code;
+    const char *reason;
+};
+
+//  One verification job: an advisory item, or one ack of an item.
 typedef struct {
-    zchunk_t *bytes;                //  encoded SignedAck
-    Certcast__Ack *ack;             //  verified decode
-} s_ack_t;
+    s_item_t *item;
+    s_ack_t *ack;                   //  NULL: the item's advisory
+} s_job_t;
 
 //  What a committed batch makes visible on the PUB socket.
 typedef struct {
@@ -100,11 +130,15 @@ typedef struct {
     zlistx_t *batch;                //  s_item_t
     zlistx_t *outgoing;             //  s_outgoing_t of the current attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
+    cc_pool_t *pool;                //  verifies a cycle's batch
+    int64_t verify_now;             //  wall clock of this cycle's checks
+    int64_t acks_due;               //  mono ms the waiting acks commit, 0: none
     int64_t started;
     int64_t next_heartbeat;
     int64_t next_housekeeping;
     time_t allow_mtime;
-    uint64_t ackq_confirm;          //  upstream confirmed up to (batched)
+    uint64_t ackq_confirm;          //  upstream confirmed up to, to commit
+    uint64_t ackq_confirmed;        //  the same, committed or not
     char report_stream [80];        //  own stream of the report in flight
     uint64_t report_confirm;        //  its seq, once answered (batched)
     bool roster_dirty;              //  send roster upstream
@@ -115,18 +149,6 @@ static char *s_status_json (self_t *self);
 
 //  ---------------------------------------------------------------------
 //  Batch items
-
-static void
-s_ack_destroy (void **item_p)
-{
-    s_ack_t *ack = (s_ack_t *) *item_p;
-    if (ack) {
-        zchunk_destroy (&ack->bytes);
-        certcast__ack__free_unpacked (ack->ack, NULL);
-        free (ack);
-        *item_p = NULL;
-    }
-}
 
 static s_item_t *
 s_item_new (item_type_t type, zframe_t *routing, uint64_t corr,
@@ -148,7 +170,16 @@ s_item_destroy (void **item_p)
     if (item) {
         zframe_destroy (&item->routing);
         cc_advisory_destroy (&item->advisory);
-        zlistx_destroy (&item->acks);
+        if (item->publish)
+            certcast__publish__free_unpacked (item->publish, NULL);
+        for (size_t index = 0; index < item->n_acks; index++) {
+            free (item->acks [index].bytes);
+            if (item->acks [index].ack)
+                certcast__ack__free_unpacked (item->acks [index].ack, NULL);
+        }
+        free (item->acks);
+        if (item->acks_request)
+            certcast__acks__free_unpacked (item->acks_request, NULL);
         if (item->roster)
             certcast__roster__free_unpacked (item->roster, NULL);
         free (item->stream);
@@ -415,12 +446,11 @@ s_apply_record (self_t *self, MDB_txn *txn, s_item_t *item)
 static int
 s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
 {
-    for (s_ack_t *ack = (s_ack_t *) zlistx_first (item->acks); ack;
-         ack = (s_ack_t *) zlistx_next (item->acks)) {
+    for (size_t index = 0; index < item->n_acks; index++) {
+        s_ack_t *ack = &item->acks [index];
         int new_rows = 0;
-        int rc = cc_ledger_put (self->store, txn, zchunk_data (ack->bytes),
-                                zchunk_size (ack->bytes), ack->ack, now,
-                                self->relay, &new_rows);
+        int rc = cc_ledger_put (self->store, txn, ack->bytes, ack->size,
+                                ack->ack, now, self->relay, &new_rows);
         if (rc)
             return rc;
         item->count += new_rows;
@@ -538,10 +568,6 @@ s_answer (self_t *self, s_item_t *item, bool committed)
         stored.placed = placed;
         control.body_case = CERTCAST__CONTROL__BODY_STORED;
         control.stored = &stored;
-        if (item->type == ITEM_PUBLISH)
-            zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
-                         stored.id, stored.revision, item->peer,
-                         item->n_placed);
     }
     else {
         acked.count = item->count;
@@ -549,14 +575,243 @@ s_answer (self_t *self, s_item_t *item, bool committed)
         control.acked = &acked;
     }
     s_reply (self, item->routing, &control);
+    //  The log line after the reply: its clock and write are not the
+    //  publisher's to wait for.
+    if (item->type == ITEM_PUBLISH)
+        zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
+                     stored.id, stored.revision, item->peer, item->n_placed);
+}
+
+//  ---------------------------------------------------------------------
+//  Verification: the whole cycle at once, on the pool, before the write
+
+//  Pool job: touches only its own ack, and reads the envelope.
+static void
+s_verify_ack (s_ack_t *ack)
+{
+    ack->ack = cc_ledger_verify_signed_ack (ack->envelope, ack->expected,
+                                            &ack->code, &ack->reason);
+    if (!ack->ack)
+        return;
+    //  The evidence is the SignedAck as encoded; pack it here, off the
+    //  engine thread, only for acks that will be kept.
+    ack->size = certcast__signed_ack__get_packed_size (ack->envelope);
+    ack->bytes = (uint8_t *) malloc (ack->size? ack->size: 1);
+    assert (ack->bytes);
+    certcast__signed_ack__pack (ack->envelope, ack->bytes);
+}
+
+//  Pool job: touches only its own item; reads the root key and the clock
+//  the engine set before the run.
+static void
+s_verify_advisory (self_t *self, s_item_t *item)
+{
+    const uint8_t *signed_bytes = NULL;
+    size_t size = 0;
+    Certcast__Delivery *delivery = NULL;
+    if (item->type == ITEM_FORWARD) {
+        delivery = (Certcast__Delivery *) cc_wire_unpack (
+            &certcast__delivery__descriptor, zchunk_data (item->delivery),
+            zchunk_size (item->delivery), CC_WIRE_MAX_FRAME);
+        assert (delivery);      //  cc_upstream decoded it already
+        signed_bytes = delivery->signed_.data;
+        size = delivery->signed_.len;
+    }
+    else {
+        signed_bytes = item->publish->signed_.data;
+        size = item->publish->signed_.len;
+    }
+    //  Only a publish is taken at intake; a record and a delivery were
+    //  valid when issued.
+    item->advisory = cc_advisory_open (
+        signed_bytes, size, self->root_key, self->verify_now,
+        item->type == ITEM_PUBLISH? CC_AT_INTAKE: CC_AT_DELIVERY,
+        &item->refused_code, &item->refused_reason);
+    if (delivery)
+        certcast__delivery__free_unpacked (delivery, NULL);
+}
+
+static void
+s_verify_job (void *job, void *arg)
+{
+    s_job_t *entry = (s_job_t *) job;
+    if (entry->ack)
+        s_verify_ack (entry->ack);
+    else
+        s_verify_advisory ((self_t *) arg, entry->item);
+}
+
+//  Why a verified publish is still refused here: the delegation covers
+//  the targets, but we must serve them too. A relay takes only its own
+//  sectors, so a banking issuer cannot reach telecom through the banking
+//  relay even with a wider delegation. NULL: accepted.
+static const char *
+s_publish_refusal (self_t *self, cc_advisory_t *advisory)
+{
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    if (content->all_sectors && self->relay)
+        return "a relay takes advisories for its own sectors only, not all";
+    for (size_t index = 0; index < content->n_sectors; index++)
+        if (!s_serves (self, content->sectors [index]))
+            return self->relay?
+                "target sector is not served by this relay":
+                "target sector is not a configured sector";
+    return NULL;
+}
+
+//  A relay may only report for the sectors its roster entry lists. The
+//  entry is looked up again: the batch outlives nothing, but a request
+//  keeps no pointer into the roster.
+static const char *
+s_record_refusal (self_t *self, s_item_t *item, int *code)
+{
+    const cc_member_t *member = cc_roster_by_curve (self->roster, item->peer);
+    if (!member) {
+        *code = CC_ENOTALLOWED;
+        return "client key is not (or no longer) enrolled";
+    }
+    const Certcast__Advisory *content = cc_advisory_content (item->advisory);
+    bool in_scope = !content->all_sectors;
+    for (size_t index = 0; in_scope && index < content->n_sectors; index++)
+        in_scope = s_may_read (member, content->sectors [index]);
+    *code = CC_ESCOPE;
+    return in_scope? NULL:
+        "a relay reports advisories for its own sectors only";
+}
+
+//  The verdict on one verified item: CC_OK, or a code and *reason.
+static int
+s_screen (self_t *self, s_item_t *item, const char **reason)
+{
+    if (item->type == ITEM_ACKS) {
+        //  One bad ack refuses the whole request, as the first one found.
+        for (size_t index = 0; index < item->n_acks; index++)
+            if (!item->acks [index].ack) {
+                *reason = item->acks [index].reason;
+                return item->acks [index].code;
+            }
+        return CC_OK;
+    }
+    if (item->type == ITEM_ROSTER)
+        return CC_OK;
+    if (!item->advisory) {
+        *reason = item->refused_reason;
+        return item->refused_code;
+    }
+    int code = CC_ESCOPE;
+    if (item->type == ITEM_PUBLISH)
+        *reason = s_publish_refusal (self, item->advisory);
+    else
+    if (item->type == ITEM_RECORD)
+        *reason = s_record_refusal (self, item, &code);
+    else
+        *reason = NULL;
+    return *reason? code: CC_OK;
+}
+
+//  Drop what failed, with its refusal, so the batch holds only what may
+//  be written. A delivery that failed leaves its stream waiting here,
+//  loudly, rather than skipping a number agents expect: the later ones of
+//  that stream in this batch go too (they are fetched again).
+static void
+s_screen_batch (self_t *self)
+{
+    zhashx_t *stalled = NULL;
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch)) {
+        if (item->verified)
+            continue;               //  an ack that waited: screened already
+        const char *reason = NULL;
+        int code = s_screen (self, item, &reason);
+        if (code == CC_OK && item->type == ITEM_FORWARD && stalled
+        &&  zhashx_lookup (stalled, item->stream)) {
+            zlistx_delete (self->batch, zlistx_cursor (self->batch));
+            continue;
+        }
+        if (code == CC_OK)
+            continue;
+        if (item->type == ITEM_FORWARD) {
+            if (!stalled)
+                stalled = zhashx_new ();
+            zhashx_insert (stalled, item->stream, item);
+        }
+        s_refuse (self, item->routing, item->corr, item->peer, code, reason);
+        zlistx_delete (self->batch, zlistx_cursor (self->batch));
+    }
+    zhashx_destroy (&stalled);
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch))
+        item->verified = true;
+}
+
+//  Every advisory and every ack of the cycle, verified across the pool.
+static void
+s_verify_batch (self_t *self)
+{
+    size_t count = 0;
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch))
+        count += item->verified || item->type == ITEM_ROSTER? 0:
+                 item->type == ITEM_ACKS? item->n_acks: 1;
+    if (count > 0) {
+        s_job_t *jobs = (s_job_t *) zmalloc (count * sizeof (s_job_t));
+        size_t index = 0;
+        for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+             item = (s_item_t *) zlistx_next (self->batch)) {
+            if (item->type == ITEM_ROSTER || item->verified)
+                continue;
+            if (item->type != ITEM_ACKS)
+                jobs [index++].item = item;
+            for (size_t ack = 0; item->type == ITEM_ACKS && ack < item->n_acks;
+                 ack++) {
+                jobs [index].item = item;
+                jobs [index++].ack = &item->acks [ack];
+            }
+        }
+        assert (index == count);
+        self->verify_now = (int64_t) time (NULL);
+        cc_pool_run (self->pool, jobs, count, sizeof (s_job_t), s_verify_job,
+                     self);
+        free (jobs);
+    }
+    s_screen_batch (self);
+}
+
+//  Acks alone may wait a few ms for company: with thousands of agents each
+//  ack would otherwise cost a disk sync of its own, and those syncs hold
+//  up the next advisory's commit at this hop (and every other writer on
+//  the disk). Advisories, rosters and reports never wait; acks that are
+//  waiting ride with them. Nothing is answered before the commit, so a
+//  crash meanwhile loses nothing an agent was told: it sends again.
+static bool
+s_acks_may_wait (self_t *self)
+{
+    if (!self->acks_due || self->report_confirm
+    ||  zlistx_size (self->batch) >= CYCLE_MAX_MESSAGES
+    ||  zclock_mono () >= self->acks_due)
+        return false;
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->batch); item;
+         item = (s_item_t *) zlistx_next (self->batch))
+        if (item->type != ITEM_ACKS)
+            return false;
+    return true;
 }
 
 //  The one commit point of the loop, just before the poller sleeps.
+//  The upstream's confirmation of our ack queue rides on a commit made
+//  anyway, unless `flush` (housekeeping, exit): a commit of its own per
+//  Acked would be a second disk sync per ack batch, and losing it in a
+//  crash only makes us send acks the national ledger already holds.
 static void
-s_cycle_end (self_t *self)
+s_cycle_end (self_t *self, bool flush)
 {
-    if (zlistx_size (self->batch) == 0 && !self->ackq_confirm
-    &&  !self->report_confirm)
+    s_verify_batch (self);
+    if (zlistx_size (self->batch) == 0)
+        self->acks_due = 0;
+    if (zlistx_size (self->batch) == 0 && !self->report_confirm
+    &&  !(flush && self->ackq_confirm))
+        return;
+    if (!flush && s_acks_may_wait (self))
         return;
     int rc = cc_store_write (self->store, s_batch_write, self);
     bool committed = rc == 0;
@@ -601,7 +856,9 @@ s_cycle_end (self_t *self)
     zlistx_purge (self->outgoing);
     zlistx_purge (self->batch);
     zhashx_purge (self->pending_heads);
-    self->ackq_confirm = 0;
+    self->acks_due = 0;
+    if (committed)
+        self->ackq_confirm = 0;
     self->report_confirm = 0;
 }
 
@@ -697,84 +954,37 @@ s_handle_fetch (self_t *self, zframe_t *routing, Certcast__Control *request,
     s_send_control (self, routing, &frame);
 }
 
-//  A relay reports what it originated. It must verify like anything else,
-//  and may only speak for the sectors its roster entry lists.
-static void
-s_handle_record (self_t *self, zframe_t *routing, Certcast__Control *request,
-                 const cc_member_t *member)
+//  Take a request's body into the batch: the request is freed when its
+//  handler returns, the body must live until the cycle's replies.
+static void *
+s_take_body (Certcast__Control *request)
 {
-    if (!streq (member->role, "relay")) {
-        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
-                  "only relays report advisories they originated");
-        return;
-    }
-    int code = 0;
-    const char *reason = NULL;
-    cc_advisory_t *advisory = cc_advisory_open (
-        request->publish->signed_.data, request->publish->signed_.len,
-        self->root_key, (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-    if (!advisory) {
-        s_refuse (self, routing, request->corr, member->curve, code, reason);
-        return;
-    }
-    const Certcast__Advisory *content = cc_advisory_content (advisory);
-    bool in_scope = !content->all_sectors;
-    for (size_t index = 0; in_scope && index < content->n_sectors; index++)
-        in_scope = s_may_read (member, content->sectors [index]);
-    if (!in_scope) {
-        cc_advisory_destroy (&advisory);
-        s_refuse (self, routing, request->corr, member->curve, CC_ESCOPE,
-                  "a relay reports advisories for its own sectors only");
-        return;
-    }
-    s_item_t *item = s_item_new (ITEM_RECORD, routing, request->corr,
-                                 member->curve);
-    item->advisory = advisory;
-    zlistx_add_end (self->batch, item);
+    void *body = request->publish;  //  any member: they share the union
+    request->publish = NULL;
+    request->body_case = CERTCAST__CONTROL__BODY__NOT_SET;
+    return body;
 }
 
+//  A publish, or a relay's report of what it originated: both are verified
+//  with the rest of the cycle (s_verify_batch), scope included.
 static void
 s_handle_publish (self_t *self, zframe_t *routing, Certcast__Control *request,
                   const cc_member_t *member)
 {
-    if (request->publish->record_only) {
-        s_handle_record (self, routing, request, member);
+    bool record = request->publish->record_only;
+    if (record && !streq (member->role, "relay")) {
+        s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
+                  "only relays report advisories they originated");
         return;
     }
-    if (!streq (member->role, "issuer")) {
+    if (!record && !streq (member->role, "issuer")) {
         s_refuse (self, routing, request->corr, member->curve, CC_ENOTALLOWED,
                   "only issuer keys may publish");
         return;
     }
-    int code = 0;
-    const char *reason = NULL;
-    cc_advisory_t *advisory = cc_advisory_open (
-        request->publish->signed_.data, request->publish->signed_.len,
-        self->root_key, (int64_t) time (NULL), CC_AT_INTAKE, &code, &reason);
-    if (!advisory) {
-        s_refuse (self, routing, request->corr, member->curve, code, reason);
-        return;
-    }
-    //  The delegation covers the targets; we must serve them too. A relay
-    //  takes only its own sectors, so a banking issuer cannot reach telecom
-    //  through the banking relay even with a wider delegation.
-    const Certcast__Advisory *content = cc_advisory_content (advisory);
-    const char *refusal = NULL;
-    if (content->all_sectors && self->relay)
-        refusal = "a relay takes advisories for its own sectors only, not all";
-    for (size_t index = 0; !refusal && index < content->n_sectors; index++)
-        if (!s_serves (self, content->sectors [index]))
-            refusal = self->relay?
-                "target sector is not served by this relay":
-                "target sector is not a configured sector";
-    if (refusal) {
-        cc_advisory_destroy (&advisory);
-        s_refuse (self, routing, request->corr, member->curve, CC_ESCOPE, refusal);
-        return;
-    }
-    s_item_t *item = s_item_new (ITEM_PUBLISH, routing, request->corr,
-                                 member->curve);
-    item->advisory = advisory;
+    s_item_t *item = s_item_new (record? ITEM_RECORD: ITEM_PUBLISH, routing,
+                                 request->corr, member->curve);
+    item->publish = (Certcast__Publish *) s_take_body (request);
     zlistx_add_end (self->batch, item);
 }
 
@@ -789,33 +999,20 @@ s_handle_acks (self_t *self, zframe_t *routing, Certcast__Control *request,
         return;
     }
     self->counters.ack_messages++;
+    if (!self->acks_due)
+        self->acks_due = zclock_mono () + ACK_LINGER_MS;
     s_item_t *item = s_item_new (ITEM_ACKS, routing, request->corr,
                                  member->curve);
-    item->acks = zlistx_new ();
-    zlistx_set_destructor (item->acks, s_ack_destroy);
+    item->acks_request = (Certcast__Acks *) s_take_body (request);
+    item->n_acks = item->acks_request->n_acks;
+    item->acks = (s_ack_t *) zmalloc ((item->n_acks + 1) * sizeof (s_ack_t));
+    memcpy (item->agent_key, member->sign_key, 32);
     //  Nobody acks for an organisation but its own key: an agent's acks
     //  must be signed by the agent that is connected. A relay passes on
     //  acks its agents signed; the signature still has to verify.
-    for (size_t index = 0; index < request->acks->n_acks; index++) {
-        Certcast__SignedAck *signed_ack = request->acks->acks [index];
-        size_t size = certcast__signed_ack__get_packed_size (signed_ack);
-        uint8_t *bytes = (uint8_t *) malloc (size ? size : 1);
-        certcast__signed_ack__pack (signed_ack, bytes);
-        int code = 0;
-        const char *reason = NULL;
-        Certcast__Ack *ack = cc_ledger_verify_ack (
-            bytes, size, from_agent? member->sign_key: NULL, &code, &reason);
-        if (!ack) {
-            free (bytes);
-            s_refuse (self, routing, request->corr, member->curve, code, reason);
-            s_item_destroy ((void **) &item);
-            return;
-        }
-        s_ack_t *entry = (s_ack_t *) zmalloc (sizeof (s_ack_t));
-        entry->bytes = zchunk_new (bytes, size);
-        entry->ack = ack;
-        free (bytes);
-        zlistx_add_end (item->acks, entry);
+    for (size_t index = 0; index < item->n_acks; index++) {
+        item->acks [index].envelope = item->acks_request->acks [index];
+        item->acks [index].expected = from_agent? item->agent_key: NULL;
     }
     zlistx_add_end (self->batch, item);
 }
@@ -937,25 +1134,10 @@ s_upstream_delivery (void *arg, const char *stream, uint64_t seq,
                      const uint8_t *bytes, size_t size)
 {
     self_t *self = (self_t *) arg;
-    Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
-        &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
-    assert (delivery);          //  cc_upstream decoded it already
-    int code = 0;
-    const char *reason = NULL;
-    //  Verify before we store or forward: a relay passes on nothing that
-    //  does not chain to the pinned root, even from its own upstream. A
-    //  delivery that fails stays unforwarded and the stream waits here,
-    //  loudly, rather than skipping a number agents expect.
-    cc_advisory_t *advisory = cc_advisory_open (
-        delivery->signed_.data, delivery->signed_.len, self->root_key,
-        (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-    certcast__delivery__free_unpacked (delivery, NULL);
-    if (!advisory) {
-        s_refuse (self, NULL, 0, "upstream", code, reason);
-        return;
-    }
+    //  Verified with the rest of the cycle before anything is stored or
+    //  forwarded: a relay passes on nothing that does not chain to the
+    //  pinned root, even from its own upstream.
     s_item_t *item = s_item_new (ITEM_FORWARD, NULL, 0, "upstream");
-    item->advisory = advisory;
     item->stream = strdup (stream);
     item->seq = seq;
     item->delivery = zchunk_new (bytes, size);
@@ -968,6 +1150,7 @@ s_upstream_acked (void *arg, uint64_t upto)
 {
     self_t *self = (self_t *) arg;
     self->ackq_confirm = upto;
+    self->ackq_confirmed = upto;
 }
 
 static void
@@ -1054,7 +1237,8 @@ s_forward_acks (self_t *self)
         return;
     s_ack_batch_t batch = { NULL, 0, 0 };
     batch.acks = (Certcast__SignedAck **) zmalloc (ACKQ_BATCH * sizeof (void *));
-    cc_ledger_queue_peek (self->store, txn, ACKQ_BATCH, s_collect_ack, &batch);
+    cc_ledger_queue_peek (self->store, txn, self->ackq_confirmed, ACKQ_BATCH,
+                          s_collect_ack, &batch);
     mdb_txn_abort (txn);
     if (batch.upto) {
         cc_upstream_send_acks (self->upstream, batch.upto, batch.acks,
@@ -1261,6 +1445,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->heads);
     zhashx_destroy (&self->pending_heads);
     zhashx_destroy (&self->peer_logged);
+    cc_pool_destroy (&self->pool);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
     if (self->sectors) {
@@ -1355,6 +1540,8 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     zlistx_set_destructor (self->batch, s_item_destroy);
     self->outgoing = zlistx_new ();
     zlistx_set_destructor (self->outgoing, s_outgoing_destroy);
+    //  NULL (no thread could start) still works: the engine verifies alone.
+    self->pool = cc_pool_new (cc_pool_workers_default ());
 
     self->store = cc_store_open (self->data_dir, 0, config->map_size);
     if (!self->store)
@@ -1432,6 +1619,7 @@ s_housekeeping (self_t *self)
     if (cleared > 0)
         zsys_notice ("cleared %d stale reader slot(s)", cleared);
     s_rescan_roster (self, false);
+    s_cycle_end (self, true);
 }
 
 static void
@@ -1459,6 +1647,8 @@ s_engine_actor (zsock_t *pipe, void *args)
             wait = 0;
         if (wait > heartbeat)
             wait = heartbeat;
+        if (self->acks_due && self->acks_due - now < wait)
+            wait = self->acks_due > now? self->acks_due - now: 0;
         void *which = zpoller_wait (self->poller, (int) wait);
         if (zpoller_terminated (self->poller))
             break;
@@ -1474,7 +1664,7 @@ s_engine_actor (zsock_t *pipe, void *args)
         //  drain the router too, so a busy upstream cannot starve it.
         if (which != self->router)
             s_handle_router (self);
-        s_cycle_end (self);
+        s_cycle_end (self, false);
 
         now = zclock_mono ();
         if (self->upstream) {
@@ -1493,7 +1683,7 @@ s_engine_actor (zsock_t *pipe, void *args)
             self->next_housekeeping = now + ROSTER_RESCAN_MS;
         }
     }
-    s_cycle_end (self);
+    s_cycle_end (self, true);
     s_self_destroy (&self);
     //  Free this thread's OpenSSL state now: the thread is detached and
     //  may still be exiting when main's atexit cleanup runs.

@@ -56,10 +56,7 @@ s_refuse (Certcast__SignedAck *signed_ack, Certcast__Ack *ack, int code,
 
 
 //  --------------------------------------------------------------------------
-//  Verify signed ack bytes. Sizes are checked before anything is trusted;
-//  the signature is checked before the entries are looked at, and with
-//  the key inside the ack - the binding of that key to the connected
-//  client is what expected_agent checks.
+//  Verify signed ack bytes: decode the envelope, then check it.
 
 Certcast__Ack *
 cc_ledger_verify_ack (const uint8_t *signed_ack, size_t size,
@@ -79,49 +76,98 @@ cc_ledger_verify_ack (const uint8_t *signed_ack, size_t size,
     if (!envelope)
         return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "signed ack does not decode", code, reason);
+    Certcast__Ack *ack = cc_ledger_verify_signed_ack (envelope, expected_agent,
+                                                      code, reason);
+    certcast__signed_ack__free_unpacked (envelope, NULL);
+    return ack;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sign an ack: the signature covers the exact Ack bytes in the envelope.
+
+uint8_t *
+cc_ledger_sign_ack (cc_keys_t *keys, const Certcast__Ack *ack, size_t *size)
+{
+    assert (keys);
+    assert (ack);
+    assert (size);
+    size_t ack_size;
+    uint8_t *ack_bytes = cc_wire_pack (&ack->base, &ack_size);
+    uint8_t signature [64];
+    int rc = cc_keys_sign (keys, ack_bytes, ack_size, signature);
+    assert (rc == 0);           //  callers hold the secret key
+    Certcast__SignedAck envelope = CERTCAST__SIGNED_ACK__INIT;
+    envelope.ack.data = ack_bytes;
+    envelope.ack.len = ack_size;
+    envelope.signature.data = signature;
+    envelope.signature.len = sizeof signature;
+    uint8_t *bytes = cc_wire_pack (&envelope.base, size);
+    free (ack_bytes);
+    return bytes;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Verify an already decoded envelope (a broker has it from the Acks
+//  request: decoding its re-encoding again would only cost). Sizes are
+//  checked before anything is trusted; the signature is checked before
+//  the entries are looked at, and with the key inside the ack - the
+//  binding of that key to the connected client is what expected_agent
+//  checks. The envelope stays the caller's.
+
+Certcast__Ack *
+cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
+                             const uint8_t *expected_agent, int *code,
+                             const char **reason)
+{
+    assert (envelope);
+    assert (code);
+    assert (reason);
+    *code = CC_OK;
+    *reason = NULL;
     if (envelope->ack.len == 0 || envelope->signature.len != 64)
-        return s_refuse (envelope, NULL, CC_EMALFORMED,
+        return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "signed ack lacks ack or 64-byte signature",
                          code, reason);
     Certcast__Ack *ack = (Certcast__Ack *)
         cc_wire_unpack (&certcast__ack__descriptor, envelope->ack.data,
                         envelope->ack.len, CC_WIRE_MAX_FRAME);
     if (!ack)
-        return s_refuse (envelope, NULL, CC_EMALFORMED,
+        return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "ack does not decode", code, reason);
     if (ack->agent_key.len != 32)
-        return s_refuse (envelope, ack, CC_EMALFORMED,
+        return s_refuse (NULL, ack, CC_EMALFORMED,
                          "ack agent key is not 32 bytes", code, reason);
     if (!cc_ed25519_verify (ack->agent_key.data, envelope->ack.data,
                             envelope->ack.len, envelope->signature.data,
                             envelope->signature.len))
-        return s_refuse (envelope, ack, CC_ESIGNATURE,
+        return s_refuse (NULL, ack, CC_ESIGNATURE,
                          "ack signature does not verify", code, reason);
     if (expected_agent
     &&  CRYPTO_memcmp (expected_agent, ack->agent_key.data, 32) != 0)
-        return s_refuse (envelope, ack, CC_ENOTALLOWED,
+        return s_refuse (NULL, ack, CC_ENOTALLOWED,
                          "ack signed by another agent than the connected "
                          "client", code, reason);
     if (ack->n_entries == 0 || ack->n_entries > CC_LEDGER_MAX_ENTRIES)
-        return s_refuse (envelope, ack, CC_EMALFORMED,
+        return s_refuse (NULL, ack, CC_EMALFORMED,
                          "ack has no entries or too many", code, reason);
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
         size_t length = entry->advisory_id?
             strnlen (entry->advisory_id, CC_LEDGER_ID_MAX + 1): 0;
         if (length == 0 || length > CC_LEDGER_ID_MAX)
-            return s_refuse (envelope, ack, CC_EMALFORMED,
+            return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry advisory id empty or too long",
                              code, reason);
         if (entry->revision < 1)
-            return s_refuse (envelope, ack, CC_EMALFORMED,
+            return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry revision is 0", code, reason);
         if (entry->status < CERTCAST__ACK_STATUS__RECEIVED
         ||  entry->status > CERTCAST__ACK_STATUS__FAILED)
-            return s_refuse (envelope, ack, CC_EMALFORMED,
+            return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry status unknown", code, reason);
     }
-    certcast__signed_ack__free_unpacked (envelope, NULL);
     return ack;
 }
 
@@ -293,8 +339,8 @@ cc_ledger_evidence (cc_store_t *store, MDB_txn *txn, const uint8_t hash[32],
 //  restart start where the confirmation left off.
 
 int
-cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, size_t max,
-                      cc_ledger_queue_fn *fn, void *arg)
+cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, uint64_t after,
+                      size_t max, cc_ledger_queue_fn *fn, void *arg)
 {
     assert (store);
     assert (txn);
@@ -303,6 +349,8 @@ cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, size_t max,
     if (dbi == 0 || max == 0)
         return 0;
     uint64_t sent = cc_meta_get_u64 (store, txn, "ackq.sent");
+    if (after > sent)
+        sent = after;
     MDB_cursor *cursor;
     if (mdb_cursor_open (txn, dbi, &cursor))
         return -1;
@@ -391,19 +439,10 @@ s_test_signed_ack (cc_keys_t *keys, const char **ids, size_t count,
     ack.nonce = nonce;
     ack.n_entries = count;
     ack.entries = pointers;
-    size_t ack_size;
-    uint8_t *ack_bytes = cc_wire_pack (&ack.base, &ack_size);
-    uint8_t signature [64];
-    assert (cc_keys_sign (keys, ack_bytes, ack_size, signature) == 0);
+    uint8_t *bytes = cc_ledger_sign_ack (keys, &ack, size);
+    //  The signature is the envelope's last field: its last 64 bytes.
     if (forge)
-        signature [10] ^= 0x01;
-    Certcast__SignedAck envelope = CERTCAST__SIGNED_ACK__INIT;
-    envelope.ack.data = ack_bytes;
-    envelope.ack.len = ack_size;
-    envelope.signature.data = signature;
-    envelope.signature.len = 64;
-    uint8_t *bytes = cc_wire_pack (&envelope.base, size);
-    free (ack_bytes);
+        bytes [*size - 64 + 10] ^= 0x01;
     return bytes;
 }
 
@@ -482,16 +521,22 @@ s_ledger_test_count (cc_store_t *store, const char *advisory_id,
 }
 
 static s_ledger_queue_t
-s_ledger_test_peek (cc_store_t *store, size_t max)
+s_ledger_test_peek_after (cc_store_t *store, uint64_t after, size_t max)
 {
     MDB_txn *txn;
     assert (cc_store_read (store, &txn) == 0);
     s_ledger_queue_t queue = { 0 };
-    int count = cc_ledger_queue_peek (store, txn, max, s_ledger_test_queue,
-                                      &queue);
+    int count = cc_ledger_queue_peek (store, txn, after, max,
+                                      s_ledger_test_queue, &queue);
     assert (count == queue.count);
     mdb_txn_abort (txn);
     return queue;
+}
+
+static s_ledger_queue_t
+s_ledger_test_peek (cc_store_t *store, size_t max)
+{
+    return s_ledger_test_peek_after (store, 0, max);
 }
 
 void
@@ -549,6 +594,28 @@ cc_ledger_test (bool verbose)
                                          2, true, &forged_size);
     refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
     assert (refused == NULL && code == CC_ESIGNATURE);
+    //  The same checks on a decoded envelope, which stays the caller's
+    Certcast__SignedAck *envelope = (Certcast__SignedAck *) cc_wire_unpack (
+        &certcast__signed_ack__descriptor, forged, forged_size, forged_size);
+    assert (envelope);
+    refused = cc_ledger_verify_signed_ack (envelope, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_ESIGNATURE);
+    certcast__signed_ack__free_unpacked (envelope, NULL);
+    envelope = (Certcast__SignedAck *) cc_wire_unpack (
+        &certcast__signed_ack__descriptor, bytes, size, size);
+    assert (envelope);
+    refused = cc_ledger_verify_signed_ack (envelope, cc_keys_sign_public (other),
+                                           &code, &reason);
+    assert (refused == NULL && code == CC_ENOTALLOWED);
+    Certcast__Ack *decoded = cc_ledger_verify_signed_ack (
+        envelope, cc_keys_sign_public (agent), &code, &reason);
+    assert (decoded && code == CC_OK && decoded->n_entries == 3);
+    certcast__ack__free_unpacked (decoded, NULL);
+    envelope->signature.len = 63;
+    refused = cc_ledger_verify_signed_ack (envelope, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED);
+    envelope->signature.len = 64;
+    certcast__signed_ack__free_unpacked (envelope, NULL);
     free (forged);
 
     //  Validly signed but with no entries, revision 0, or a bad status
@@ -619,9 +686,16 @@ cc_ledger_test (bool verbose)
     assert (queue.count == 2);
     assert (queue.numbers [0] == 1 && queue.numbers [1] == 2);
     assert (s_ledger_test_peek (store, 1).count == 1);
+    //  A confirmation not yet committed skips what it covers, and one
+    //  below the stored watermark changes nothing
+    queue = s_ledger_test_peek_after (store, 1, 10);
+    assert (queue.count == 1 && queue.numbers [0] == 2);
+    assert (s_ledger_test_peek_after (store, 2, 10).count == 0);
     s_ledger_test_t confirm = { store, NULL, 0, NULL, false, 0, 1 };
     assert (cc_store_write (store, s_ledger_test_batch, &confirm) == 0);
     queue = s_ledger_test_peek (store, 10);
+    assert (queue.count == 1 && queue.numbers [0] == 2);
+    queue = s_ledger_test_peek_after (store, 0, 10);
     assert (queue.count == 1 && queue.numbers [0] == 2);
     cc_store_destroy (&store);
 

@@ -38,6 +38,19 @@ Certcast__Ack *
                           const uint8_t *expected_agent, int *code,
                           const char **reason) CC_WUR;
 
+//  Sign an Ack with keys (which hold the secret key): the packed
+//  SignedAck, which the caller frees, and its size in *size.
+uint8_t *
+    cc_ledger_sign_ack (cc_keys_t *keys, const Certcast__Ack *ack,
+                        size_t *size);
+
+//  The same checks on an envelope the caller already decoded (a broker's
+//  Acks request); the envelope stays the caller's.
+Certcast__Ack *
+    cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
+                                 const uint8_t *expected_agent, int *code,
+                                 const char **reason) CC_WUR;
+
 //  Store one verified signed ack: the evidence and one row per entry.
 //  `ack` is the already-verified decode of the same bytes. Sets *new_rows
 //  to how many rows were not already present. If queue_upstream, also
@@ -58,13 +71,14 @@ int
     cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
                         const uint8_t hash[32], MDB_val *signed_ack);
 
-//  Upstream queue: up to max entries after watermark "ackq.sent", each
+//  Upstream queue: up to max entries after watermark "ackq.sent" and
+//  after `after` (a confirmation not yet committed; 0: none), each
 //  passed to fn(n, bytes, size, arg). Returns count or -1.
 typedef void (cc_ledger_queue_fn) (uint64_t n, const uint8_t *signed_ack,
                                    size_t size, void *arg);
 int
-    cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, size_t max,
-                          cc_ledger_queue_fn *fn, void *arg);
+    cc_ledger_queue_peek (cc_store_t *store, MDB_txn *txn, uint64_t after,
+                          size_t max, cc_ledger_queue_fn *fn, void *arg);
 //  Confirm everything up to and including n: delete it, persist watermark.
 int
     cc_ledger_queue_confirm (cc_store_t *store, MDB_txn *txn, uint64_t n);

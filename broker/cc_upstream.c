@@ -411,6 +411,20 @@ cc_upstream_handle (cc_upstream_t *self, void *which)
     return false;
 }
 
+//  Send (a copy of) an in-flight frame if it is due: never sent on this
+//  session, or unanswered for ACKS_RESEND_MS. Only while connected: a
+//  new session's Welcome makes it due again.
+static void
+s_send_due (cc_upstream_t *self, zframe_t *frame, int64_t *sent, int64_t now)
+{
+    if (!frame || !self->connected || (*sent && now - *sent < ACKS_RESEND_MS))
+        return;
+    zframe_t *copy = zframe_dup (frame);
+    if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == -1)
+        zframe_destroy (&copy);
+    *sent = now;
+}
+
 bool
 cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller)
 {
@@ -432,20 +446,8 @@ cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller)
     }
     if (now - self->hello_sent >= (self->connected? HELLO_EVERY_MS: 1000))
         s_send_hello (self);
-    if (self->acks_frame && self->connected
-    &&  now - self->acks_sent >= ACKS_RESEND_MS) {
-        zframe_t *copy = zframe_dup (self->acks_frame);
-        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == -1)
-            zframe_destroy (&copy);
-        self->acks_sent = now;
-    }
-    if (self->report_frame && self->connected
-    &&  now - self->report_sent >= ACKS_RESEND_MS) {
-        zframe_t *copy = zframe_dup (self->report_frame);
-        if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == -1)
-            zframe_destroy (&copy);
-        self->report_sent = now;
-    }
+    s_send_due (self, self->acks_frame, &self->acks_sent, now);
+    s_send_due (self, self->report_frame, &self->report_sent, now);
     return false;
 }
 
@@ -465,6 +467,8 @@ cc_upstream_send_report (cc_upstream_t *self, uint64_t seq,
     self->report_frame = cc_wire_control_encode (&control);
     self->report_seq = seq;
     self->report_sent = 0;
+    //  Now, not at the next tick: that may be a whole poll timeout away.
+    s_send_due (self, self->report_frame, &self->report_sent, zclock_mono ());
 }
 
 bool
@@ -487,7 +491,11 @@ cc_upstream_send_acks (cc_upstream_t *self, uint64_t upto,
     control.acks = &body;
     self->acks_frame = cc_wire_control_encode (&control);
     self->acks_upto = upto;
-    self->acks_sent = 0;        //  the next tick sends it
+    self->acks_sent = 0;
+    //  Now, not at the next tick: that may be a whole poll timeout away,
+    //  and every agent's ack waits for this batch to reach the national
+    //  ledger.
+    s_send_due (self, self->acks_frame, &self->acks_sent, zclock_mono ());
 }
 
 bool

@@ -13,9 +13,11 @@
 # directory and stops every daemon it started by PID.
 #
 #   BENCH=name[,name..]  run only these: baselines publish e2e burst alert
-#                        ingest
-#                        catchup footprint (baselines a scenario needs run
-#                        anyway)
+#                        ingest ingestlink catchup footprint (baselines a
+#                        scenario needs run anyway)
+#   INGEST_BATCH=B       signed acks per Acks request in ingestlink
+#                        (default 1, as agents send them; a relay's
+#                        upstream link sends 512)
 #   SCALE=0.1            scale every count (default 1)
 #   BURST_AGENTS=N       swarm agents in the burst scenario (default 100)
 #   IDLE_S=N             idle window of the footprint scenario (default 10)
@@ -53,6 +55,8 @@ ALERT_AGENTS=$(scaled 10000 20)
 INGEST_AGENTS=$(scaled 2000 20)
 INGEST_ADVISORIES=${INGEST_ADVISORIES:-5}
 FOOTPRINT_COUNT=$(scaled 1000 20)
+INGEST_COUNT=$(scaled 20000 500)
+INGEST_BATCH=${INGEST_BATCH:-1}
 LMDB_COUNT=$(scaled 1000 50)
 LMDB_TXNS=$(scaled 10 2)
 SMALL_SIZE=512          # body bytes of the publish, e2e, catch-up advisories
@@ -65,7 +69,7 @@ needs () {      # needs BASELINE: run it if any scenario that uses it runs
     selected baselines && return 0
     case $1 in
         lmdb) selected publish || selected e2e ;;
-        ed25519) selected catchup || selected alert || selected ingest ;;
+        ed25519) selected catchup || selected alert || selected ingest || selected ingestlink ;;
         zmq) selected burst ;;
     esac
 }
@@ -254,6 +258,32 @@ scenario_catchup () {
     echo "start_real_ns $start" >>"$WORK/catchup.out"
     cat "$WORK/catchup.out"
     stop a1; stop banking; stop national
+}
+
+# Ack ingest over one link at the banking relay alone: its upstream is not
+# started, so the acks it ledgers wait in its upstream queue and the
+# national broker takes no core from it. The client is a relay enrolled
+# below it (a relay's acks may come from any agent: still every signature
+# verified), so the client costs less CPU than a swarm of agents would.
+scenario_ingestlink () {
+    bench_federation 0
+    keygen downstream relay banking
+    cp "$T/keys/downstream.pub" "$T/banking/allow/"
+    start_relay banking
+    say "ingestlink: $INGEST_COUNT signed acks from 100 agents, $INGEST_BATCH per request, to the banking relay"
+    local pid=${PIDS[banking]} ticks0 ticks1
+    ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
+        --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
+        --count "$INGEST_COUNT" --agents 100 --batch "$INGEST_BATCH" --window 256 \
+        >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
+    # The relay's own CPU time: on a shared host the wall clock also
+    # counts other people's work, this does not.
+    ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    echo "relay_cpu_s $(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')" \
+        >>"$WORK/ingestlink.out"
+    cat "$WORK/ingestlink.out"
+    stop banking
 }
 
 scenario_footprint () {
@@ -546,6 +576,16 @@ if selected ingest; then
     record ack_ingest "$(kv flood_acks_per_s "$f")" "acks/s" "$cores_verify" "cores x ed25519_verify" \
         ratio-ge 0.8 \
         "$(kv flood_acks "$f") signed acks (one entry each) from $INGEST_AGENTS swarm agents sent at once to one relay (national stopped, so the relay does nothing else): first send to last Acked (Acked is sent after the durable commit); $(kv flood_ms "$f") ms"
+fi
+
+if selected ingestlink; then
+    scenario ingestlink
+    f=$WORK/ingestlink.out
+    verify=$(kv verify_per_s "$WORK/ed25519.out")
+    cores_verify=$(awk -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v != "") printf "%.0f", v * c }')
+    record ack_ingest_one_link "$(kv acks_per_s "$f")" "acks/s" "$cores_verify" \
+        "cores x ed25519_verify" ratio-ge 0.8 \
+        "$(kv acks "$f") signed acks (one entry each) from $(kv agents "$f") agent keys, $(kv batch "$f") per Acks request, window 256, over one CURVE DEALER (a relay enrolled below) to the banking relay, its upstream not running; first send to last Acked (each after the relay's durable commit); $(kv rows_new "$f") new ledger rows; the relay used $(kv relay_cpu_s "$f") s of CPU. The client runs on the same cores"
 fi
 
 record machine_load_at_start "$LOAD0" "" "" "" info "" \

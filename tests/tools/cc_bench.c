@@ -36,6 +36,17 @@
         is the end of the hand-over. --await-acks ROWS polls the broker's
         status until its ack_rows counter grew by ROWS (every ack durable
         in that broker's ledger). --times FILE writes "id send_realtime_ns".
+    cc_bench ack-ingest --to HOST:PORT --server-pub FILE --key FILE
+                        --count N [--agents A] [--batch B] [--window W]
+                        [--timeout S]
+        Ack ingest at one broker or relay. Makes A agent keys in memory and
+        signs N acks before the clock starts (ack i by agent i mod A, one
+        entry each, for an advisory id of its own), then sends them as
+        Control{Acks} of B signed acks each over ONE CURVE DEALER with the
+        key of --key (a relay enrolled there: a relay's acks are verified
+        but may come from any agent), at most W requests outstanding, and
+        counts the Acked replies (each after the receiver's durable
+        commit). Prints acks_per_s over first send to last Acked.
     cc_bench watch --watch DIR... --expect N [--timeout S]
         Only the inotify observer: prints "ready", then waits for N new
         advisories in every DIR and prints the first and last times
@@ -64,7 +75,7 @@ s_usage (const char *why)
 {
     fprintf (stderr, "cc_bench: %s\n"
              "usage: cc_bench baseline-ed25519|baseline-lmdb DIR|"
-             "baseline-zmq COUNT SIZE|publish-rtt|watch [options] "
+             "baseline-zmq COUNT SIZE|publish-rtt|ack-ingest|watch [options] "
              "(see tests/tools/cc_bench.c)\n", why);
     return 2;
 }
@@ -911,12 +922,47 @@ s_print_watch (s_pub_t *self, int64_t start_mono)
     free (spool);
 }
 
-static int
-s_publish_rtt (s_opts_t *opts)
+//  --to HOST:PORT, --server-pub FILE and --key FILE (with its secret): one
+//  CURVE DEALER with that key to the control port (PORT + 1), queues
+//  unlimited (the caller's window bounds them). NULL after a message if
+//  an option is missing or bad; *keys_p gets the key (the caller's).
+static zsock_t *
+s_control_open (s_opts_t *opts, const char *command, cc_keys_t **keys_p)
 {
     const char *to = s_opt (opts, "--to");
     const char *server_pub = s_opt (opts, "--server-pub");
     const char *key = s_opt (opts, "--key");
+    char host [256];
+    int port = 0;
+    *keys_p = NULL;
+    if (!to || !server_pub || !key || cc_config_endpoint (to, host, &port)) {
+        fprintf (stderr, "cc_bench: %s needs --to HOST:PORT, --server-pub "
+                 "and --key\n", command);
+        return NULL;
+    }
+    zsys_init ();
+    zsys_set_logident ("cc_bench");
+    cc_keys_t *keys = s_load (key, true);
+    cc_keys_t *server = keys? s_load (server_pub, false): NULL;
+    if (!server) {
+        cc_keys_destroy (&keys);
+        return NULL;
+    }
+    zsock_t *dealer = cc_keys_client (keys, ZMQ_DEALER,
+                                      cc_keys_curve_public (server));
+    zsock_set_sndhwm (dealer, 0);
+    zsock_set_rcvhwm (dealer, 0);
+    cc_keys_destroy (&server);
+    int rc = zsock_connect (dealer, "tcp://%s:%d", host, port + 1);
+    assert (rc == 0);
+    *keys_p = keys;
+    return dealer;
+}
+
+static int
+s_publish_rtt (s_opts_t *opts)
+{
+    const char *to = s_opt (opts, "--to");
     const char *delegation = s_opt (opts, "--delegation");
     const char *sector = s_opt (opts, "--sector");
     const char *times_file = s_opt (opts, "--times");
@@ -926,28 +972,17 @@ s_publish_rtt (s_opts_t *opts)
     size_t window = (size_t) s_opt_number (opts, "--window", 1);
     int64_t await_acks = (int64_t) s_opt_number (opts, "--await-acks", 0);
     double timeout_s = s_opt_number (opts, "--timeout", 60);
-    if (!to || !server_pub || !key || !delegation || count_value < 1)
-        return s_usage ("publish-rtt needs --to, --server-pub, --key, "
-                        "--delegation and --count N");
+    if (!delegation || count_value < 1)
+        return s_usage ("publish-rtt needs --delegation and --count N");
     if (window < 1 || rate < 0 || body_size > CC_WIRE_MAX_SIGNED / 2)
         return s_usage ("--window must be positive, --rate not negative, "
                         "--size at most 512 KiB");
-    char host [256];
-    int port = 0;
-    if (cc_config_endpoint (to, host, &port))
-        return s_usage ("--to must be HOST:PORT");
-    zsys_init ();
-    zsys_set_logident ("cc_bench");
-
     s_pub_t self;
     memset (&self, 0, sizeof self);
     self.count = (size_t) count_value;
-    self.keys = s_load (key, true);
-    cc_keys_t *server = self.keys? s_load (server_pub, false): NULL;
-    if (!server) {
-        cc_keys_destroy (&self.keys);
+    self.dealer = s_control_open (opts, "publish-rtt", &self.keys);
+    if (!self.dealer)
         return 1;
-    }
     self.frames = (uint8_t **) zmalloc (self.count * sizeof (uint8_t *));
     self.frame_sizes = (size_t *) zmalloc (self.count * sizeof (size_t));
     self.ids = (char **) zmalloc (self.count * sizeof (char *));
@@ -970,12 +1005,6 @@ s_publish_rtt (s_opts_t *opts)
     if (ndirs)
         self.watch = s_watch_new (dirs, ndirs, prefix, self.count);
 
-    self.dealer = cc_keys_client (self.keys, ZMQ_DEALER,
-                                  cc_keys_curve_public (server));
-    zsock_set_sndhwm (self.dealer, 0);
-    cc_keys_destroy (&server);
-    int rc = zsock_connect (self.dealer, "tcp://%s:%d", host, port + 1);
-    assert (rc == 0);
 
     //  One status round trip first: the CURVE handshake is done before the
     //  clock starts, and we learn the broker's ack_rows to count from.
@@ -1091,6 +1120,144 @@ s_publish_rtt (s_opts_t *opts)
 }
 
 //  ==========================================================================
+//  ack-ingest: signed acks as fast as a broker ledgers them
+
+typedef struct {
+    zframe_t **frames;          //  one encoded Control{Acks} per request
+    size_t requests;
+    size_t acks;                //  signed acks in all of them
+} s_ackload_t;
+
+//  One signed ack by `keys` for advisory id `id`, packed.
+static uint8_t *
+s_ack_sign (cc_keys_t *keys, const char *id, uint64_t nonce, size_t *size)
+{
+    Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
+    Certcast__AckEntry *entries [1] = { &entry };
+    entry.advisory_id = (char *) id;
+    entry.revision = 1;
+    entry.status = CERTCAST__ACK_STATUS__RECEIVED;
+    entry.received_at = (int64_t) time (NULL);
+    Certcast__Ack ack = CERTCAST__ACK__INIT;
+    ack.agent_key.data = (uint8_t *) cc_keys_sign_public (keys);
+    ack.agent_key.len = 32;
+    ack.time = entry.received_at;
+    ack.nonce = nonce;
+    ack.n_entries = 1;
+    ack.entries = entries;
+    return cc_ledger_sign_ack (keys, &ack, size);
+}
+
+//  Signs count acks by `agents` fresh keys into requests of batch acks.
+static void
+s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
+                   size_t batch)
+{
+    cc_keys_t **keys = (cc_keys_t **) zmalloc (agents * sizeof (cc_keys_t *));
+    for (size_t index = 0; index < agents; index++)
+        keys [index] = cc_keys_generate ();
+    uint32_t run = (uint32_t) s_random64 ();
+    self->requests = (count + batch - 1) / batch;
+    self->frames = (zframe_t **) zmalloc (self->requests * sizeof (zframe_t *));
+    Certcast__SignedAck **acks =
+        (Certcast__SignedAck **) zmalloc (batch * sizeof (void *));
+    for (size_t request = 0; request < self->requests; request++) {
+        size_t in_request = 0;
+        for (; in_request < batch && self->acks < count; in_request++) {
+            char id [64];
+            snprintf (id, sizeof id, "ACKBENCH-%08" PRIx32 "-%zu", run,
+                      self->acks / agents);
+            size_t size;
+            uint8_t *bytes = s_ack_sign (keys [self->acks % agents], id,
+                                         self->acks, &size);
+            acks [in_request] = (Certcast__SignedAck *) cc_wire_unpack (
+                &certcast__signed_ack__descriptor, bytes, size, size);
+            free (bytes);
+            self->acks++;
+        }
+        Certcast__Acks body = CERTCAST__ACKS__INIT;
+        body.n_acks = in_request;
+        body.acks = acks;
+        Certcast__Control control = CERTCAST__CONTROL__INIT;
+        control.corr = request + 1;
+        control.body_case = CERTCAST__CONTROL__BODY_ACKS;
+        control.acks = &body;
+        self->frames [request] = cc_wire_control_encode (&control);
+        for (size_t index = 0; index < in_request; index++)
+            certcast__signed_ack__free_unpacked (acks [index], NULL);
+    }
+    free (acks);
+    for (size_t index = 0; index < agents; index++)
+        cc_keys_destroy (&keys [index]);
+    free (keys);
+}
+
+static int
+s_ack_ingest (s_opts_t *opts)
+{
+    double count = s_opt_number (opts, "--count", -1);
+    size_t agents = (size_t) s_opt_number (opts, "--agents", 100);
+    size_t batch = (size_t) s_opt_number (opts, "--batch", 1);
+    size_t window = (size_t) s_opt_number (opts, "--window", 64);
+    double timeout_s = s_opt_number (opts, "--timeout", 120);
+    if (count < 1 || agents < 1 || batch < 1 || window < 1)
+        return s_usage ("ack-ingest needs --count N; --agents, --batch and "
+                        "--window must be positive");
+    cc_keys_t *keys = NULL;
+    zsock_t *dealer = s_control_open (opts, "ack-ingest", &keys);
+    cc_keys_destroy (&keys);
+    if (!dealer)
+        return 1;
+    s_ackload_t load = { NULL, 0, 0 };
+    s_ackload_prepare (&load, (size_t) count, agents, batch);
+
+    size_t sent = 0, answered = 0, refused = 0;
+    uint64_t rows = 0;
+    int64_t start = s_mono_ns (), last = start;
+    int64_t deadline = start + (int64_t) (timeout_s * 1e9);
+    while (answered < load.requests && !zsys_interrupted
+       &&  s_mono_ns () < deadline) {
+        while (sent < load.requests && sent - answered < window) {
+            zframe_t *frame = load.frames [sent];
+            load.frames [sent++] = NULL;
+            zframe_send (&frame, dealer, 0);
+        }
+        zmq_pollitem_t item = { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 };
+        zmq_poll (&item, 1, 100);
+        while (zsock_events (dealer) & ZMQ_POLLIN) {
+            zframe_t *frame = zframe_recv (dealer);
+            Certcast__Control *reply = cc_wire_control_decode (frame);
+            zframe_destroy (&frame);
+            if (!reply)
+                continue;
+            answered++;
+            last = s_mono_ns ();
+            if (reply->body_case == CERTCAST__CONTROL__BODY_ACKED)
+                rows += reply->acked->count;
+            else
+            if (++refused <= 3 && reply->body_case == CERTCAST__CONTROL__BODY_ERROR)
+                fprintf (stderr, "cc_bench: acks refused: %s: %s\n",
+                         cc_strerror (reply->error->code),
+                         reply->error->reason? reply->error->reason: "");
+            certcast__control__free_unpacked (reply, NULL);
+        }
+    }
+    double seconds = (double) (last - start) / 1e9;
+    printf ("acks %zu\nrequests %zu\nbatch %zu\nagents %zu\n", load.acks,
+            load.requests, batch, agents);
+    printf ("answered %zu\nrefused %zu\nrows_new %" PRIu64 "\n", answered,
+            refused, rows);
+    printf ("seconds %.6f\n", seconds);
+    if (answered == load.requests && refused == 0 && seconds > 0)
+        printf ("acks_per_s %.0f\n", (double) load.acks / seconds);
+    for (size_t index = 0; index < load.requests; index++)
+        zframe_destroy (&load.frames [index]);
+    free (load.frames);
+    zsock_destroy (&dealer);
+    return answered == load.requests && refused == 0? 0: 1;
+}
+
+//  ==========================================================================
 //  watch: the observer alone (catch-up)
 
 static int
@@ -1151,6 +1318,8 @@ main (int argc, char **argv)
     }
     if (streq (command, "publish-rtt"))
         return s_publish_rtt (&opts);
+    if (streq (command, "ack-ingest"))
+        return s_ack_ingest (&opts);
     if (streq (command, "watch"))
         return s_watch_only (&opts);
     return s_usage ("unknown subcommand");
