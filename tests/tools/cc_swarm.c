@@ -45,7 +45,7 @@
 #define FETCH_MAX           256
 #define FETCH_RETRY_MS      3000
 #define HELLO_RETRY_MS      2000
-#define RESEND_MS           5000
+#define RESEND_MS           30000   //  the relay answers every ack; a busy one late
 #define SWEEP_MS            200     //  look at every socket this often
 #define CACHE_SIZE          64      //  verified advisories per thread
 #define CORR_HELLO          (1ULL << 62)
@@ -884,11 +884,13 @@ s_print_counters (s_swarm_t *swarm)
     size_t calls = atomic_load (&swarm->verify_calls);
     printf ("agents %zu\nwelcomed %zu\naccepted %zu\nrefused %zu\nacks_sent %zu\n"
             "acked_entries %zu\nverify_calls %zu\nverify_us %.1f\n"
-            "last_commit_real_ns %" PRId64 "\nlast_acked_real_ns %" PRId64 "\n",
+            "first_commit_real_ns %" PRId64 "\nlast_commit_real_ns %" PRId64 "\n"
+            "last_acked_real_ns %" PRId64 "\n",
             swarm->count, atomic_load (&swarm->welcomed),
             atomic_load (&swarm->accepted), atomic_load (&swarm->refused),
             atomic_load (&swarm->acks_sent), atomic_load (&swarm->acked_entries),
             calls, calls? (double) atomic_load (&swarm->verify_ns) / calls / 1000: 0,
+            (int64_t) atomic_load (&swarm->first_commit_ns),
             (int64_t) atomic_load (&swarm->last_commit_ns),
             (int64_t) atomic_load (&swarm->last_acked_ns));
     fflush (stdout);
