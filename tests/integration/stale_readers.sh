@@ -123,7 +123,8 @@ writer () {
         publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id "SRW-$index" \
             --title "writer $index" --severity low --tlp clear --sector all \
             >/dev/null 2>>"$T/writer.err" || echo "SRW-$index" >> "$T/writer.failed"
-        echo "$index" > "$T/writer.count"
+        # Replaced by rename: a reader of the count never sees it empty.
+        echo "$index" > "$T/writer.count.new" && mv -f "$T/writer.count.new" "$T/writer.count"
     done
 }
 writer & WRITER=$!
