@@ -368,6 +368,8 @@ all_swarms_said () {
     local name
     for name in "${SWARMS[@]}"; do swarm_said "$name" "$1" || return 1; done
 }
+cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_to_s () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
 swarm_said () { grep -q "^$2" "$T/$1.out"; }
 
 # More agents than a default fd limit allows: each CURVE connection is an fd
@@ -406,10 +408,22 @@ scenario_alert () {
     wait_for 300 counter_at_least national ack_rows "$ALERT_AGENTS" || fail "warm-up acks not in the national ledger"
     sleep 1
     say "alert: one critical advisory to all sectors; clock stops when $ALERT_AGENTS more acks are in the national ledger"
+    local name cpu0=() cpu_names=(national banking telecom "${SWARMS[@]}")
+    for name in "${cpu_names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
     BENCH_SECTOR=all bench_publish --count 1 --size $SMALL_SIZE --await-acks "$ALERT_AGENTS" \
         --times "$WORK/alert.times" --timeout 120 >"$WORK/alert.out" || say "alert: cc_bench exit $?"
+    # Where the CPU went during the alert, per process (CPU seconds).
+    local index=0 swarm_ticks=0 ticks
+    for name in "${cpu_names[@]}"; do
+        ticks=$(( $(cpu_ticks "${PIDS[$name]}") - ${cpu0[$index]} ))
+        case $name in
+            swarm-*) swarm_ticks=$((swarm_ticks + ticks)) ;;
+            *) echo "cpu_s_$name $(ticks_to_s $ticks)" >>"$WORK/alert.out" ;;
+        esac
+        index=$((index + 1))
+    done
+    echo "cpu_s_swarm $(ticks_to_s $swarm_ticks)" >>"$WORK/alert.out"
     cat "$WORK/alert.out"
-    local name
     echo "swarm_processes ${#SWARMS[@]}" >>"$WORK/alert.out"
     for name in "${SWARMS[@]}"; do
         stop "$name"
@@ -422,6 +436,7 @@ scenario_alert () {
         $1 ~ /_last_acked_real_ns$/ && $2 > a { a = $2 }
         END { printf "agents_committed_ms %.0f\nrelays_acked_ms %.0f\n", (c - sent) / 1e6, (a - sent) / 1e6 }' \
         "$WORK/alert.out" >>"$WORK/alert.out"
+    say "alert: CPU seconds: national $(kv cpu_s_national "$WORK/alert.out"), relays $(kv cpu_s_banking "$WORK/alert.out") + $(kv cpu_s_telecom "$WORK/alert.out"), swarm $(kv cpu_s_swarm "$WORK/alert.out")"
     say "alert: every agent inbox committed after $(kv agents_committed_ms "$WORK/alert.out") ms, every ack durable at its relay after $(kv relays_acked_ms "$WORK/alert.out") ms"
     stop banking; stop telecom; stop national
 }
@@ -565,7 +580,7 @@ if selected alert; then
     floor=$(awk -v n="$ALERT_AGENTS" -v s="$sign" -v v="$verify" -v c="$(nproc)" \
         'BEGIN { if (s > 0 && v > 0) printf "%.0f", 1000 * (n / s + 2 * n / v) / c }')
     record national_alert "$ms" ms "$floor" "ed25519_floor" le 1500 \
-        "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms. Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread; one full verify cost it $(kv swarm-banking-1_verify_us "$f") us, so per-agent verification would add $(awk -v n="$ALERT_AGENTS" -v u="$(kv swarm-banking-1_verify_us "$f")" -v c="$(nproc)" 'BEGIN { printf "%.0f", n * u / 1000 / c }') ms of CPU per core"
+        "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms; CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relays $(kv cpu_s_banking "$f") + $(kv cpu_s_telecom "$f"), swarm $(kv cpu_s_swarm "$f"). Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread; one full verify cost it $(kv swarm-banking-1_verify_us "$f") us, so per-agent verification would add $(awk -v n="$ALERT_AGENTS" -v u="$(kv swarm-banking-1_verify_us "$f")" -v c="$(nproc)" 'BEGIN { printf "%.0f", n * u / 1000 / c }') ms of CPU per core"
 fi
 
 if selected ingest; then
