@@ -763,20 +763,9 @@ s_commit (MDB_txn *txn, void *arg)
             ack.nonce = nonce;
             ack.n_entries = fresh;
             ack.entries = entry_list;
-            size_t ack_size = 0;
-            uint8_t *ack_bytes = cc_wire_pack (&ack.base, &ack_size);
-            uint8_t signature [64];
-            int signed_rc = cc_keys_sign (self->options.keys, ack_bytes,
-                                          ack_size, signature);
-            assert (signed_rc == 0);    //  main checked we have the secret
-            Certcast__SignedAck signed_ack = CERTCAST__SIGNED_ACK__INIT;
-            signed_ack.ack.data = ack_bytes;
-            signed_ack.ack.len = ack_size;
-            signed_ack.signature.data = signature;
-            signed_ack.signature.len = sizeof signature;
-            self->batch_ack = cc_wire_pack (&signed_ack.base,
-                                            &self->batch_ack_size);
-            free (ack_bytes);
+            //  main checked that our keys hold the secret
+            self->batch_ack = cc_ledger_sign_ack (self->options.keys, &ack,
+                                                  &self->batch_ack_size);
             rc = cc_inbox_outbox_put (store, txn, nonce, self->batch_ack,
                                       self->batch_ack_size);
             self->batch_nonce = nonce;

@@ -375,8 +375,10 @@ swarm_said () { grep -q "^$2" "$T/$1.out"; }
 # More agents than a default fd limit allows: each CURVE connection is an fd
 # at the relay, each agent two sockets in the swarm.
 raise_fd_limit () {
-    ulimit -n "$1" 2>/dev/null || ulimit -Hn "$1" 2>/dev/null && ulimit -n "$1" 2>/dev/null \
-        || say "cannot raise the fd limit to $1 (have $(ulimit -n)); large swarms may fail"
+    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -lt "$1" ] || return 0
+    [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge "$1" ] || ulimit -Hn "$1" 2>/dev/null
+    ulimit -n "$1" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+    [ "$(ulimit -n)" -ge "$1" ] || say "open-file limit $(ulimit -n), not $1: the swarm is split over more processes"
 }
 
 scenario_alert () {

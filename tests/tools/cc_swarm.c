@@ -527,24 +527,13 @@ s_sign_ack (s_agent_t *agent, s_entry_t *entries, size_t count, int status)
     ack.nonce = ++agent->next_nonce;
     ack.n_entries = count;
     ack.entries = pointers;
-    size_t ack_size = 0;
-    uint8_t *ack_bytes = cc_wire_pack (&ack.base, &ack_size);
-    uint8_t signature [64];
-    int rc = cc_keys_sign (agent->keys, ack_bytes, ack_size, signature);
-    assert (rc == 0);
-    Certcast__SignedAck signed_ack = CERTCAST__SIGNED_ACK__INIT;
-    signed_ack.ack.data = ack_bytes;
-    signed_ack.ack.len = ack_size;
-    signed_ack.signature.data = signature;
-    signed_ack.signature.len = sizeof signature;
     s_grow ((void **) &agent->unacked, &agent->unacked_max,
             agent->unacked_count + 1, sizeof (s_unacked_t));
     s_unacked_t *unacked = &agent->unacked [agent->unacked_count++];
     memset (unacked, 0, sizeof *unacked);
     unacked->nonce = ack.nonce;
     unacked->entries = count;
-    unacked->bytes = cc_wire_pack (&signed_ack.base, &unacked->size);
-    free (ack_bytes);
+    unacked->bytes = cc_ledger_sign_ack (agent->keys, &ack, &unacked->size);
     free (pointers);
     free (items);
     return unacked;
