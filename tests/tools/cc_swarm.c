@@ -47,7 +47,7 @@
 #define HELLO_RETRY_MS      2000
 #define RESEND_MS           30000   //  the relay answers every ack; a busy one late
 #define SWEEP_MS            1000    //  look at every socket this often
-#define CACHE_SIZE          64      //  verified advisories per thread
+#define CACHE_MAX           65536   //  verified advisories kept per thread
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
 #define EVENTS_MAX          1024
@@ -110,8 +110,7 @@ typedef struct {
     size_t count;
     cc_store_t *store;
     int epoll_fd;
-    s_cached_t cache [CACHE_SIZE];
-    size_t cache_next;
+    zhashx_t *cache;                //  hex digest -> s_cached_t
     size_t *dirty, dirty_count;     //  agents with fresh entries
     size_t *recheck, recheck_count; //  agents we sent on
     struct { size_t agent; uint64_t nonce; } *done;   //  outbox deletes
@@ -293,17 +292,34 @@ s_learn_head (s_shard_t *shard, s_agent_t *agent, s_stream_t *stream,
         s_fetch (shard, agent, stream);
 }
 
+static void
+s_cached_destroy (void **item_p)
+{
+    s_cached_t *cached = (s_cached_t *) *item_p;
+    if (cached) {
+        free (cached->id);
+        free (cached);
+        *item_p = NULL;
+    }
+}
+
 //  The verified identity of these signed bytes: from this thread's cache,
-//  or by a full cc_advisory_open (timed). NULL: refused.
+//  or by a full cc_advisory_open (timed). NULL id: refused. A burst
+//  interleaves many advisories across agents at different positions, so
+//  the cache is a hash of every advisory seen, not a window of recent ones.
 static s_cached_t *
 s_verify (s_shard_t *shard, const uint8_t *bytes, size_t size)
 {
     uint8_t digest [32];
     cc_sha256 (bytes, size, digest);
-    if (!shard->swarm->verify_each)
-        for (size_t index = 0; index < CACHE_SIZE; index++)
-            if (memcmp (shard->cache [index].digest, digest, 32) == 0)
-                return &shard->cache [index];
+    char key [65];
+    for (size_t index = 0; index < 32; index++)
+        snprintf (key + 2 * index, 3, "%02x", digest [index]);
+    if (!shard->swarm->verify_each) {
+        s_cached_t *cached = (s_cached_t *) zhashx_lookup (shard->cache, key);
+        if (cached)
+            return cached;
+    }
     int64_t start = s_now_ns ();
     int code = 0;
     const char *reason = NULL;
@@ -312,12 +328,15 @@ s_verify (s_shard_t *shard, const uint8_t *bytes, size_t size)
         CC_AT_DELIVERY, &code, &reason);
     atomic_fetch_add (&shard->swarm->verify_ns, (uint64_t) (s_now_ns () - start));
     atomic_fetch_add (&shard->swarm->verify_calls, 1);
-    s_cached_t *cached = &shard->cache [shard->cache_next];
-    shard->cache_next = (shard->cache_next + 1) % CACHE_SIZE;
-    free (cached->id);
+    if (zhashx_size (shard->cache) >= CACHE_MAX)
+        zhashx_purge (shard->cache);
+    s_cached_t *cached = (s_cached_t *) zmalloc (sizeof (s_cached_t));
     memcpy (cached->digest, digest, 32);
     cached->id = advisory? strdup (cc_advisory_id (advisory)): NULL;
     cached->revision = advisory? cc_advisory_revision (advisory): 0;
+    //  --verify-each may see the same bytes again: the fresh entry wins.
+    zhashx_delete (shard->cache, key);
+    zhashx_insert (shard->cache, key, cached);
     if (!advisory)
         fprintf (stderr, "cc_swarm: refused: %s: %s\n", cc_strerror (code),
                  reason? reason: "");
@@ -993,6 +1012,8 @@ s_run (int argc, char **argv)
     for (int index = 0; index < swarm->threads; index++) {
         s_shard_t *shard = &shards [index];
         shard->swarm = swarm;
+        shard->cache = zhashx_new ();
+        zhashx_set_destructor (shard->cache, s_cached_destroy);
         shard->index = index;
         size_t from = (size_t) index * per;
         shard->agents = agents + (from < swarm->count? from: swarm->count);
@@ -1062,8 +1083,7 @@ s_run (int argc, char **argv)
         cc_store_destroy (&shards [index].store);
         if (shards [index].epoll_fd >= 0)
             close (shards [index].epoll_fd);
-        for (size_t entry = 0; entry < CACHE_SIZE; entry++)
-            free (shards [index].cache [entry].id);
+        zhashx_destroy (&shards [index].cache);
         free (shards [index].dirty);
         free (shards [index].recheck);
         free (shards [index].done);
