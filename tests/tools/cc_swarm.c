@@ -312,9 +312,13 @@ s_verify (s_shard_t *shard, const uint8_t *bytes, size_t size)
 {
     uint8_t digest [32];
     cc_sha256 (bytes, size, digest);
+    static const char hex [] = "0123456789abcdef";
     char key [65];
-    for (size_t index = 0; index < 32; index++)
-        snprintf (key + 2 * index, 3, "%02x", digest [index]);
+    for (size_t index = 0; index < 32; index++) {
+        key [2 * index] = hex [digest [index] >> 4];
+        key [2 * index + 1] = hex [digest [index] & 15];
+    }
+    key [64] = 0;
     if (!shard->swarm->verify_each) {
         s_cached_t *cached = (s_cached_t *) zhashx_lookup (shard->cache, key);
         if (cached)
