@@ -10,7 +10,7 @@ CC_BIN=${CC_BIN:-build/bin}
 # state at exit are noise here (unit tests run with leak checks on).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 CC_BIN=$(cd "$CC_BIN" && pwd)
-T=$(mktemp -d /tmp/certcast-test.XXXXXX)
+T=$(mktemp -d "${CC_TMP:-/tmp}/certcast-test.XXXXXX")
 declare -A PIDS=()
 CC_FAILED=0
 
@@ -30,7 +30,7 @@ cc_cleanup () {
             [ -f "$log" ] && { echo "--- $log"; tail -15 "$log"; }
         done
     fi
-    [ "${KEEP:-}" = 1 ] || rm -rf "$T"
+    [ "${KEEP:-}" = 1 ] || [ "${CC_KEEP_T:-}" = 1 ] || rm -rf "$T"
 }
 trap 'CC_FAILED=1' ERR
 trap cc_cleanup EXIT

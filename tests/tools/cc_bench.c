@@ -48,9 +48,14 @@
         counts the Acked replies (each after the receiver's durable
         commit). Prints acks_per_s over first send to last Acked.
     cc_bench watch --watch DIR... --expect N [--timeout S]
+                   [--await-acks ROWS --to HOST:PORT --server-pub FILE
+                    --key FILE]
         Only the inotify observer: prints "ready", then waits for N new
         advisories in every DIR and prints the first and last times
-        (CLOCK_REALTIME ns, comparable with `date +%s%N`).
+        (CLOCK_REALTIME ns, comparable with `date +%s%N`). --await-acks
+        also polls that broker's status until its ack_rows counter grew
+        by ROWS and prints when (acks_done_real_ns): the agents' signed
+        receipts durable at their relay.
 
     Output is one "key value" line per figure (times in ms unless the key
     says otherwise), for run.sh to read. Exit 0 if everything expected
@@ -1265,29 +1270,80 @@ s_watch_only (s_opts_t *opts)
 {
     double expect = s_opt_number (opts, "--expect", -1);
     double timeout_s = s_opt_number (opts, "--timeout", 120);
+    int64_t await_acks = (int64_t) s_opt_number (opts, "--await-acks", 0);
     int ndirs = 0;
     char **dirs = s_watch_dirs (opts, &ndirs);
     if (ndirs == 0 || expect < 1) {
         free (dirs);
         return s_usage ("watch needs --watch DIR and --expect N");
     }
-    s_watch_t *watch = s_watch_new (dirs, ndirs, NULL, (size_t) expect);
+    //  The status poller is a publisher that publishes nothing.
+    s_pub_t self;
+    memset (&self, 0, sizeof self);
+    self.ack_rows = -1;
+    if (await_acks > 0) {
+        self.dealer = s_control_open (opts, "watch --await-acks", &self.keys);
+        if (!self.dealer) {
+            free (dirs);
+            return 1;
+        }
+        s_send_status (&self);
+        int64_t deadline = s_mono_ns () + 10 * 1000000000LL;
+        while (self.status_pending && s_mono_ns () < deadline)
+            s_pub_poll (&self, 100);
+        if (self.ack_rows < 0) {
+            fprintf (stderr, "cc_bench: no status answer from %s\n",
+                     s_opt (opts, "--to"));
+            zsock_destroy (&self.dealer);
+            cc_keys_destroy (&self.keys);
+            free (dirs);
+            return 1;
+        }
+    }
+    int64_t ack_rows_base = self.ack_rows;
+    int64_t acks_done_real = 0;
+    self.watch = s_watch_new (dirs, ndirs, NULL, (size_t) expect);
     printf ("ready\n");
     fflush (stdout);
     int64_t deadline = s_mono_ns () + (int64_t) (timeout_s * 1e9);
-    while (!s_watch_done (watch) && s_mono_ns () < deadline) {
-        struct pollfd item = { watch->fd, POLLIN, 0 };
-        poll (&item, 1, 100);
-        s_watch_read (watch);
+    int64_t next_status = 0;
+    while (s_mono_ns () < deadline) {
+        if (await_acks > 0 && !acks_done_real
+        &&  self.ack_rows - ack_rows_base >= await_acks)
+            acks_done_real = s_real_ns ();
+        if (s_watch_done (self.watch) && (await_acks == 0 || acks_done_real))
+            break;
+        if (self.dealer) {
+            int64_t now = s_mono_ns ();
+            if (!acks_done_real && !self.status_pending && now >= next_status) {
+                s_send_status (&self);
+                next_status = now + BENCH_STATUS_EVERY_MS * 1000000LL;
+            }
+            s_pub_poll (&self, BENCH_STATUS_EVERY_MS);
+        }
+        else {
+            struct pollfd item = { self.watch->fd, POLLIN, 0 };
+            poll (&item, 1, 100);
+            s_watch_read (self.watch);
+        }
     }
+    s_watch_t *watch = self.watch;
     printf ("created %zu\nmoved %zu\n", watch->created_total,
             watch->moved_total);
     printf ("first_created_real_ns %" PRId64 "\n", watch->first_real);
     printf ("last_created_real_ns %" PRId64 "\n", watch->last_real);
     printf ("last_moved_real_ns %" PRId64 "\n", watch->last_moved_real);
     printf ("inotify_overflow %d\n", watch->overflow? 1: 0);
-    int exit_code = s_watch_done (watch) && !watch->overflow? 0: 1;
-    s_watch_destroy (&watch);
+    if (await_acks > 0) {
+        printf ("ack_rows_new %" PRId64 "\n", self.ack_rows - ack_rows_base);
+        if (acks_done_real)
+            printf ("acks_done_real_ns %" PRId64 "\n", acks_done_real);
+    }
+    int exit_code = s_watch_done (watch) && !watch->overflow
+                 && (await_acks == 0 || acks_done_real)? 0: 1;
+    s_watch_destroy (&self.watch);
+    zsock_destroy (&self.dealer);
+    cc_keys_destroy (&self.keys);
     free (dirs);
     return exit_code;
 }
