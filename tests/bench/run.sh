@@ -68,7 +68,7 @@ CATCHUP_COUNT=$(scaled 10000 50)
 ALERT_AGENTS=$(scaled 10000 20)
 INGEST_AGENTS=$(scaled 2000 20)
 INGEST_ADVISORIES=${INGEST_ADVISORIES:-5}
-FOOTPRINT_COUNT=$(scaled 1000 20)
+FOOTPRINT_COUNT=$(scaled 10000 20)
 INGEST_COUNT=$(scaled 20000 500)
 INGEST_BATCH=${INGEST_BATCH:-1}
 LMDB_COUNT=$(scaled 1000 50)
@@ -326,10 +326,10 @@ scenario_footprint () {
     echo "lmdb_map_rss_kib $(awk '/data\.mdb/ { f = 1; next } f && /^Rss:/ { s += $2; f = 0 } END { print s + 0 }' "/proc/$pid/smaps")" \
         >>"$WORK/footprint-rss.out"
     ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-    ns0=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { print s }')
+    ns0=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }')
     sleep "$IDLE_S"
     ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-    ns1=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { print s }')
+    ns1=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }')
     {
         echo "advisories $FOOTPRINT_COUNT"
         echo "vmrss_kib $rss"
