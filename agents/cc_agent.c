@@ -42,6 +42,7 @@
 #define HELLO_EMPTY_MS      2000    //  while the relay lists no stream
 #define FETCH_MAX           256     //  deliveries asked for per fetch
 #define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
+#define CONTROL_HEARTBEAT_MS 30000  //  ZMTP heartbeat of the control link
 #define RESEND_MAX          64      //  outbox entries resent per round
 #define DRAIN_MAX           1000    //  messages taken per socket per cycle
 #define BATCH_MAX           1024    //  advisories committed per cycle
@@ -204,10 +205,17 @@ s_client_socket (self_t *self, int type, const char *endpoint)
 {
     zsock_t *sock = cc_keys_client (self->options.keys, type, self->relay_key);
     if (type == ZMQ_DEALER) {
-        zsock_set_heartbeat_ivl (sock, self->options.heartbeat_ms);
+        //  The relay's silence on the stream already rebuilds both sockets
+        //  within dead-after; this only keeps NATs and firewalls from
+        //  dropping an idle control link and notices one that died alone.
+        //  A PING and a PONG per agent at the relay, CURVE-encrypted, every
+        //  heartbeat would cost it more than its own heartbeats.
+        int interval = self->options.heartbeat_ms > CONTROL_HEARTBEAT_MS?
+                       self->options.heartbeat_ms: CONTROL_HEARTBEAT_MS;
+        zsock_set_heartbeat_ivl (sock, interval);
         //  No heartbeat TTL: it would arm a timer per agent at the relay,
         //  which libzmq cancels by linear search (see cc_engine.c).
-        zsock_set_heartbeat_timeout (sock, self->options.heartbeat_ms * 3);
+        zsock_set_heartbeat_timeout (sock, interval * 3);
     }
     else
         zsock_set_rcvhwm (sock, 100000);

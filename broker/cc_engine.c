@@ -35,6 +35,8 @@
 #define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
 #define ROSTER_RESCAN_MS    5000
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
+#define HEAD_REPEATS        2       //  heartbeats that carry a new head
+#define HEAD_EVERY_TICKS    10      //  an unchanged head, once this many ticks
 
 typedef struct _s_ack_t s_ack_t;
 
@@ -127,6 +129,8 @@ typedef struct {
     cc_upstream_t *upstream;        //  relays only
     zhashx_t *heads;                //  stream -> uint64_t * committed head
     zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
+    zhashx_t *announced;            //  stream -> s_announced_t: its heartbeats
+    uint64_t heartbeat_ticks;
     zlistx_t *batch;                //  s_item_t
     zlistx_t *outgoing;             //  s_outgoing_t of the current attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
@@ -1347,18 +1351,45 @@ s_send_heartbeat (self_t *self, const char *topic, const char *stream,
     zmsg_send (&msg, self->pub);
 }
 
-//  One heartbeat per stream carries its head, so a lost tail is noticed;
-//  one on CC_TOPIC_ALIVE tells every subscriber we live even before any
-//  stream exists.
+//  What the stream heartbeats told subscribers about one stream.
+typedef struct {
+    uint64_t head;
+    int times;                      //  heartbeats sent with this head
+} s_announced_t;
+
+//  One heartbeat on CC_TOPIC_ALIVE every interval tells every subscriber
+//  we live, even before any stream exists. A stream's own heartbeat
+//  carries its head so a subscriber notices a lost tail: that is news only
+//  for HEAD_REPEATS intervals after the head moved, so an unchanged head is
+//  repeated only every HEAD_EVERY_TICKS intervals (Welcome gives the heads
+//  on every periodic Hello too). Each heartbeat is one message per
+//  subscriber, CURVE-encrypted and sent on its own connection: with
+//  thousands of agents, a stream heartbeat every interval doubled what an
+//  idle relay spent on them.
 static void
 s_send_heartbeats (self_t *self)
 {
     int64_t now = (int64_t) time (NULL);
     s_send_heartbeat (self, CC_TOPIC_ALIVE, "", zhashx_size (self->heads), now);
+    bool repeat_all = ++self->heartbeat_ticks % HEAD_EVERY_TICKS == 0;
     for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
          head = (uint64_t *) zhashx_next (self->heads)) {
         const char *stream = (const char *) zhashx_cursor (self->heads);
-        s_send_heartbeat (self, stream, stream, *head, now);
+        s_announced_t *announced =
+            (s_announced_t *) zhashx_lookup (self->announced, stream);
+        if (!announced) {
+            announced = (s_announced_t *) zmalloc (sizeof (s_announced_t));
+            announced->head = *head;
+            zhashx_insert (self->announced, stream, announced);
+        }
+        if (announced->head != *head) {
+            announced->head = *head;
+            announced->times = 0;
+        }
+        if (announced->times < HEAD_REPEATS || repeat_all) {
+            s_send_heartbeat (self, stream, stream, *head, now);
+            announced->times++;
+        }
     }
 }
 
@@ -1444,6 +1475,7 @@ s_self_destroy (self_t **self_p)
     zlistx_destroy (&self->outgoing);
     zhashx_destroy (&self->heads);
     zhashx_destroy (&self->pending_heads);
+    zhashx_destroy (&self->announced);
     zhashx_destroy (&self->peer_logged);
     cc_pool_destroy (&self->pool);
     cc_roster_destroy (&self->roster);
@@ -1534,6 +1566,8 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     zhashx_set_destructor (self->heads, s_default_destructor);
     self->pending_heads = zhashx_new ();
     zhashx_set_destructor (self->pending_heads, s_default_destructor);
+    self->announced = zhashx_new ();
+    zhashx_set_destructor (self->announced, s_default_destructor);
     self->peer_logged = zhashx_new ();
     zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->batch = zlistx_new ();

@@ -34,6 +34,7 @@ BENCH=${BENCH:-all}
 BURST_AGENTS=${BURST_AGENTS:-100}
 E2E_AGENTS=${E2E_AGENTS:-10}
 IDLE_S=${IDLE_S:-10}
+ALERT_IDLE_S=${ALERT_IDLE_S:-5}
 OUT=${BENCH_JSON:-$ROOT/bench.json}
 # The daemons run with their production heartbeat (lib.sh's tests use 500).
 export HEARTBEAT=${HEARTBEAT:-1000}
@@ -428,6 +429,16 @@ scenario_alert () {
     wait_for 300 all_swarms_said caught-up || fail "swarm agents did not all ack the warm-up"
     wait_for 300 counter_at_least national ack_rows "$ALERT_AGENTS" || fail "warm-up acks not in the national ledger"
     sleep 1
+    # What keeping $ALERT_AGENTS agents connected costs while nothing is
+    # published (heartbeats and $alive to every agent, once a heartbeat).
+    local idle0 idle1
+    say "alert: the banking relay idle for $ALERT_IDLE_S s"
+    idle0=$(cpu_ticks "${PIDS[banking]}")
+    sleep "$ALERT_IDLE_S"
+    idle1=$(cpu_ticks "${PIDS[banking]}")
+    echo "relay_idle_cpu_pct $(awk -v t=$((idle1 - idle0)) -v hz="$(getconf CLK_TCK)" -v s="$ALERT_IDLE_S" 'BEGIN { printf "%.1f", 100 * t / hz / s }')" \
+        >"$WORK/alert-idle.out"
+    say "alert: banking relay idle with $half agents: $(kv relay_idle_cpu_pct "$WORK/alert-idle.out") % of a core"
     say "alert: one critical advisory to all sectors; clock stops when $ALERT_AGENTS more acks are in the national ledger"
     local name cpu0=() cpu_names=(national banking telecom "${SWARMS[@]}")
     for name in "${cpu_names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
@@ -444,6 +455,7 @@ scenario_alert () {
         index=$((index + 1))
     done
     echo "cpu_s_swarm $(ticks_to_s $swarm_ticks)" >>"$WORK/alert.out"
+    cat "$WORK/alert-idle.out" >>"$WORK/alert.out"
     cat "$WORK/alert.out"
     echo "swarm_processes ${#SWARMS[@]}" >>"$WORK/alert.out"
     for name in "${SWARMS[@]}"; do
@@ -605,6 +617,8 @@ if selected alert; then
         'BEGIN { if (s > 0 && v > 0) printf "%.0f", 1000 * (n / s + 2 * n / v) / c }')
     record national_alert "$ms" ms "$floor" "ed25519_floor" le 1500 \
         "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms; CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relays $(kv cpu_s_banking "$f") + $(kv cpu_s_telecom "$f"), swarm $(kv cpu_s_swarm "$f"). Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread; one full verify cost it $(kv swarm-banking-1_verify_us "$f") us, so per-agent verification would add $(awk -v n="$ALERT_AGENTS" -v u="$(kv swarm-banking-1_verify_us "$f")" -v c="$(nproc)" 'BEGIN { printf "%.0f", n * u / 1000 / c }') ms of CPU per core"
+    record relay_idle_cpu "$(kv relay_idle_cpu_pct "$f")" "% of a core" "" "" info "" \
+        "the banking relay with $((ALERT_AGENTS / 2)) agents connected and nothing published, over $ALERT_IDLE_S s before the alert (heartbeat every $HEARTBEAT ms)"
 fi
 
 if selected ingest; then

@@ -771,6 +771,9 @@ s_agent_start (s_shard_t *shard, s_agent_t *agent)
     agent->control = cc_keys_client (agent->keys, ZMQ_DEALER, swarm->relay_key);
     zsock_set_sndhwm (agent->control, 0);
     zsock_set_rcvtimeo (agent->control, 0);
+    //  As the agent does (cc_agent.c, CONTROL_HEARTBEAT_MS).
+    zsock_set_heartbeat_ivl (agent->control, 30000);
+    zsock_set_heartbeat_timeout (agent->control, 90000);
     zsock_connect (agent->control, "%s", endpoint);
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%d", swarm->relay_host,
               swarm->relay_port);
