@@ -1495,6 +1495,29 @@ s_self_destroy (self_t **self_p)
     *self_p = NULL;
 }
 
+//  A peer that vanished (host off, link cut) never closes its connection.
+//  Left to TCP's defaults, the kernel would retransmit our heartbeats to it
+//  for about 15 minutes while its queue filled to --pub-hwm; its clients
+//  gave up on us after 3 silent heartbeats and reconnected long before. So
+//  data left unacknowledged for 10 heartbeats (at least 5 s) drops the
+//  connection (ZMQ_TCP_MAXRT is TCP_USER_TIMEOUT on Linux), and keepalive
+//  probes, answered by the peer's kernel alone, find a dead control link
+//  that carried nothing for as long. Both are set on the listener and
+//  inherited by every accepted connection.
+static void
+s_drop_vanished_peers (self_t *self, zsock_t *sock)
+{
+    int dead_ms = self->config.heartbeat_ms * 10;
+    if (dead_ms < 5000)
+        dead_ms = 5000;
+    int idle_s = dead_ms / 1000;
+    zsock_set_tcp_maxrt (sock, dead_ms);
+    zsock_set_tcp_keepalive (sock, 1);
+    zsock_set_tcp_keepalive_idle (sock, idle_s);
+    zsock_set_tcp_keepalive_intvl (sock, idle_s / 5 > 0? idle_s / 5: 1);
+    zsock_set_tcp_keepalive_cnt (sock, 5);
+}
+
 static zsock_t *
 s_server_socket (self_t *self, int type, int port)
 {
@@ -1512,8 +1535,8 @@ s_server_socket (self_t *self, int type, int port)
     //  (perf: 42 % in std::_Rb_tree_increment) and handshakes stalled for
     //  minutes. Clients heartbeat us instead (they find a dead server and
     //  reconnect); we still answer their PINGs, and the stream and $alive
-    //  heartbeats are ordinary messages. A vanished client's connection is
-    //  closed by TCP when its unacknowledged stream data times out.
+    //  heartbeats are ordinary messages.
+    s_drop_vanished_peers (self, sock);
     if (type == ZMQ_PUB)
         zsock_set_sndhwm (sock, self->config.pub_hwm > 0?
                                 self->config.pub_hwm: 100000);

@@ -31,6 +31,10 @@
 #     cut (3 of silence plus its 100 ms tick) and "back" after the heal;
 #     everything reaches both agents and the national ledger.
 #
+# (d) vanished agents: relay<->agents cut for good. The relay must drop
+#     every connection from them within 10 heartbeats of unanswered data
+#     plus keepalive probing of idle control links (bounded, see below).
+#
 # Pass: all of the above, then cc_history over the stored file, both
 # agents' inboxes and the national ledger (nothing lost, nothing
 # unexpected, no duplicate ledger row), and every daemon exits 0 with no
@@ -322,6 +326,25 @@ repaired "(c)"
 say "final history check"
 history || fail "history check failed"
 say "figures: $CUTS cuts, $(wc -l < "$STORED") advisories stored, deliveries repaired by fetch: $REPAIRED_NAT national->relay, $REPAIRED_REL relay->agents"
+
+# --- (d) ------------------------------------------------------------------
+# Vanished agents: their link is cut for good. The relay must let go of
+# every connection from them (stream and control) on its own: unanswered
+# data times out after 10 heartbeats (5 s here), an idle control link is
+# probed by TCP keepalive after as long. Bound: 5 s + 5 s idle + 5 s of
+# probes, plus 3 s for a loaded machine.
+agent_links () {
+    in_ns "$NS_REL" ss -Htn state established "( sport = :$REL_PORT or sport = :$((REL_PORT + 1)) )" \
+        | grep -c "$AGT_ADDR:" || true
+}
+links=$(agent_links)
+[ "$links" -ge 4 ] || fail "(d) the relay holds $links connections from the agents before the cut, expected 4"
+say "(d) relay<->agents cut for good; the relay holds $links connections from them"
+cut_link "$NS_AGT" to-rel
+cut_at=$(now_ms)
+no_agent_links () { [ "$(agent_links)" = 0 ]; }
+wait_for 18 no_agent_links || fail "(d) the relay still holds $(agent_links) connections from vanished agents after $(( $(now_ms) - cut_at )) ms"
+say "(d) the relay dropped every connection from the vanished agents after $(( $(now_ms) - cut_at )) ms"
 
 for name in bank2 bank1 banking national; do
     stop $name
