@@ -35,6 +35,7 @@
 #define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
 #define ROSTER_RESCAN_MS    5000
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
+#define ROSTER_PART_IDLE_MS 60000   //  a roster's next part overdue: drop it
 
 typedef struct _s_ack_t s_ack_t;
 
@@ -61,8 +62,8 @@ typedef struct {
     int refused_code;
     const char *refused_reason;
     bool verified;                  //  verified and screened (acks may wait)
-    //  ITEM_ROSTER
-    Certcast__Roster *roster;
+    //  ITEM_ROSTER: a relay's whole roster, put together from its parts
+    cc_roster_set_t *roster;
     char via [64];
     //  ITEM_FORWARD (relay: a delivery from upstream)
     char *stream;
@@ -105,7 +106,7 @@ typedef struct {
 typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
-    uint64_t rosters, commits, commit_failures, bad_frames;
+    uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
     uint64_t refused [16];          //  by cc_error_t
 } s_counters_t;
 
@@ -120,6 +121,7 @@ typedef struct {
     bool terminated;
     cc_store_t *store;
     cc_roster_t *roster;
+    cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
     zactor_t *auth;
     zsock_t *pub;
     zsock_t *router;
@@ -180,8 +182,7 @@ s_item_destroy (void **item_p)
         free (item->acks);
         if (item->acks_request)
             certcast__acks__free_unpacked (item->acks_request, NULL);
-        if (item->roster)
-            certcast__roster__free_unpacked (item->roster, NULL);
+        cc_roster_set_destroy (&item->roster);
         free (item->stream);
         zchunk_destroy (&item->delivery);
         free (item);
@@ -277,6 +278,18 @@ s_reply (self_t *self, zframe_t *routing, Certcast__Control *control)
 {
     zframe_t *frame = cc_wire_control_encode (control);
     s_send_control (self, routing, &frame);
+}
+
+static void
+s_reply_acked (self_t *self, zframe_t *routing, uint64_t corr, int count)
+{
+    Certcast__Acked acked = CERTCAST__ACKED__INIT;
+    acked.count = count;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = corr;
+    control.body_case = CERTCAST__CONTROL__BODY_ACKED;
+    control.acked = &acked;
+    s_reply (self, routing, &control);
 }
 
 //  Refuse a request: count it, log once per peer per interval, answer.
@@ -463,6 +476,27 @@ s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
     return 0;
 }
 
+//  A relay's roster replaces what it reported before, in this one
+//  transaction: the whole set of parts, or (if the commit fails) nothing.
+static int
+s_apply_roster (self_t *self, MDB_txn *txn, s_item_t *item)
+{
+    size_t count = 0;
+    Certcast__RosterEntry **entries = cc_roster_set_entries (item->roster,
+                                                             &count);
+    int rc = cc_roster_drop_via (self->store, txn, item->via, entries, count);
+    for (size_t index = 0; !rc && index < count; index++) {
+        //  The relay's word for via is replaced by who it is.
+        char *claimed = entries [index]->via;
+        entries [index]->via = item->via;
+        rc = cc_roster_put (self->store, txn, entries [index]);
+        entries [index]->via = claimed;
+        if (rc == 0)
+            item->count++;
+    }
+    return rc;
+}
+
 static int
 s_batch_write (MDB_txn *txn, void *arg)
 {
@@ -490,21 +524,7 @@ s_batch_write (MDB_txn *txn, void *arg)
                 rc = s_apply_record (self, txn, item);
                 break;
             case ITEM_ROSTER:
-                rc = cc_roster_drop_via (self->store, txn, item->via,
-                                         item->roster->entries,
-                                         item->roster->n_entries);
-                for (size_t index = 0; !rc && index < item->roster->n_entries;
-                     index++) {
-                    //  The relay's word for via is replaced by who it is.
-                    Certcast__RosterEntry *entry = item->roster->entries [index];
-                    char *claimed = entry->via;
-                    entry->via = item->via;
-                    rc = cc_roster_put (self->store, txn, entry);
-                    entry->via = claimed;
-                    if (rc)
-                        break;
-                    item->count++;
-                }
+                rc = s_apply_roster (self, txn, item);
                 break;
         }
         if (rc)
@@ -554,26 +574,22 @@ s_answer (self_t *self, s_item_t *item, bool committed)
                   item->reason);
         return;
     }
+    if (item->type != ITEM_PUBLISH && item->type != ITEM_RECORD) {
+        s_reply_acked (self, item->routing, item->corr, item->count);
+        return;
+    }
+    Certcast__Stored stored = CERTCAST__STORED__INIT;
+    Certcast__StreamHead *placed [16];
+    stored.id = (char *) cc_advisory_id (item->advisory);
+    stored.revision = cc_advisory_revision (item->advisory);
+    for (size_t index = 0; index < item->n_placed; index++)
+        placed [index] = &item->placed [index];
+    stored.n_placed = item->n_placed;
+    stored.placed = placed;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
     control.corr = item->corr;
-    Certcast__Stored stored = CERTCAST__STORED__INIT;
-    Certcast__Acked acked = CERTCAST__ACKED__INIT;
-    Certcast__StreamHead *placed [16];
-    if (item->type == ITEM_PUBLISH || item->type == ITEM_RECORD) {
-        stored.id = (char *) cc_advisory_id (item->advisory);
-        stored.revision = cc_advisory_revision (item->advisory);
-        for (size_t index = 0; index < item->n_placed; index++)
-            placed [index] = &item->placed [index];
-        stored.n_placed = item->n_placed;
-        stored.placed = placed;
-        control.body_case = CERTCAST__CONTROL__BODY_STORED;
-        control.stored = &stored;
-    }
-    else {
-        acked.count = item->count;
-        control.body_case = CERTCAST__CONTROL__BODY_ACKED;
-        control.acked = &acked;
-    }
+    control.body_case = CERTCAST__CONTROL__BODY_STORED;
+    control.stored = &stored;
     s_reply (self, item->routing, &control);
     //  The log line after the reply: its clock and write are not the
     //  publisher's to wait for.
@@ -893,6 +909,7 @@ s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
     welcome.n_heads = count;
     welcome.heads = heads;
     welcome.heartbeat_ms = self->config.heartbeat_ms;
+    welcome.roster_parts = true;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
     control.corr = request->corr;
     control.body_case = CERTCAST__CONTROL__BODY_WELCOME;
@@ -1026,15 +1043,32 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
                   "only relays send rosters");
         return;
     }
-    self->counters.rosters++;
-    s_item_t *item = s_item_new (ITEM_ROSTER, routing, request->corr,
-                                 member->curve);
-    snprintf (item->via, sizeof item->via, "%s", member->name);
-    //  Take ownership of the decoded roster: detach it from the request.
-    item->roster = request->roster;
-    request->roster = NULL;
-    request->body_case = CERTCAST__CONTROL__BODY__NOT_SET;
-    zlistx_add_end (self->batch, item);
+    if (request->roster->parts)
+        self->counters.roster_parts++;
+    //  Parts wait in memory; only a whole roster goes into the batch, so
+    //  the stored roster of a relay is never half replaced. A part is
+    //  answered at once with Acked{0}: nothing of it is stored yet, and
+    //  the relay counts its roster accepted only on the last part's
+    //  Acked, after the commit.
+    Certcast__Roster *roster = (Certcast__Roster *) s_take_body (request);
+    cc_roster_set_t *whole = NULL;
+    const char *reason = NULL;
+    cc_roster_offer_t verdict = cc_roster_chunks_offer (
+        self->roster_chunks, member->curve, routing, &roster, &whole, &reason);
+    if (verdict == CC_ROSTER_REFUSED)
+        s_refuse (self, routing, request->corr, member->curve, CC_EMALFORMED,
+                  reason);
+    else
+    if (verdict == CC_ROSTER_STAGED)
+        s_reply_acked (self, routing, request->corr, 0);
+    else {
+        self->counters.rosters++;
+        s_item_t *item = s_item_new (ITEM_ROSTER, routing, request->corr,
+                                     member->curve);
+        snprintf (item->via, sizeof item->via, "%s", member->name);
+        item->roster = whole;
+        zlistx_add_end (self->batch, item);
+    }
 }
 
 static void
@@ -1270,6 +1304,9 @@ s_send_roster (self_t *self)
     cc_upstream_send_roster (self->upstream, self->name, pointers, index);
     free (pointers);
     free (entries);
+    //  Handed over: cc_upstream resends it until the upstream accepts its
+    //  last part (status: roster_pending), and a new session or a change
+    //  of the allow directory makes it dirty again.
     self->roster_dirty = false;
 }
 
@@ -1394,14 +1431,15 @@ s_status_json (self_t *self)
     fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
              ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
              ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
-             ",\"acks_upstream\":%" PRIu64 ",\"rosters\":%" PRIu64
+             ",\"acks_upstream\":%" PRIu64
+             ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
              ",\"bad_frames\":%" PRIu64 ",",
              counters->published, counters->forwarded, counters->fetches,
              counters->deliveries_served, counters->ack_messages,
              counters->ack_rows, counters->acks_upstream, counters->rosters,
-             counters->commits, counters->commit_failures,
-             counters->bad_frames);
+             counters->roster_parts, counters->commits,
+             counters->commit_failures, counters->bad_frames);
     fprintf (out, "\"refused\":{");
     first = true;
     uint64_t total = 0;
@@ -1417,10 +1455,13 @@ s_status_json (self_t *self)
              cc_store_mapsize (self->store), cc_store_growths (self->store));
     if (self->upstream)
         fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
-                 ",\"reconnects\":%" PRIu64 "}",
+                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
                  cc_upstream_connected (self->upstream)? "true": "false",
                  cc_upstream_silence (self->upstream),
-                 cc_upstream_reconnects (self->upstream));
+                 cc_upstream_reconnects (self->upstream),
+                 self->roster_dirty
+                 || cc_upstream_roster_in_flight (self->upstream)?
+                 "true": "false");
     fprintf (out, "}");
     fclose (out);
     return json;
@@ -1446,6 +1487,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->pending_heads);
     zhashx_destroy (&self->peer_logged);
     cc_pool_destroy (&self->pool);
+    cc_roster_chunks_destroy (&self->roster_chunks);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
     if (self->sectors) {
@@ -1553,6 +1595,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     mdb_txn_abort (txn);
 
     self->roster = cc_roster_new ();
+    self->roster_chunks = cc_roster_chunks_new ();
     if (cc_roster_scan (self->roster, self->allow_dir) < 0) {
         zsys_error ("cannot read allow directory %s", self->allow_dir);
         goto failed;
@@ -1619,6 +1662,11 @@ s_housekeeping (self_t *self)
     if (cleared > 0)
         zsys_notice ("cleared %d stale reader slot(s)", cleared);
     s_rescan_roster (self, false);
+    size_t dropped = cc_roster_chunks_expire (self->roster_chunks,
+                                              ROSTER_PART_IDLE_MS);
+    if (dropped)
+        zsys_warning ("dropped the unfinished roster of %zu relay(s): "
+                      "no part for %d s", dropped, ROSTER_PART_IDLE_MS / 1000);
     s_cycle_end (self, true);
 }
 
