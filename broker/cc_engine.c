@@ -1206,16 +1206,21 @@ s_upstream_reported (void *arg, uint64_t seq, bool ok)
 }
 
 //  Report our own streams' advisories upstream, in order, from a
-//  persisted watermark per stream: one in flight at a time.
-static void
+//  persisted watermark per stream: one in flight at a time. True while a
+//  report is in flight or its answer not yet committed: acks wait until
+//  then (see the loop), because the upstream ledgers acks only for
+//  advisories it holds, and the acks of our own advisory would otherwise
+//  overtake its report in a burst and be counted unknown there.
+static bool
 s_report_upstream (self_t *self)
 {
-    if (!cc_upstream_connected (self->upstream)
-    ||  cc_upstream_report_in_flight (self->upstream) || self->report_confirm)
-        return;
+    if (cc_upstream_report_in_flight (self->upstream) || self->report_confirm)
+        return true;
+    if (!cc_upstream_connected (self->upstream))
+        return false;
     MDB_txn *txn = NULL;
     if (cc_store_read (self->store, &txn))
-        return;
+        return false;
     for (char **sector = self->sectors; *sector; sector++) {
         char stream [80], key [100];
         snprintf (stream, sizeof stream, "%s/%s", self->name, *sector);
@@ -1239,6 +1244,7 @@ s_report_upstream (self_t *self)
         break;
     }
     mdb_txn_abort (txn);
+    return cc_upstream_report_in_flight (self->upstream);
 }
 
 typedef struct {
@@ -1719,8 +1725,8 @@ s_engine_actor (zsock_t *pipe, void *args)
             cc_upstream_tick (self->upstream, self->poller);
             if (self->roster_dirty && cc_upstream_connected (self->upstream))
                 s_send_roster (self);
-            s_forward_acks (self);
-            s_report_upstream (self);
+            if (!s_report_upstream (self))
+                s_forward_acks (self);
         }
         if (now >= self->next_heartbeat) {
             s_send_heartbeats (self);
