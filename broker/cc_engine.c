@@ -73,6 +73,7 @@ typedef struct {
     int code;
     const char *reason;
     int count;
+    int unknown;                    //  ack entries for advisories not held
     Certcast__StreamHead placed [16];
     char placed_names [16][80];
     size_t n_placed;
@@ -106,6 +107,7 @@ typedef struct {
 typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
+    uint64_t acks_unknown;          //  entries naming advisories not held
     uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
     uint64_t refused [16];          //  by cc_error_t
 } s_counters_t;
@@ -292,23 +294,33 @@ s_reply_acked (self_t *self, zframe_t *routing, uint64_t corr, int count)
     s_reply (self, routing, &control);
 }
 
+//  May we log about this peer now? Once per peer per LOG_EVERY_MS, so a
+//  peer sending bad input cannot flood the log.
+static bool
+s_may_log (self_t *self, const char *peer)
+{
+    int64_t now = zclock_mono ();
+    const char *key = peer && *peer? peer: "-";
+    int64_t *last = (int64_t *) zhashx_lookup (self->peer_logged, key);
+    if (last && now - *last < LOG_EVERY_MS)
+        return false;
+    if (!last) {
+        last = (int64_t *) zmalloc (sizeof (int64_t));
+        zhashx_insert (self->peer_logged, key, last);
+    }
+    *last = now;
+    return true;
+}
+
 //  Refuse a request: count it, log once per peer per interval, answer.
 static void
 s_refuse (self_t *self, zframe_t *routing, uint64_t corr, const char *peer,
           int code, const char *reason)
 {
     self->counters.refused [code & 15]++;
-    int64_t now = zclock_mono ();
-    const char *key = peer && *peer? peer: "-";
-    int64_t *last = (int64_t *) zhashx_lookup (self->peer_logged, key);
-    if (!last || now - *last >= LOG_EVERY_MS) {
-        zsys_warning ("refused %s: %s: %s", key, cc_strerror (code), reason);
-        if (!last) {
-            last = (int64_t *) zmalloc (sizeof (int64_t));
-            zhashx_insert (self->peer_logged, key, last);
-        }
-        *last = now;
-    }
+    if (s_may_log (self, peer))
+        zsys_warning ("refused %s: %s: %s", peer && *peer? peer: "-",
+                      cc_strerror (code), reason);
     if (routing) {
         zframe_t *frame = cc_wire_error_frame (corr, code, reason);
         s_send_control (self, routing, &frame);
@@ -461,12 +473,14 @@ s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
 {
     for (size_t index = 0; index < item->n_acks; index++) {
         s_ack_t *ack = &item->acks [index];
-        int new_rows = 0;
+        int new_rows = 0, unknown = 0;
         int rc = cc_ledger_put (self->store, txn, ack->bytes, ack->size,
-                                ack->ack, now, self->relay, &new_rows);
+                                ack->ack, now, self->relay, &new_rows,
+                                &unknown);
         if (rc)
             return rc;
         item->count += new_rows;
+        item->unknown += unknown;
         if (ack->ack->agent_key.len == 32) {
             rc = cc_roster_touch (self->store, txn, ack->ack->agent_key.data, now);
             if (rc)
@@ -508,6 +522,7 @@ s_batch_write (MDB_txn *txn, void *arg)
         item->code = CC_OK;
         item->reason = NULL;
         item->count = 0;
+        item->unknown = 0;
         item->n_placed = 0;
         int rc = 0;
         switch (item->type) {
@@ -813,6 +828,21 @@ s_acks_may_wait (self_t *self)
     return true;
 }
 
+//  An ack entry for an advisory we do not hold is no receipt: the ledger
+//  kept no row for it. It is counted and logged, and the other entries
+//  of the request stand; the request is still answered Acked, or the
+//  sender would send it again forever.
+static void
+s_count_acks (self_t *self, s_item_t *item)
+{
+    self->counters.ack_rows += item->count;
+    self->counters.acks_unknown += item->unknown;
+    if (item->unknown && s_may_log (self, item->peer))
+        zsys_warning ("acks from %s: %d entr%s for advisories this broker "
+                      "does not hold, not ledgered", item->peer, item->unknown,
+                      item->unknown == 1? "y": "ies");
+}
+
 //  The one commit point of the loop, just before the poller sleeps.
 //  The upstream's confirmation of our ack queue rides on a commit made
 //  anyway, unless `flush` (housekeeping, exit): a commit of its own per
@@ -865,7 +895,7 @@ s_cycle_end (self_t *self, bool flush)
                 self->counters.forwarded++;
             else
             if (item->type == ITEM_ACKS)
-                self->counters.ack_rows += item->count;
+                s_count_acks (self, item);
         }
         s_answer (self, item, committed);
     }
@@ -1437,13 +1467,14 @@ s_status_json (self_t *self)
     fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
              ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
              ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
-             ",\"acks_upstream\":%" PRIu64
+             ",\"acks_unknown\":%" PRIu64 ",\"acks_upstream\":%" PRIu64
              ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
              ",\"bad_frames\":%" PRIu64 ",",
              counters->published, counters->forwarded, counters->fetches,
              counters->deliveries_served, counters->ack_messages,
-             counters->ack_rows, counters->acks_upstream, counters->rosters,
+             counters->ack_rows, counters->acks_unknown,
+             counters->acks_upstream, counters->rosters,
              counters->roster_parts, counters->commits,
              counters->commit_failures, counters->bad_frames);
     fprintf (out, "\"refused\":{");
