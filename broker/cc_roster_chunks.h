@@ -64,12 +64,12 @@ void
 
 //  Offer one decoded Roster that `relay` (its CURVE key) sent over
 //  `session` (the routing id of its connection). Takes ownership of
-//  *roster_p and nulls it. Part 1, or a part from another session, starts
-//  the relay's staging afresh; any other part must follow the one before
-//  it in the same generation, or the staging is dropped and the part
-//  refused (the relay sends the roster again from part 1). On
-//  CC_ROSTER_COMPLETE the caller owns *set_p; on CC_ROSTER_REFUSED
-//  *reason says why.
+//  *roster_p and nulls it. Part 1, or a roster not in parts, starts the
+//  relay's staging afresh; any other part must follow the one before it
+//  in the same generation over the same session, or the staging is
+//  dropped and the part refused (the relay sends the roster again from
+//  part 1). On CC_ROSTER_COMPLETE the caller owns *set_p; on
+//  CC_ROSTER_REFUSED *reason says why.
 cc_roster_offer_t
     cc_roster_chunks_offer (cc_roster_chunks_t *self, const char *relay,
                             zframe_t *session, Certcast__Roster **roster_p,
