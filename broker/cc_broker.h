@@ -10,6 +10,7 @@
 #include "cc_log.h"
 #include "cc_ledger.h"
 #include "cc_roster.h"
+#include "cc_roster_chunks.h"
 #include "cc_zap.h"
 #include "cc_config.h"
 #include "cc_upstream.h"

@@ -37,6 +37,7 @@
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
 #define HEAD_REPEATS        2       //  heartbeats that carry a new head
 #define HEAD_EVERY_TICKS    10      //  an unchanged head, once this many ticks
+#define ROSTER_PART_IDLE_MS 60000   //  a roster's next part overdue: drop it
 
 typedef struct _s_ack_t s_ack_t;
 
@@ -63,8 +64,8 @@ typedef struct {
     int refused_code;
     const char *refused_reason;
     bool verified;                  //  verified and screened (acks may wait)
-    //  ITEM_ROSTER
-    Certcast__Roster *roster;
+    //  ITEM_ROSTER: a relay's whole roster, put together from its parts
+    cc_roster_set_t *roster;
     char via [64];
     //  ITEM_FORWARD (relay: a delivery from upstream)
     char *stream;
@@ -74,6 +75,7 @@ typedef struct {
     int code;
     const char *reason;
     int count;
+    int unknown;                    //  ack entries for advisories not held
     Certcast__StreamHead placed [16];
     char placed_names [16][80];
     size_t n_placed;
@@ -107,7 +109,8 @@ typedef struct {
 typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
-    uint64_t rosters, commits, commit_failures, bad_frames;
+    uint64_t acks_unknown;          //  entries naming advisories not held
+    uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
     uint64_t refused [16];          //  by cc_error_t
 } s_counters_t;
 
@@ -122,6 +125,7 @@ typedef struct {
     bool terminated;
     cc_store_t *store;
     cc_roster_t *roster;
+    cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
     zactor_t *auth;
     zsock_t *pub;
     zsock_t *router;
@@ -184,8 +188,7 @@ s_item_destroy (void **item_p)
         free (item->acks);
         if (item->acks_request)
             certcast__acks__free_unpacked (item->acks_request, NULL);
-        if (item->roster)
-            certcast__roster__free_unpacked (item->roster, NULL);
+        cc_roster_set_destroy (&item->roster);
         free (item->stream);
         zchunk_destroy (&item->delivery);
         free (item);
@@ -283,23 +286,45 @@ s_reply (self_t *self, zframe_t *routing, Certcast__Control *control)
     s_send_control (self, routing, &frame);
 }
 
+static void
+s_reply_acked (self_t *self, zframe_t *routing, uint64_t corr, int count)
+{
+    Certcast__Acked acked = CERTCAST__ACKED__INIT;
+    acked.count = count;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = corr;
+    control.body_case = CERTCAST__CONTROL__BODY_ACKED;
+    control.acked = &acked;
+    s_reply (self, routing, &control);
+}
+
+//  May we log about this peer now? Once per peer per LOG_EVERY_MS, so a
+//  peer sending bad input cannot flood the log.
+static bool
+s_may_log (self_t *self, const char *peer)
+{
+    int64_t now = zclock_mono ();
+    const char *key = peer && *peer? peer: "-";
+    int64_t *last = (int64_t *) zhashx_lookup (self->peer_logged, key);
+    if (last && now - *last < LOG_EVERY_MS)
+        return false;
+    if (!last) {
+        last = (int64_t *) zmalloc (sizeof (int64_t));
+        zhashx_insert (self->peer_logged, key, last);
+    }
+    *last = now;
+    return true;
+}
+
 //  Refuse a request: count it, log once per peer per interval, answer.
 static void
 s_refuse (self_t *self, zframe_t *routing, uint64_t corr, const char *peer,
           int code, const char *reason)
 {
     self->counters.refused [code & 15]++;
-    int64_t now = zclock_mono ();
-    const char *key = peer && *peer? peer: "-";
-    int64_t *last = (int64_t *) zhashx_lookup (self->peer_logged, key);
-    if (!last || now - *last >= LOG_EVERY_MS) {
-        zsys_warning ("refused %s: %s: %s", key, cc_strerror (code), reason);
-        if (!last) {
-            last = (int64_t *) zmalloc (sizeof (int64_t));
-            zhashx_insert (self->peer_logged, key, last);
-        }
-        *last = now;
-    }
+    if (s_may_log (self, peer))
+        zsys_warning ("refused %s: %s: %s", peer && *peer? peer: "-",
+                      cc_strerror (code), reason);
     if (routing) {
         zframe_t *frame = cc_wire_error_frame (corr, code, reason);
         s_send_control (self, routing, &frame);
@@ -452,12 +477,14 @@ s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
 {
     for (size_t index = 0; index < item->n_acks; index++) {
         s_ack_t *ack = &item->acks [index];
-        int new_rows = 0;
+        int new_rows = 0, unknown = 0;
         int rc = cc_ledger_put (self->store, txn, ack->bytes, ack->size,
-                                ack->ack, now, self->relay, &new_rows);
+                                ack->ack, now, self->relay, &new_rows,
+                                &unknown);
         if (rc)
             return rc;
         item->count += new_rows;
+        item->unknown += unknown;
         if (ack->ack->agent_key.len == 32) {
             rc = cc_roster_touch (self->store, txn, ack->ack->agent_key.data, now);
             if (rc)
@@ -465,6 +492,27 @@ s_apply_acks (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
         }
     }
     return 0;
+}
+
+//  A relay's roster replaces what it reported before, in this one
+//  transaction: the whole set of parts, or (if the commit fails) nothing.
+static int
+s_apply_roster (self_t *self, MDB_txn *txn, s_item_t *item)
+{
+    size_t count = 0;
+    Certcast__RosterEntry **entries = cc_roster_set_entries (item->roster,
+                                                             &count);
+    int rc = cc_roster_drop_via (self->store, txn, item->via, entries, count);
+    for (size_t index = 0; !rc && index < count; index++) {
+        //  The relay's word for via is replaced by who it is.
+        char *claimed = entries [index]->via;
+        entries [index]->via = item->via;
+        rc = cc_roster_put (self->store, txn, entries [index]);
+        entries [index]->via = claimed;
+        if (rc == 0)
+            item->count++;
+    }
+    return rc;
 }
 
 static int
@@ -478,6 +526,7 @@ s_batch_write (MDB_txn *txn, void *arg)
         item->code = CC_OK;
         item->reason = NULL;
         item->count = 0;
+        item->unknown = 0;
         item->n_placed = 0;
         int rc = 0;
         switch (item->type) {
@@ -494,21 +543,7 @@ s_batch_write (MDB_txn *txn, void *arg)
                 rc = s_apply_record (self, txn, item);
                 break;
             case ITEM_ROSTER:
-                rc = cc_roster_drop_via (self->store, txn, item->via,
-                                         item->roster->entries,
-                                         item->roster->n_entries);
-                for (size_t index = 0; !rc && index < item->roster->n_entries;
-                     index++) {
-                    //  The relay's word for via is replaced by who it is.
-                    Certcast__RosterEntry *entry = item->roster->entries [index];
-                    char *claimed = entry->via;
-                    entry->via = item->via;
-                    rc = cc_roster_put (self->store, txn, entry);
-                    entry->via = claimed;
-                    if (rc)
-                        break;
-                    item->count++;
-                }
+                rc = s_apply_roster (self, txn, item);
                 break;
         }
         if (rc)
@@ -558,26 +593,22 @@ s_answer (self_t *self, s_item_t *item, bool committed)
                   item->reason);
         return;
     }
+    if (item->type != ITEM_PUBLISH && item->type != ITEM_RECORD) {
+        s_reply_acked (self, item->routing, item->corr, item->count);
+        return;
+    }
+    Certcast__Stored stored = CERTCAST__STORED__INIT;
+    Certcast__StreamHead *placed [16];
+    stored.id = (char *) cc_advisory_id (item->advisory);
+    stored.revision = cc_advisory_revision (item->advisory);
+    for (size_t index = 0; index < item->n_placed; index++)
+        placed [index] = &item->placed [index];
+    stored.n_placed = item->n_placed;
+    stored.placed = placed;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
     control.corr = item->corr;
-    Certcast__Stored stored = CERTCAST__STORED__INIT;
-    Certcast__Acked acked = CERTCAST__ACKED__INIT;
-    Certcast__StreamHead *placed [16];
-    if (item->type == ITEM_PUBLISH || item->type == ITEM_RECORD) {
-        stored.id = (char *) cc_advisory_id (item->advisory);
-        stored.revision = cc_advisory_revision (item->advisory);
-        for (size_t index = 0; index < item->n_placed; index++)
-            placed [index] = &item->placed [index];
-        stored.n_placed = item->n_placed;
-        stored.placed = placed;
-        control.body_case = CERTCAST__CONTROL__BODY_STORED;
-        control.stored = &stored;
-    }
-    else {
-        acked.count = item->count;
-        control.body_case = CERTCAST__CONTROL__BODY_ACKED;
-        control.acked = &acked;
-    }
+    control.body_case = CERTCAST__CONTROL__BODY_STORED;
+    control.stored = &stored;
     s_reply (self, item->routing, &control);
     //  The log line after the reply: its clock and write are not the
     //  publisher's to wait for.
@@ -801,6 +832,21 @@ s_acks_may_wait (self_t *self)
     return true;
 }
 
+//  An ack entry for an advisory we do not hold is no receipt: the ledger
+//  kept no row for it. It is counted and logged, and the other entries
+//  of the request stand; the request is still answered Acked, or the
+//  sender would send it again forever.
+static void
+s_count_acks (self_t *self, s_item_t *item)
+{
+    self->counters.ack_rows += item->count;
+    self->counters.acks_unknown += item->unknown;
+    if (item->unknown && s_may_log (self, item->peer))
+        zsys_warning ("acks from %s: %d entr%s for advisories this broker "
+                      "does not hold, not ledgered", item->peer, item->unknown,
+                      item->unknown == 1? "y": "ies");
+}
+
 //  The one commit point of the loop, just before the poller sleeps.
 //  The upstream's confirmation of our ack queue rides on a commit made
 //  anyway, unless `flush` (housekeeping, exit): a commit of its own per
@@ -853,7 +899,7 @@ s_cycle_end (self_t *self, bool flush)
                 self->counters.forwarded++;
             else
             if (item->type == ITEM_ACKS)
-                self->counters.ack_rows += item->count;
+                s_count_acks (self, item);
         }
         s_answer (self, item, committed);
     }
@@ -897,6 +943,7 @@ s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
     welcome.n_heads = count;
     welcome.heads = heads;
     welcome.heartbeat_ms = self->config.heartbeat_ms;
+    welcome.roster_parts = true;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
     control.corr = request->corr;
     control.body_case = CERTCAST__CONTROL__BODY_WELCOME;
@@ -1030,15 +1077,32 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
                   "only relays send rosters");
         return;
     }
-    self->counters.rosters++;
-    s_item_t *item = s_item_new (ITEM_ROSTER, routing, request->corr,
-                                 member->curve);
-    snprintf (item->via, sizeof item->via, "%s", member->name);
-    //  Take ownership of the decoded roster: detach it from the request.
-    item->roster = request->roster;
-    request->roster = NULL;
-    request->body_case = CERTCAST__CONTROL__BODY__NOT_SET;
-    zlistx_add_end (self->batch, item);
+    if (request->roster->parts)
+        self->counters.roster_parts++;
+    //  Parts wait in memory; only a whole roster goes into the batch, so
+    //  the stored roster of a relay is never half replaced. A part is
+    //  answered at once with Acked{0}: nothing of it is stored yet, and
+    //  the relay counts its roster accepted only on the last part's
+    //  Acked, after the commit.
+    Certcast__Roster *roster = (Certcast__Roster *) s_take_body (request);
+    cc_roster_set_t *whole = NULL;
+    const char *reason = NULL;
+    cc_roster_offer_t verdict = cc_roster_chunks_offer (
+        self->roster_chunks, member->curve, routing, &roster, &whole, &reason);
+    if (verdict == CC_ROSTER_REFUSED)
+        s_refuse (self, routing, request->corr, member->curve, CC_EMALFORMED,
+                  reason);
+    else
+    if (verdict == CC_ROSTER_STAGED)
+        s_reply_acked (self, routing, request->corr, 0);
+    else {
+        self->counters.rosters++;
+        s_item_t *item = s_item_new (ITEM_ROSTER, routing, request->corr,
+                                     member->curve);
+        snprintf (item->via, sizeof item->via, "%s", member->name);
+        item->roster = whole;
+        zlistx_add_end (self->batch, item);
+    }
 }
 
 static void
@@ -1176,16 +1240,21 @@ s_upstream_reported (void *arg, uint64_t seq, bool ok)
 }
 
 //  Report our own streams' advisories upstream, in order, from a
-//  persisted watermark per stream: one in flight at a time.
-static void
+//  persisted watermark per stream: one in flight at a time. True while a
+//  report is in flight or its answer not yet committed: acks wait until
+//  then (see the loop), because the upstream ledgers acks only for
+//  advisories it holds, and the acks of our own advisory would otherwise
+//  overtake its report in a burst and be counted unknown there.
+static bool
 s_report_upstream (self_t *self)
 {
-    if (!cc_upstream_connected (self->upstream)
-    ||  cc_upstream_report_in_flight (self->upstream) || self->report_confirm)
-        return;
+    if (cc_upstream_report_in_flight (self->upstream) || self->report_confirm)
+        return true;
+    if (!cc_upstream_connected (self->upstream))
+        return false;
     MDB_txn *txn = NULL;
     if (cc_store_read (self->store, &txn))
-        return;
+        return false;
     for (char **sector = self->sectors; *sector; sector++) {
         char stream [80], key [100];
         snprintf (stream, sizeof stream, "%s/%s", self->name, *sector);
@@ -1209,6 +1278,7 @@ s_report_upstream (self_t *self)
         break;
     }
     mdb_txn_abort (txn);
+    return cc_upstream_report_in_flight (self->upstream);
 }
 
 typedef struct {
@@ -1274,6 +1344,9 @@ s_send_roster (self_t *self)
     cc_upstream_send_roster (self->upstream, self->name, pointers, index);
     free (pointers);
     free (entries);
+    //  Handed over: cc_upstream resends it until the upstream accepts its
+    //  last part (status: roster_pending), and a new session or a change
+    //  of the allow directory makes it dirty again.
     self->roster_dirty = false;
 }
 
@@ -1425,14 +1498,16 @@ s_status_json (self_t *self)
     fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
              ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
              ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
-             ",\"acks_upstream\":%" PRIu64 ",\"rosters\":%" PRIu64
+             ",\"acks_unknown\":%" PRIu64 ",\"acks_upstream\":%" PRIu64
+             ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
              ",\"bad_frames\":%" PRIu64 ",",
              counters->published, counters->forwarded, counters->fetches,
              counters->deliveries_served, counters->ack_messages,
-             counters->ack_rows, counters->acks_upstream, counters->rosters,
-             counters->commits, counters->commit_failures,
-             counters->bad_frames);
+             counters->ack_rows, counters->acks_unknown,
+             counters->acks_upstream, counters->rosters,
+             counters->roster_parts, counters->commits,
+             counters->commit_failures, counters->bad_frames);
     fprintf (out, "\"refused\":{");
     first = true;
     uint64_t total = 0;
@@ -1448,10 +1523,13 @@ s_status_json (self_t *self)
              cc_store_mapsize (self->store), cc_store_growths (self->store));
     if (self->upstream)
         fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
-                 ",\"reconnects\":%" PRIu64 "}",
+                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
                  cc_upstream_connected (self->upstream)? "true": "false",
                  cc_upstream_silence (self->upstream),
-                 cc_upstream_reconnects (self->upstream));
+                 cc_upstream_reconnects (self->upstream),
+                 self->roster_dirty
+                 || cc_upstream_roster_in_flight (self->upstream)?
+                 "true": "false");
     fprintf (out, "}");
     fclose (out);
     return json;
@@ -1478,6 +1556,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->announced);
     zhashx_destroy (&self->peer_logged);
     cc_pool_destroy (&self->pool);
+    cc_roster_chunks_destroy (&self->roster_chunks);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
     if (self->sectors) {
@@ -1610,6 +1689,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     mdb_txn_abort (txn);
 
     self->roster = cc_roster_new ();
+    self->roster_chunks = cc_roster_chunks_new ();
     if (cc_roster_scan (self->roster, self->allow_dir) < 0) {
         zsys_error ("cannot read allow directory %s", self->allow_dir);
         goto failed;
@@ -1676,6 +1756,11 @@ s_housekeeping (self_t *self)
     if (cleared > 0)
         zsys_notice ("cleared %d stale reader slot(s)", cleared);
     s_rescan_roster (self, false);
+    size_t dropped = cc_roster_chunks_expire (self->roster_chunks,
+                                              ROSTER_PART_IDLE_MS);
+    if (dropped)
+        zsys_warning ("dropped the unfinished roster of %zu relay(s): "
+                      "no part for %d s", dropped, ROSTER_PART_IDLE_MS / 1000);
     s_cycle_end (self, true);
 }
 
@@ -1728,8 +1813,8 @@ s_engine_actor (zsock_t *pipe, void *args)
             cc_upstream_tick (self->upstream, self->poller);
             if (self->roster_dirty && cc_upstream_connected (self->upstream))
                 s_send_roster (self);
-            s_forward_acks (self);
-            s_report_upstream (self);
+            if (!s_report_upstream (self))
+                s_forward_acks (self);
         }
         if (now >= self->next_heartbeat) {
             s_send_heartbeats (self);

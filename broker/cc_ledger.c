@@ -4,6 +4,9 @@
     checked the agent's Ed25519 signature over the exact bytes received;
     those bytes are kept as evidence, so a compliance report can always be
     backed by what the agent itself signed, and re-verified by anyone.
+    A row says "this agent received what we sent", so it is written only
+    for an advisory this broker holds: a signature alone proves who
+    signed, not that there was anything to receive.
 
     Layout (see cc_ledger.h):
         CC_DB_EVIDENCE  SHA-256(SignedAck)                -> SignedAck bytes
@@ -173,24 +176,47 @@ cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
 
 
 //  --------------------------------------------------------------------------
+//  Does this store hold the advisory an entry names? The index keeps the
+//  latest accepted revision of each id only; an older revision of it was
+//  replaced here (revisions only grow), and its ack is still a receipt.
+//  The entry's digest is not compared: the bytes of older revisions are
+//  gone, and an id's revision has one issuer (see s_apply_publish).
+
+static int
+s_held (cc_store_t *store, MDB_txn *txn, const Certcast__AckEntry *entry,
+        bool *held)
+{
+    uint32_t revision = 0;
+    int rc = cc_log_advisory (store, txn, entry->advisory_id, &revision, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    *held = rc == 0 && entry->revision <= revision;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Store one verified ack. Everything is MDB_NOOVERWRITE: acks arrive at
 //  least once, and the first evidence for a row is the one that counts.
-//  The bytes are queued upstream only when they brought something new -
-//  new evidence or a new row - so an agent resending the same batch does
-//  not make the relay resend it to the national broker.
+//  The evidence is stored with the first row, so an ack that names only
+//  advisories we do not hold leaves nothing behind. The bytes are queued
+//  upstream only when they brought something new - new evidence or a new
+//  row - so an agent resending the same batch does not make the relay
+//  resend it to the national broker.
 
 int
 cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
                size_t size, const Certcast__Ack *ack, int64_t now,
-               bool queue_upstream, int *new_rows)
+               bool queue_upstream, int *new_rows, int *unknown)
 {
     assert (store);
     assert (txn);
     assert (signed_ack && size > 0);
     assert (ack);
     assert (ack->agent_key.len == 32);
-    assert (new_rows);
+    assert (new_rows && unknown);
     *new_rows = 0;
+    *unknown = 0;
     MDB_dbi evidence = cc_store_dbi (store, CC_DB_EVIDENCE);
     MDB_dbi acks = cc_store_dbi (store, CC_DB_ACKS);
     MDB_dbi ackq = cc_store_dbi (store, CC_DB_ACKQ);
@@ -201,14 +227,24 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
     cc_sha256 (signed_ack, size, hash);
     MDB_val key = { sizeof (hash), hash };
     MDB_val value = { size, (void *) signed_ack };
-    int rc = mdb_put (txn, evidence, &key, &value, MDB_NOOVERWRITE);
-    bool new_evidence = (rc == 0);
-    if (rc && rc != MDB_KEYEXIST)
-        return rc;
-
-    int added = 0;
+    bool stored = false, new_evidence = false;
+    int added = 0, rc = 0;
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
+        bool held = false;
+        if ((rc = s_held (store, txn, entry, &held)))
+            return rc;
+        if (!held) {
+            (*unknown)++;
+            continue;
+        }
+        if (!stored) {
+            rc = mdb_put (txn, evidence, &key, &value, MDB_NOOVERWRITE);
+            if (rc && rc != MDB_KEYEXIST)
+                return rc;
+            new_evidence = rc == 0;
+            stored = true;
+        }
         uint8_t row_key [CC_LEDGER_KEY_MAX];
         uint8_t row_value [CC_LEDGER_VALUE_SIZE];
         MDB_val mkey = {
@@ -454,6 +490,7 @@ typedef struct {
     bool queue;
     int new_rows;
     uint64_t confirm;           //  if set, confirm this instead of putting
+    int unknown;
 } s_ledger_test_t;
 
 static int
@@ -463,7 +500,8 @@ s_ledger_test_batch (MDB_txn *txn, void *arg)
     if (test->confirm)
         return cc_ledger_queue_confirm (test->store, txn, test->confirm);
     return cc_ledger_put (test->store, txn, test->bytes, test->size,
-                          test->ack, 5000, test->queue, &test->new_rows);
+                          test->ack, 5000, test->queue, &test->new_rows,
+                          &test->unknown);
 }
 
 typedef struct {
@@ -537,6 +575,96 @@ static s_ledger_queue_t
 s_ledger_test_peek (cc_store_t *store, size_t max)
 {
     return s_ledger_test_peek_after (store, 0, max);
+}
+
+typedef struct {
+    cc_store_t *store;
+    const char *id;
+    uint32_t revision;
+} s_ledger_test_hold_t;
+
+static int
+s_ledger_test_hold_write (MDB_txn *txn, void *arg)
+{
+    s_ledger_test_hold_t *hold = (s_ledger_test_hold_t *) arg;
+    return cc_log_put_advisory (hold->store, txn, hold->id, hold->revision,
+                                (const uint8_t *) "signed", 6);
+}
+
+//  The store holds advisory id at revision, as if it had accepted it.
+static void
+s_ledger_test_hold (cc_store_t *store, const char *id, uint32_t revision)
+{
+    s_ledger_test_hold_t hold = { store, id, revision };
+    assert (cc_store_write (store, s_ledger_test_hold_write, &hold) == 0);
+}
+
+//  Put one signed ack by keys for ids[0..count) at revision; returns the
+//  ledger's verdict (rows added, entries unknown), and queues it upstream.
+static s_ledger_test_t
+s_ledger_test_put (cc_store_t *store, cc_keys_t *keys, const char **ids,
+                   size_t count, uint32_t revision, uint8_t hash [32])
+{
+    size_t size;
+    uint8_t *bytes = s_test_signed_ack (keys, ids, count, revision,
+                                        CERTCAST__ACK_STATUS__APPLIED, 7,
+                                        false, &size);
+    cc_sha256 (bytes, size, hash);
+    int code;
+    const char *reason;
+    Certcast__Ack *ack = cc_ledger_verify_ack (bytes, size, NULL, &code,
+                                               &reason);
+    assert (ack);
+    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, -1 };
+    assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
+    certcast__ack__free_unpacked (ack, NULL);
+    free (bytes);
+    test.bytes = NULL;
+    test.ack = NULL;
+    return test;
+}
+
+static bool
+s_ledger_test_has_evidence (cc_store_t *store, const uint8_t hash [32])
+{
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    MDB_val evidence;
+    int rc = cc_ledger_evidence (store, txn, hash, &evidence);
+    assert (rc == 0 || rc == MDB_NOTFOUND);
+    mdb_txn_abort (txn);
+    return rc == 0;
+}
+
+//  An ack entry for an advisory the store does not hold is no receipt:
+//  no row, counted, and the ack's other entries still stand.
+static void
+s_ledger_test_unknown (cc_store_t *store, cc_keys_t *keys)
+{
+    const uint8_t *key = cc_keys_sign_public (keys);
+    uint8_t hash [32];
+    s_ledger_test_hold (store, "PK-20", 1);
+    size_t queued = s_ledger_test_peek (store, 8).count;
+    //  PK-9 was never held; PK-20 is
+    const char *mixed [] = { "PK-9", "PK-20" };
+    s_ledger_test_t test = s_ledger_test_put (store, keys, mixed, 2, 1, hash);
+    assert (test.new_rows == 1 && test.unknown == 1);
+    assert (s_ledger_test_count (store, "PK-9", key) == 0);
+    assert (s_ledger_test_count (store, "PK-20", key) == 1);
+    assert (s_ledger_test_has_evidence (store, hash));
+    assert (s_ledger_test_peek (store, 8).count == (int) queued + 1);
+    //  PK-20 revision 2 does not exist here: nothing is stored or queued
+    const char *newer [] = { "PK-20" };
+    test = s_ledger_test_put (store, keys, newer, 1, 2, hash);
+    assert (test.new_rows == 0 && test.unknown == 1);
+    assert (s_ledger_test_count (store, "PK-20", key) == 1);
+    assert (!s_ledger_test_has_evidence (store, hash));
+    assert (s_ledger_test_peek (store, 8).count == (int) queued + 1);
+    //  An older revision than the one held was replaced here: a receipt
+    s_ledger_test_hold (store, "PK-20", 3);
+    test = s_ledger_test_put (store, keys, newer, 1, 2, hash);
+    assert (test.new_rows == 1 && test.unknown == 0);
+    assert (s_ledger_test_count (store, "PK-20", key) == 2);
 }
 
 void
@@ -643,12 +771,15 @@ cc_ledger_test (bool verbose)
     assert (refused == NULL && code == CC_EMALFORMED);
     free (forged);
 
-    //  Ledger it, queued upstream as a relay would
+    //  Ledger it, queued upstream as a relay would, once it holds them
     char base [] = "/tmp/cc_ledger_test.XXXXXX";
     assert (mkdtemp (base));
     cc_store_t *store = cc_store_new (base, 0);
     assert (store);
-    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0 };
+    for (size_t index = 0; index < 3; index++)
+        s_ledger_test_hold (store, ids [index], 1);
+    s_ledger_test_hold (store, "PK-3", 2);
+    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, 0 };
     assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
     assert (test.new_rows == 3);
 
@@ -666,7 +797,7 @@ cc_ledger_test (bool verbose)
         applied, applied_size, cc_keys_sign_public (agent), &code, &reason);
     assert (applied_ack);
     s_ledger_test_t second = { store, applied, applied_size, applied_ack,
-                               true, -1, 0 };
+                               true, -1, 0, 0 };
     assert (cc_store_write (store, s_ledger_test_batch, &second) == 0);
     assert (second.new_rows == 1);
     cc_store_destroy (&store);
@@ -691,7 +822,7 @@ cc_ledger_test (bool verbose)
     queue = s_ledger_test_peek_after (store, 1, 10);
     assert (queue.count == 1 && queue.numbers [0] == 2);
     assert (s_ledger_test_peek_after (store, 2, 10).count == 0);
-    s_ledger_test_t confirm = { store, NULL, 0, NULL, false, 0, 1 };
+    s_ledger_test_t confirm = { store, NULL, 0, NULL, false, 0, 1, 0 };
     assert (cc_store_write (store, s_ledger_test_batch, &confirm) == 0);
     queue = s_ledger_test_peek (store, 10);
     assert (queue.count == 1 && queue.numbers [0] == 2);
@@ -729,12 +860,16 @@ cc_ledger_test (bool verbose)
         national, national_size, NULL, &code, &reason);
     assert (national_ack);
     s_ledger_test_t third = { store, national, national_size, national_ack,
-                              false, -1, 0 };
+                              false, -1, 0, 0 };
     assert (cc_store_write (store, s_ledger_test_batch, &third) == 0);
     assert (third.new_rows == 1);
     assert (s_ledger_test_peek (store, 10).count == 0);
     assert (s_ledger_test_count (store, "PK-3",
                                  cc_keys_sign_public (other)) == 1);
+
+    cc_keys_t *third_agent = cc_keys_generate ();
+    s_ledger_test_unknown (store, third_agent);
+    cc_keys_destroy (&third_agent);
     cc_store_destroy (&store);
 
     //  Read-only view sees the same ledger

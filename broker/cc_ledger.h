@@ -51,14 +51,18 @@ Certcast__Ack *
                                  const uint8_t *expected_agent, int *code,
                                  const char **reason) CC_WUR;
 
-//  Store one verified signed ack: the evidence and one row per entry.
+//  Store one verified signed ack: the evidence and one row per entry
+//  that names an advisory this store holds (CC_DB_ADVISORIES: that id at
+//  that revision or a later one). An entry for any other advisory is no
+//  receipt of anything sent from here: it gets no row, and is counted in
+//  *unknown; an ack with no other entry is not stored or queued at all.
 //  `ack` is the already-verified decode of the same bytes. Sets *new_rows
 //  to how many rows were not already present. If queue_upstream, also
 //  appends the bytes to CC_DB_ACKQ. 0 or LMDB error.
 int
     cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
                    size_t size, const Certcast__Ack *ack, int64_t now,
-                   bool queue_upstream, int *new_rows);
+                   bool queue_upstream, int *new_rows, int *unknown);
 
 //  Call fn for every row of advisory_id (NULL: all rows), in key order.
 typedef void (cc_ledger_row_fn) (const cc_ledger_row_t *row, void *arg);

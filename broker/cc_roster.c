@@ -374,6 +374,13 @@ cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
 }
 
 
+static int
+s_sign_key_compare (const void *one, const void *two)
+{
+    return memcmp (*(const uint8_t * const *) one,
+                   *(const uint8_t * const *) two, 32);
+}
+
 int
 cc_roster_drop_via (cc_store_t *store, MDB_txn *txn, const char *via,
                     Certcast__RosterEntry **keep, size_t count)
@@ -386,6 +393,15 @@ cc_roster_drop_via (cc_store_t *store, MDB_txn *txn, const char *via,
     int rc = mdb_cursor_open (txn, dbi, &cursor);
     if (rc)
         return rc;
+    //  A relay's roster runs to tens of thousands: the keys to keep are
+    //  sorted once, or every stored entry would scan all of them.
+    const uint8_t **kept =
+        (const uint8_t **) zmalloc ((count + 1) * sizeof (uint8_t *));
+    size_t kept_count = 0;
+    for (size_t index = 0; index < count; index++)
+        if (keep [index]->sign_key.len == 32)
+            kept [kept_count++] = keep [index]->sign_key.data;
+    qsort (kept, kept_count, sizeof (uint8_t *), s_sign_key_compare);
     MDB_val key, value;
     for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
@@ -398,14 +414,14 @@ cc_roster_drop_via (cc_store_t *store, MDB_txn *txn, const char *via,
             certcast__roster_entry__free_unpacked (entry, NULL);
         if (!ours || key.mv_size != 32)
             continue;
-        bool kept = false;
-        for (size_t index = 0; index < count && !kept; index++)
-            kept = keep [index]->sign_key.len == 32
-                && memcmp (keep [index]->sign_key.data, key.mv_data, 32) == 0;
-        if (!kept && (rc = mdb_cursor_del (cursor, 0)))
+        const uint8_t *sign_key = (const uint8_t *) key.mv_data;
+        bool is_kept = bsearch (&sign_key, kept, kept_count, sizeof (uint8_t *),
+                                s_sign_key_compare) != NULL;
+        if (!is_kept && (rc = mdb_cursor_del (cursor, 0)))
             break;
     }
     mdb_cursor_close (cursor);
+    free (kept);
     return rc == MDB_NOTFOUND? 0: rc;
 }
 
@@ -504,6 +520,26 @@ s_roster_test_drop (MDB_txn *txn, void *arg)
 {
     return cc_roster_drop_via ((cc_store_t *) arg, txn, "relay-banking",
                                NULL, 0);
+}
+
+//  A relay's new roster that lists bank-b among strangers: nothing goes.
+static int
+s_roster_test_keep (MDB_txn *txn, void *arg)
+{
+    s_roster_test_t *test = (s_roster_test_t *) arg;
+    uint8_t keys [3][32];
+    Certcast__RosterEntry entries [3];
+    Certcast__RosterEntry *keep [3];
+    for (int index = 0; index < 3; index++) {
+        certcast__roster_entry__init (&entries [index]);
+        memset (keys [index], index == 0? 0xff: 0x00, 32);
+        if (index == 1)
+            memcpy (keys [index], test->touch, 32);
+        entries [index].sign_key.data = keys [index];
+        entries [index].sign_key.len = 32;
+        keep [index] = &entries [index];
+    }
+    return cc_roster_drop_via (test->store, txn, "relay-banking", keep, 3);
 }
 
 static void
@@ -619,10 +655,19 @@ cc_roster_test (bool verbose)
     mdb_txn_abort (txn);
     cc_store_destroy (&store);
 
-    //  A roster replaced whole drops what that relay no longer reports,
-    //  and nothing reported by anyone else
+    //  A roster replaced whole keeps what that relay still reports
     store = cc_store_new (data, 0);
     assert (store);
+    s_roster_test_t keeper = { store, roster, key_b };
+    assert (cc_store_write (store, s_roster_test_keep, &keeper) == 0);
+    assert (cc_store_read (store, &txn) == 0);
+    count = 0;
+    assert (cc_roster_each (store, txn, s_roster_test_entry, &count) == 0);
+    assert (count == 2);
+    mdb_txn_abort (txn);
+
+    //  and drops what it no longer reports, and nothing reported by
+    //  anyone else
     assert (cc_store_write (store, s_roster_test_drop, store) == 0);
     assert (cc_store_read (store, &txn) == 0);
     count = 0;

@@ -17,7 +17,9 @@
 #define FETCH_MAX           256     //  deliveries asked for per fetch
 #define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
 #define ACKS_RESEND_MS      3000    //  ack batch unanswered: send again
-#define CORR_ROSTER         (1ULL << 62)
+#define ROSTER_RESEND_MS    10000   //  roster unaccepted: send it all again
+#define CORR_ROSTER         (1ULL << 62)    //  | roster number << 32 | part
+#define CORR_ROSTER_PART    0xFFFFFFFFULL
 #define CORR_HELLO          (1ULL << 61)
 #define CORR_REPORT         (1ULL << 60)
 
@@ -50,7 +52,21 @@ struct _cc_upstream_t {
     zframe_t *report_frame;         //  in-flight report, encoded
     uint64_t report_seq;
     int64_t report_sent;            //  mono ms
+    zlistx_t *roster_frames;        //  in-flight roster, a frame per part
+    uint64_t roster_corr;           //  its corr without the part number
+    uint64_t roster_last;           //  corr of its last part
+    uint64_t roster_generation;     //  of the roster in flight
+    uint64_t rosters;               //  rosters sent: numbers their corrs
+    int64_t roster_sent;            //  mono ms
+    size_t roster_chunk;            //  entries per part
+    bool roster_parts;              //  the upstream takes a roster in parts
 };
+
+static void
+s_frame_destroy (void **item)
+{
+    zframe_destroy ((zframe_t **) item);
+}
 
 static void
 s_stream_destroy (void **item)
@@ -144,6 +160,9 @@ cc_upstream_new (const char *host, int port, const char *server_key,
     self->handler = *handler;
     self->streams = zhashx_new ();
     zhashx_set_destructor (self->streams, s_stream_destroy);
+    self->roster_frames = zlistx_new ();
+    zlistx_set_destructor (self->roster_frames, s_frame_destroy);
+    self->roster_chunk = cc_roster_chunks_size_default ();
     s_build_sockets (self);
     return self;
 }
@@ -156,6 +175,7 @@ cc_upstream_destroy (cc_upstream_t **self_p)
         cc_upstream_t *self = *self_p;
         zframe_destroy (&self->acks_frame);
         zframe_destroy (&self->report_frame);
+        zlistx_destroy (&self->roster_frames);
         zsock_destroy (&self->stream);
         zsock_destroy (&self->control);
         zhashx_destroy (&self->streams);
@@ -306,6 +326,7 @@ s_handle_stream (cc_upstream_t *self)
 static void
 s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
 {
+    self->roster_parts = welcome->roster_parts;
     if (!self->connected) {
         zsys_notice ("upstream: linked to %s (%s)", self->endpoint_control,
                      welcome->node? welcome->node: "?");
@@ -339,6 +360,14 @@ s_handle_deliveries (cc_upstream_t *self, Certcast__Deliveries *deliveries)
     s_catch_up (self, stream, deliveries->head);
 }
 
+//  Is this the reply to a part of the roster in flight?
+static bool
+s_roster_reply (cc_upstream_t *self, uint64_t corr)
+{
+    return zlistx_size (self->roster_frames) > 0
+        && (corr & ~CORR_ROSTER_PART) == self->roster_corr;
+}
+
 static void
 s_handle_control (cc_upstream_t *self)
 {
@@ -367,6 +396,13 @@ s_handle_control (cc_upstream_t *self)
                     zframe_destroy (&self->acks_frame);
                     self->handler.acked (self->handler.arg, self->acks_upto);
                 }
+                else
+                if (s_roster_reply (self, control->corr)
+                &&  control->corr == self->roster_last) {
+                    zsys_info ("upstream: roster accepted (%u entries)",
+                               control->acked->count);
+                    zlistx_purge (self->roster_frames);
+                }
                 break;
             case CERTCAST__CONTROL__BODY_STORED:
                 if (self->report_frame
@@ -389,6 +425,9 @@ s_handle_control (cc_upstream_t *self)
                 if (control->corr == self->acks_upto && self->acks_frame)
                     //  The batch will be retried; say so only once a cycle.
                     self->acks_sent = zclock_mono ();
+                if (s_roster_reply (self, control->corr))
+                    //  What was staged of it is gone: all of it, later.
+                    self->roster_sent = zclock_mono ();
                 break;
             default:
                 break;
@@ -411,18 +450,50 @@ cc_upstream_handle (cc_upstream_t *self, void *which)
     return false;
 }
 
-//  Send (a copy of) an in-flight frame if it is due: never sent on this
-//  session, or unanswered for ACKS_RESEND_MS. Only while connected: a
-//  new session's Welcome makes it due again.
+//  Is an in-flight request due: never sent on this session, or
+//  unanswered for `resend` ms? Only while connected: a new session's
+//  Welcome makes it due again.
+static bool
+s_due (cc_upstream_t *self, int64_t sent, int64_t now, int64_t resend)
+{
+    return self->connected && (!sent || now - sent >= resend);
+}
+
+//  Send a copy of frame; false if the queue is full (it is resent later).
+static bool
+s_send_copy (cc_upstream_t *self, zframe_t *frame)
+{
+    zframe_t *copy = zframe_dup (frame);
+    if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == 0)
+        return true;
+    zframe_destroy (&copy);
+    return false;
+}
+
+//  Send (a copy of) an in-flight frame if it is due.
 static void
 s_send_due (cc_upstream_t *self, zframe_t *frame, int64_t *sent, int64_t now)
 {
-    if (!frame || !self->connected || (*sent && now - *sent < ACKS_RESEND_MS))
+    if (!frame || !s_due (self, *sent, now, ACKS_RESEND_MS))
         return;
-    zframe_t *copy = zframe_dup (frame);
-    if (zframe_send (&copy, self->control, ZFRAME_DONTWAIT) == -1)
-        zframe_destroy (&copy);
+    s_send_copy (self, frame);
     *sent = now;
+}
+
+//  Send every part of the roster in flight if it is due. A part lost on
+//  the way makes the upstream refuse the rest, so it is all or nothing:
+//  the whole roster again, from part 1, when it is next due.
+static void
+s_send_roster_due (cc_upstream_t *self, int64_t now)
+{
+    if (zlistx_size (self->roster_frames) == 0
+    ||  !s_due (self, self->roster_sent, now, ROSTER_RESEND_MS))
+        return;
+    for (zframe_t *frame = (zframe_t *) zlistx_first (self->roster_frames);
+         frame && s_send_copy (self, frame);
+         frame = (zframe_t *) zlistx_next (self->roster_frames))
+        ;
+    self->roster_sent = now;
 }
 
 bool
@@ -448,6 +519,7 @@ cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller)
         s_send_hello (self);
     s_send_due (self, self->acks_frame, &self->acks_sent, now);
     s_send_due (self, self->report_frame, &self->report_sent, now);
+    s_send_roster_due (self, now);
     return false;
 }
 
@@ -504,19 +576,58 @@ cc_upstream_acks_in_flight (cc_upstream_t *self)
     return self->acks_frame != NULL;
 }
 
+//  cc_roster_chunks_split's callback: one part, encoded and kept.
+static void
+s_roster_part (const Certcast__Roster *part, void *arg)
+{
+    cc_upstream_t *self = (cc_upstream_t *) arg;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = self->roster_corr | part->part;
+    control.body_case = CERTCAST__CONTROL__BODY_ROSTER;
+    control.roster = (Certcast__Roster *) part;
+    zlistx_add_end (self->roster_frames, cc_wire_control_encode (&control));
+    self->roster_last = control.corr;
+}
+
 void
 cc_upstream_send_roster (cc_upstream_t *self, const char *relay,
                          Certcast__RosterEntry **entries, size_t count)
 {
-    Certcast__Roster roster = CERTCAST__ROSTER__INIT;
-    roster.relay = (char *) relay;
-    roster.n_entries = count;
-    roster.entries = entries;
-    Certcast__Control control = CERTCAST__CONTROL__INIT;
-    control.corr = CORR_ROSTER;
-    control.body_case = CERTCAST__CONTROL__BODY_ROSTER;
-    control.roster = &roster;
-    s_send (self, &control);
+    //  A newer roster replaces the one in flight; the upstream drops
+    //  what it staged of that one when this one's first part arrives.
+    zlistx_purge (self->roster_frames);
+    self->rosters++;
+    self->roster_corr = CORR_ROSTER
+                      | (self->rosters & 0x0FFFFFFF) << 32;
+    uint64_t now = (uint64_t) zclock_time ();
+    self->roster_generation = now > self->roster_generation?
+                              now: self->roster_generation + 1;
+    //  An upstream from before parts takes the whole roster at once, as
+    //  it always did.
+    size_t chunk = self->roster_parts? self->roster_chunk: count + 1;
+    cc_roster_chunks_split (relay, entries, count, chunk,
+                            self->roster_generation, s_roster_part, self);
+    for (zframe_t *frame = (zframe_t *) zlistx_first (self->roster_frames);
+         frame; frame = (zframe_t *) zlistx_next (self->roster_frames))
+        if (zframe_size (frame) > CC_WIRE_MAX_FRAME) {
+            //  The upstream would drop our connection for it, every resend.
+            zsys_error ("upstream: a roster of %zu entries does not fit "
+                        "in %s: not sent", count, self->roster_parts?
+                        "its parts": "one message (upstream takes no parts)");
+            zlistx_purge (self->roster_frames);
+            return;
+        }
+    zsys_info ("upstream: sending a roster of %zu entries in %zu message(s)",
+               count, zlistx_size (self->roster_frames));
+    self->roster_sent = 0;
+    //  Now, not at the next tick: that may be a whole poll timeout away.
+    s_send_roster_due (self, zclock_mono ());
+}
+
+bool
+cc_upstream_roster_in_flight (cc_upstream_t *self)
+{
+    return zlistx_size (self->roster_frames) > 0;
 }
 
 bool

@@ -71,10 +71,16 @@ void
 bool
     cc_upstream_report_in_flight (cc_upstream_t *self);
 
-//  Send our roster (entries borrowed during the call).
+//  Send our roster (entries borrowed during the call), in parts if it is
+//  large and the upstream takes parts (CC_ROSTER_CHUNK entries each, see
+//  cc_roster_chunks). It replaces a roster still in flight, and stays in
+//  flight, resent by tick, until the upstream answers its last part
+//  with Acked: only then is the roster accepted upstream.
 void
     cc_upstream_send_roster (cc_upstream_t *self, const char *relay,
                              Certcast__RosterEntry **entries, size_t count);
+bool
+    cc_upstream_roster_in_flight (cc_upstream_t *self);
 
 //  True once a Welcome arrived and the link has not gone silent since.
 bool

@@ -280,23 +280,33 @@ scenario_catchup () {
     stop a1; stop banking; stop national
 }
 
-# Ack ingest over one link at the banking relay alone: its upstream is not
-# started, so the acks it ledgers wait in its upstream queue and the
-# national broker takes no core from it. The client is a relay enrolled
-# below it (a relay's acks may come from any agent: still every signature
-# verified), so the client costs less CPU than a swarm of agents would.
+# Ack ingest over one link at the banking relay alone: once the relay
+# holds the advisories acked (a broker ledgers acks only for advisories it
+# holds), its upstream is stopped, so the acks it ledgers wait in its
+# upstream queue and the national broker takes no core from it. The
+# client is a relay enrolled below it (a relay's acks may come from any
+# agent: still every signature verified), so the client costs less CPU
+# than a swarm of agents would. Each of its 100 agents acks each advisory
+# once.
 scenario_ingestlink () {
+    local advisories=$(( (INGEST_COUNT + 99) / 100 ))
     bench_federation 0
     keygen downstream relay banking
     cp "$T/keys/downstream.pub" "$T/banking/allow/"
+    start_national
     start_relay banking
-    say "ingestlink: $INGEST_COUNT signed acks from 100 agents, $INGEST_BATCH per request, to the banking relay"
+    bench_publish --count "$advisories" --size $SMALL_SIZE --window 50 \
+        --times "$WORK/ingestlink.ids" >/dev/null || fail "ingestlink publish"
+    wait_for 60 counter_at_least banking national/banking "$advisories" \
+        || fail "ingestlink advisories not at the relay"
+    stop national
+    say "ingestlink: $INGEST_COUNT signed acks from 100 agents for $advisories advisories, $INGEST_BATCH per request, to the banking relay"
     local pid=${PIDS[banking]} ticks0 ticks1
     ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
     "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
         --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
         --count "$INGEST_COUNT" --agents 100 --batch "$INGEST_BATCH" --window 256 \
-        >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
+        --ids "$WORK/ingestlink.ids" >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
     # The relay's own CPU time: on a shared host the wall clock also
     # counts other people's work, this does not.
     ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")

@@ -24,8 +24,12 @@
 #   at the banking relay
 #   - a forged signature and a truncated frame from the banking issuer
 #   - an ack signed by bank2's key sent over bank1's connection:
-#     not-allowed, and no ledger row for it (bank1 acking as itself, the
-#     control, is accepted)
+#     not-allowed, and no ledger row for it
+#   - bank1's own acks of an advisory id the relay never held and of a
+#     revision it does not hold (PK-BAD-O-1 revision 3): answered "acked 0",
+#     counted in acks_unknown, no ledger row at the relay or upstream
+#     (bank1 acking as itself an advisory the relay holds, the control, is
+#     accepted and reaches the national ledger)
 # Finally a valid advisory PK-BAD-OK-1 still reaches bank1 and bank2 and
 # their acks reach the national ledger.
 source "$(dirname "$0")/lib.sh"
@@ -194,6 +198,19 @@ expect not-allowed "bank2's ack for an unknown id over bank1's connection" -- \
     --sign-key "$T/keys/bank2.key" --id PK-BAD-FORGED --revision 1
 EXPECT_AT=national
 
+say "acks for advisories the relay does not hold: answered, counted, ledgered nowhere"
+read_status "$RELAY" relay-banking bankissuer; was=$STATUS
+for ack in "PK-BAD-NEVER 1" "PK-BAD-O-1 3"; do
+    read -r id revision <<< "$ack"
+    rc=0; out=$(probe "${AT_RELAY[@]}" --key "$T/keys/bank1.key" ack-as         --sign-key "$T/keys/bank1.key" --id "$id" --revision "$revision") || rc=$?
+    echo "bank1's ack of $id rev $revision: exit $rc: $out"
+    [ $rc = 0 ] && [ "$out" = "acked 0" ] \
+        || fail "bank1's ack of $id rev $revision: expected 'acked 0', got exit $rc: $out"
+done
+read_status "$RELAY" relay-banking bankissuer
+[ $(( $(json_number "$STATUS" acks_unknown) - $(json_number "$was" acks_unknown) )) = 2 ] \
+    || fail "the relay should count 2 unknown ack entries: $was -> $STATUS"
+
 say "nothing changed in any ledger, spool or report"
 after=$(snapshot) || fail "cannot read ledgers and report"
 if [ "$before" != "$after" ]; then
@@ -203,17 +220,23 @@ fi
 for data in national banking; do
     rows=$(certcast ledger --data "$T/$data/data" --format json) || fail "$data ledger"
     echo "$rows" | grep -q 'PK-BAD-FORGED' && fail "the forged ack is in the $data ledger"
+    echo "$rows" | grep -q 'PK-BAD-NEVER' && fail "an ack of an unknown advisory is in the $data ledger"
 done
 report=$(certcast compliance --data "$T/national/data" --format csv) || fail "compliance"
 echo "$report" | grep -E 'PK-BAD-(P-[a-z]|SCOPE|RP-)' | grep -v 'PK-BAD-P-none' \
     && fail "a refused advisory is in the national report"
 
-say "the control: bank1 acking as itself at the relay is accepted"
+say "the control: bank1 acking as itself an advisory the relay holds is accepted"
+banking_rows=$(ledger_rows "$T/banking/data" PK-BAD-R-1)
+national_rows=$(ledger_rows "$T/national/data" PK-BAD-R-1)
 rc=0; out=$(probe "${AT_RELAY[@]}" --key "$T/keys/bank1.key" ack-as \
-    --sign-key "$T/keys/bank1.key" --id PK-BAD-CONTROL --revision 1) || rc=$?
+    --sign-key "$T/keys/bank1.key" --id PK-BAD-R-1 --revision 1 --status applied) || rc=$?
 echo "bank1's own ack: exit $rc: $out"
 [ $rc = 0 ] && [ "$out" = "acked 1" ] || fail "bank1's own ack was not accepted: exit $rc: $out"
-wait_for 20 ledger_has "$T/banking/data" PK-BAD-CONTROL bank1 || fail "control ack not in the banking ledger"
+wait_for 20 ledger_rows_at_least "$T/banking/data" PK-BAD-R-1 $((banking_rows + 1)) \
+    || fail "control ack not in the banking ledger"
+wait_for 20 ledger_rows_at_least "$T/national/data" PK-BAD-R-1 $((national_rows + 1)) \
+    || fail "control ack not in the national ledger"
 
 say "the daemons still serve: a valid advisory gets through"
 publish natissuer "$NATIONAL" national --id PK-BAD-OK-1 --title "Still here" \

@@ -7,9 +7,11 @@
 #   published one by one. In the trace, every reply MESSAGE on a publisher
 #   connection comes after an fdatasync(data.mdb) that completed after the
 #   request arrived (tests/tools/sync_order.awk).
-# - The banking relay runs under strace; five acks signed by bank1 are sent
-#   over bank1's connection (cc_probe ack-as); every "acked" reply must come
-#   after a data sync that followed its request.
+# - The banking relay takes the five advisories from the national broker,
+#   then runs alone under strace; five acks of them signed by bank1 are
+#   sent over bank1's connection (cc_probe ack-as); each is ledgered
+#   ("acked 1"), and every "acked" reply must come after a data sync that
+#   followed its request.
 # - The checker is shown to fail on a trace where a reply precedes the sync.
 # - With every fdatasync of the running broker made to fail (strace
 #   fault injection), a publish is refused with "storage", nothing is
@@ -54,6 +56,18 @@ done
 
 stop_traced national
 
+#   A relay ledgers acks only for advisories it holds.
+say "the banking relay takes DUR-1..5 from the national broker"
+start_national
+start_relay banking
+relay_holds_all () {
+    broker_status "127.0.0.1:$BANKING_PORT" relay-banking bank1 \
+        | grep -q '"national/banking":5'
+}
+wait_for 20 relay_holds_all || fail "the relay did not take DUR-1..5"
+stop banking
+stop national
+
 #   The relay runs alone (its upstream is down and it keeps trying), so
 #   the only connections to its control port are the probe's.
 say "banking relay under strace: 5 acks from bank1"
@@ -66,7 +80,7 @@ for index in 1 2 3 4 5; do
     out=$("$CC_BIN/cc_probe" --to "127.0.0.1:$BANKING_PORT" --key "$T/keys/bank1.key" \
         --server-pub "$T/keys/relay-banking.pub" ack-as --sign-key "$T/keys/bank1.key" \
         --id "DUR-$index" --revision 1) || fail "ack DUR-$index: $out"
-    [[ $out == acked* ]] || fail "ack DUR-$index: $out"
+    [ "$out" = "acked 1" ] || fail "ack DUR-$index: $out"
 done
 
 say "fault injection: every data sync of the running broker fails"

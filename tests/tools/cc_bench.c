@@ -38,10 +38,14 @@
         in that broker's ledger). --times FILE writes "id send_realtime_ns".
     cc_bench ack-ingest --to HOST:PORT --server-pub FILE --key FILE
                         --count N [--agents A] [--batch B] [--window W]
-                        [--timeout S]
+                        [--ids FILE] [--timeout S]
         Ack ingest at one broker or relay. Makes A agent keys in memory and
         signs N acks before the clock starts (ack i by agent i mod A, one
-        entry each, for an advisory id of its own), then sends them as
+        entry each, for the (i / A mod K)th of the K advisory ids in
+        --ids FILE: the first word of each line, as publish-rtt --times
+        writes them; a broker ledgers acks only for advisories it holds.
+        Without --ids, for ids of their own, which it only counts as
+        acks_unknown), then sends them as
         Control{Acks} of B signed acks each over ONE CURVE DEALER with the
         key of --key (a relay enrolled there: a relay's acks are verified
         but may come from any agent), at most W requests outstanding, and
@@ -1153,15 +1157,42 @@ s_ack_sign (cc_keys_t *keys, const char *id, uint64_t nonce, size_t *size)
     return cc_ledger_sign_ack (keys, &ack, size);
 }
 
-//  Signs count acks by `agents` fresh keys into requests of batch acks.
+//  The advisory ids of a publish-rtt --times file (first word of each
+//  line), or NULL if there are none.
+static zlist_t *
+s_ids_load (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    zlist_t *ids = zlist_new ();
+    zlist_autofree (ids);
+    char line [256], id [128];
+    while (fgets (line, sizeof line, file))
+        if (sscanf (line, "%127s", id) == 1)
+            zlist_append (ids, id);
+    fclose (file);
+    if (zlist_size (ids) == 0)
+        zlist_destroy (&ids);
+    return ids;
+}
+
+//  Signs count acks by `agents` fresh keys into requests of batch acks,
+//  for the advisories in ids (NULL: ids of our own).
 static void
 s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
-                   size_t batch)
+                   size_t batch, zlist_t *ids)
 {
     cc_keys_t **keys = (cc_keys_t **) zmalloc (agents * sizeof (cc_keys_t *));
     for (size_t index = 0; index < agents; index++)
         keys [index] = cc_keys_generate ();
     uint32_t run = (uint32_t) s_random64 ();
+    size_t id_count = ids? zlist_size (ids): 0;
+    const char **id_table =
+        (const char **) zmalloc ((id_count + 1) * sizeof (char *));
+    for (size_t index = 0; index < id_count; index++)
+        id_table [index] = (const char *)
+            (index? zlist_next (ids): zlist_first (ids));
     self->requests = (count + batch - 1) / batch;
     self->frames = (zframe_t **) zmalloc (self->requests * sizeof (zframe_t *));
     Certcast__SignedAck **acks =
@@ -1169,9 +1200,13 @@ s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
     for (size_t request = 0; request < self->requests; request++) {
         size_t in_request = 0;
         for (; in_request < batch && self->acks < count; in_request++) {
-            char id [64];
-            snprintf (id, sizeof id, "ACKBENCH-%08" PRIx32 "-%zu", run,
-                      self->acks / agents);
+            char id [128];
+            if (id_count)
+                snprintf (id, sizeof id, "%s",
+                          id_table [self->acks / agents % id_count]);
+            else
+                snprintf (id, sizeof id, "ACKBENCH-%08" PRIx32 "-%zu", run,
+                          self->acks / agents);
             size_t size;
             uint8_t *bytes = s_ack_sign (keys [self->acks % agents], id,
                                          self->acks, &size);
@@ -1192,6 +1227,7 @@ s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
             certcast__signed_ack__free_unpacked (acks [index], NULL);
     }
     free (acks);
+    free (id_table);
     for (size_t index = 0; index < agents; index++)
         cc_keys_destroy (&keys [index]);
     free (keys);
@@ -1205,16 +1241,23 @@ s_ack_ingest (s_opts_t *opts)
     size_t batch = (size_t) s_opt_number (opts, "--batch", 1);
     size_t window = (size_t) s_opt_number (opts, "--window", 64);
     double timeout_s = s_opt_number (opts, "--timeout", 120);
+    const char *ids_file = s_opt (opts, "--ids");
     if (count < 1 || agents < 1 || batch < 1 || window < 1)
         return s_usage ("ack-ingest needs --count N; --agents, --batch and "
                         "--window must be positive");
+    zlist_t *ids = ids_file? s_ids_load (ids_file): NULL;
+    if (ids_file && !ids)
+        return s_usage ("--ids FILE must name advisory ids, one a line");
     cc_keys_t *keys = NULL;
     zsock_t *dealer = s_control_open (opts, "ack-ingest", &keys);
     cc_keys_destroy (&keys);
-    if (!dealer)
+    if (!dealer) {
+        zlist_destroy (&ids);
         return 1;
+    }
     s_ackload_t load = { NULL, 0, 0 };
-    s_ackload_prepare (&load, (size_t) count, agents, batch);
+    s_ackload_prepare (&load, (size_t) count, agents, batch, ids);
+    zlist_destroy (&ids);
 
     size_t sent = 0, answered = 0, refused = 0;
     uint64_t rows = 0;

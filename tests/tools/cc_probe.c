@@ -24,8 +24,10 @@
                       window ended yesterday
           untrusted   a delegation signed by a fresh, unpinned root
     MODE ack-as --sign-key FILE --id ID --revision N [--digest HEX]
+                [--status received|applied|not-applicable|failed]
         Acks with one SignedAck for (ID, N), signed by --sign-key (which
-        may be another agent's key than our --key identity).
+        may be another agent's key than our --key identity), status
+        received unless --status says otherwise.
     MODE hello
         Hello; prints the Welcome's stream heads.
 
@@ -56,6 +58,7 @@ typedef struct {
     const char *root;           //  root secret key (delegation-expired)
     const char *sign_key;       //  key the ack is signed with (ack-as)
     const char *digest;         //  hex SHA-256 quoted in the ack (ack-as)
+    int status;                 //  Certcast__AckStatus of the ack (ack-as)
 } s_args_t;
 
 static int
@@ -86,6 +89,7 @@ s_parse (int argc, char **argv, s_args_t *args)
     args->sector = "banking";
     args->revision = 1;
     args->mutate = "none";
+    args->status = CERTCAST__ACK_STATUS__RECEIVED;
     for (int index = 1; index < argc; index++) {
         const char *arg = argv [index];
         if (strncmp (arg, "--", 2) != 0) {
@@ -132,6 +136,18 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--digest"))
             args->digest = value;
+        else
+        if (streq (arg, "--status")) {
+            const char *names [] = {
+                "received", "applied", "not-applicable", "failed", NULL
+            };
+            args->status = 0;
+            for (int name = 0; names [name]; name++)
+                if (streq (value, names [name]))
+                    args->status = CERTCAST__ACK_STATUS__RECEIVED + name;
+            if (!args->status)
+                return s_usage ("unknown --status");
+        }
         else
             return s_usage ("unknown option");
     }
@@ -344,7 +360,7 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     entry.revision = args->revision;
     entry.digest.data = digest;
     entry.digest.len = sizeof digest;
-    entry.status = CERTCAST__ACK_STATUS__RECEIVED;
+    entry.status = (Certcast__AckStatus) args->status;
     entry.received_at = now;
     Certcast__AckEntry *entries [] = { &entry };
     Certcast__Ack ack = CERTCAST__ACK__INIT;

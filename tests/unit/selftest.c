@@ -23,6 +23,7 @@ static const test_item_t s_tests [] = {
     { "log", cc_log_test },
     { "ledger", cc_ledger_test },
     { "roster", cc_roster_test },
+    { "roster_chunks", cc_roster_chunks_test },
     { "zap", cc_zap_test },
     { "inbox", cc_inbox_test },
     { "handoff", cc_handoff_test },
