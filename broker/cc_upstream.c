@@ -415,9 +415,17 @@ s_handle_control (cc_upstream_t *self)
             case CERTCAST__CONTROL__BODY_ERROR:
                 if (self->report_frame
                 &&  control->corr == (CORR_REPORT | self->report_seq)) {
-                    zframe_destroy (&self->report_frame);
-                    self->handler.reported (self->handler.arg,
-                                            self->report_seq, false);
+                    if ((int) control->error->code == CC_ESTORAGE)
+                        //  Nothing was stored upstream (its disk, for
+                        //  now): the same report after the resend
+                        //  interval. Given up, the advisory would stay
+                        //  out of the national view for good.
+                        self->report_sent = zclock_mono ();
+                    else {
+                        zframe_destroy (&self->report_frame);
+                        self->handler.reported (self->handler.arg,
+                                                self->report_seq, false);
+                    }
                 }
                 zsys_warning ("upstream: refused request %" PRIu64 ": %s: %s",
                               control->corr, cc_strerror (control->error->code),

@@ -17,7 +17,10 @@
 #       refused id is nowhere: not in the national or relay store, not in
 #       any spool;
 #     - once the filler is removed, publishing the refused id again exits
-#       0, it reaches both agents and their acks reach the national ledger.
+#       0, it reaches both agents and their acks reach the national ledger;
+#     - the relay's own advisory DF-RELAY-1, published at the relay while
+#       the national disk is full, is refused upstream for storage and
+#       reaches the national store once space is back (reported again).
 # (b) Small map. A second national broker starts with --map-size 1 (1 MiB)
 #     and an agent (bank1, enrolled there directly) follows it. 30
 #     advisories with 200 KiB bodies must all be stored (exit 0: a batch
@@ -110,6 +113,16 @@ refusals=$((refusals + 1))
 alive national || fail "national broker died after the second refusal"
 log_has national "commit failed" || fail "national log has no 'commit failed' line"
 
+# The banking relay's own advisory, reported upstream while the national
+# disk is full: refused for storage, so the relay must keep it and report
+# it again, not give up on it.
+publish bankissuer "127.0.0.1:$BANKING_PORT" relay-banking --id DF-RELAY-1 \
+    --title "sector advisory while national is full" --severity low --tlp green \
+    --sector banking --body-file "$T/body.md" >/dev/null || fail "relay publish DF-RELAY-1"
+wait_for 20 log_has banking "refused request .*storage" \
+    || fail "the relay's report of DF-RELAY-1 was not refused for storage"
+store_has "$NATIONAL_DATA" DF-RELAY-1 && fail "DF-RELAY-1 in the national store on a full disk"
+
 say "the broker still serves what it has"
 json=$(status_of "127.0.0.1:$NATIONAL_PORT" national natissuer) || fail "status does not answer on a full disk"
 failures=$(json_number "$json" commit_failures)
@@ -136,6 +149,9 @@ size_full=$(stat -c %s "$NATIONAL_DATA/data.mdb")
 
 say "space is back"
 rm -f "$NATIONAL_DATA/filler"
+wait_for 20 store_has "$NATIONAL_DATA" DF-RELAY-1 \
+    || fail "the relay's report of DF-RELAY-1 never reached the national store"
+say "the relay's report refused while full reached the national store once space was back"
 pub "$REFUSED" --body-file "$T/body.md" >/dev/null || fail "publish $REFUSED after space came back"
 STORED+=("$REFUSED")
 for agent in bank1 bank2; do
