@@ -33,9 +33,6 @@
 */
 #include "cc_agents.h"
 #include <malloc.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #define HELLO_EVERY_MS      10000   //  rediscover streams this often
 #define HELLO_RETRY_MS      1000    //  until the first Welcome
@@ -47,7 +44,6 @@
 #define DRAIN_MAX           1000    //  messages taken per socket per cycle
 #define BATCH_MAX           1024    //  advisories committed per cycle
 #define HANDED_FLUSH_MS     1000    //  clear hand-over markers at least this often
-#define HANDOVER_BACKLOG    1024    //  committed advisories awaiting hand-over
 #define TRIM_AFTER          64      //  advisories handled before a heap trim
 #define TRIM_QUIET_MS       1000    //  ... once the agent was this long quiet
 #define ERRORS_REMEMBERED   256     //  distinct error replies logged once
@@ -90,9 +86,7 @@ typedef struct {
     cc_store_t *store;
     cc_handoff_t *handoff;
     cc_pool_t *pool;                //  verifies a cycle's deliveries
-    zactor_t *handover;             //  the hand-over thread
-    size_t handover_batches;        //  batches it has not returned yet
-    size_t handover_advisories;     //  their fresh advisories
+    cc_handover_t *handover;        //  the hand-over thread
     zpoller_t *poller;
     zsock_t *control;               //  DEALER to the relay
     zsock_t *stream;                //  SUB to the relay
@@ -827,50 +821,14 @@ s_cycle_dirty (self_t *self)
     return false;
 }
 
-//  The address range of the LMDB map: LMDB does not say where it mapped
-//  the data file (mdb_env_info's me_mapaddr is only set for a fixed map),
-//  so find the mapping of that file in /proc/self/maps. False if none.
-static bool
-s_map_range (self_t *self, void **start, size_t *size)
-{
-    int fd;
-    struct stat info;
-    if (mdb_env_get_fd (cc_store_env (self->store), &fd) || fstat (fd, &info))
-        return false;
-    FILE *maps = fopen ("/proc/self/maps", "r");
-    if (!maps)
-        return false;
-    bool found = false;
-    char line [512];
-    while (!found && fgets (line, sizeof line, maps)) {
-        unsigned long low, high, inode;
-        unsigned int major, minor;
-        if (sscanf (line, "%lx-%lx %*s %*s %x:%x %lu", &low, &high, &major,
-                    &minor, &inode) == 5
-        &&  inode == (unsigned long) info.st_ino
-        &&  major == major (info.st_dev) && minor == minor (info.st_dev)) {
-            *start = (void *) low;
-            *size = high - low;
-            found = true;
-        }
-    }
-    fclose (maps);
-    return found;
-}
-
 //  Give back what a burst left behind: free heap pages, and the pages of
-//  the LMDB map the burst read. The map is a read-only shared mapping of
-//  the data file (no MDB_WRITEMAP), so dropping its page-table entries
-//  changes no data: a later read faults the same page back in from the
-//  page cache. Without this the map's resident part grows with the inbox.
+//  the LMDB map the burst read (cc_store_drop_map_pages). Without this the
+//  map's resident part grows with the inbox.
 static void
 s_trim (self_t *self)
 {
     malloc_trim (0);
-    void *start;
-    size_t size;
-    if (s_map_range (self, &start, &size))
-        madvise (start, size, MADV_DONTNEED);
+    cc_store_drop_map_pages (self->store);
 }
 
 //  A burst of advisories (a catch-up above all) leaves the heap with free
@@ -891,143 +849,38 @@ s_trim_later (self_t *self, size_t advisories)
 }
 
 //  --------------------------------------------------------------------------
-//  Hand-over thread
-//
-//  A cycle's spool syncs took longer than its commit, and deliveries that
-//  arrived meanwhile waited for both. So the hand-over runs on a thread of
-//  its own: the actor commits, passes the committed batch (advisories,
-//  markers, the signed ack) to it and goes on with the next cycle. The
-//  thread hands batches over in commit order, several as one when they
-//  queue up (one set of syncs for all), and passes each back; only then
-//  does the actor send that batch's ack and let the next commit clear its
-//  markers. Per batch the order stays commit, hand over, ack, and a crash
-//  anywhere replays the hand-over from the markers as before.
-
-typedef struct {
-    zlistx_t *pending;              //  the committed s_pending_t (owned)
-    size_t fresh;                   //  how many are new: to hand over
-    uint64_t nonce;                 //  the batch's ack, 0: none
-    uint8_t *ack;                   //  its SignedAck bytes (owned)
-    size_t ack_size;
-    uint64_t spool_failures;        //  set by the thread
-    uint64_t exec_failures;         //  set by the thread
-} s_batch_t;
-
-static void
-s_batch_destroy (s_batch_t **self_p)
-{
-    if (*self_p) {
-        zlistx_destroy (&(*self_p)->pending);
-        free ((*self_p)->ack);
-        free (*self_p);
-        *self_p = NULL;
-    }
-}
-
-//  Hand a group of batches over as one: one set of spool syncs.
-static void
-s_handover_group (cc_handoff_t *handoff, s_batch_t **group, size_t batches,
-                  size_t advisories)
-{
-    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
-        (advisories + 1) * sizeof (cc_handoff_item_t));
-    size_t count = 0;
-    for (size_t index = 0; index < batches; index++)
-        for (s_pending_t *pending =
-                 (s_pending_t *) zlistx_first (group [index]->pending);
-             pending;
-             pending = (s_pending_t *) zlistx_next (group [index]->pending))
-            if (pending->fresh)
-                items [count++] = (cc_handoff_item_t) {
-                    pending->advisory, pending->stream, pending->seq,
-                    pending->received_at
-                };
-    uint64_t exec_before = cc_handoff_exec_failures (handoff);
-    group [0]->spool_failures = cc_handoff_deliver_batch (handoff, items,
-                                                          count);
-    group [0]->exec_failures = cc_handoff_exec_failures (handoff)
-                             - exec_before;
-    free (items);
-}
-
-//  One batch from the pipe; NULL and *terminated on $TERM.
-static s_batch_t *
-s_handover_take (zsock_t *pipe, bool *terminated)
-{
-    char *command = NULL;
-    void *batch = NULL;
-    if (zsock_recv (pipe, "sp", &command, &batch) || !command
-    ||  !streq (command, "BATCH") || !batch) {
-        *terminated = true;
-        batch = NULL;
-    }
-    zstr_free (&command);
-    return (s_batch_t *) batch;
-}
-
-#define HANDOVER_GROUP  16          //  batches handed over as one at most
-
-static void
-s_handover_actor (zsock_t *pipe, void *args)
-{
-    cc_handoff_t *handoff = (cc_handoff_t *) args;
-    zsock_signal (pipe, 0);
-    bool terminated = false;
-    while (!terminated) {
-        //  Wait for one batch, then take those queued behind it.
-        s_batch_t *group [HANDOVER_GROUP];
-        size_t batches = 0, advisories = 0;
-        do {
-            s_batch_t *batch = s_handover_take (pipe, &terminated);
-            if (!batch)
-                break;
-            group [batches++] = batch;
-            advisories += batch->fresh;
-        } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
-              && (zsock_events (pipe) & ZMQ_POLLIN));
-        if (batches)
-            s_handover_group (handoff, group, batches, advisories);
-        for (size_t index = 0; index < batches; index++)
-            zsock_send (pipe, "sp", "DONE", group [index]);
-    }
-    OPENSSL_thread_stop ();
-}
+//  Hand-over (cc_handover: the thread, and why)
 
 //  A batch came back handed over: count it, remember its markers for the
 //  next commit to clear, and only now send its ack.
 static void
 s_handover_done (self_t *self)
 {
-    char *command = NULL;
-    void *pointer = NULL;
-    int rc = zsock_recv (self->handover, "sp", &command, &pointer);
-    zstr_free (&command);
-    s_batch_t *batch = (s_batch_t *) pointer;
-    if (rc || !batch)
+    cc_handover_batch_t *batch = cc_handover_recv (self->handover);
+    if (!batch)
         return;
-    self->handover_batches--;
-    self->handover_advisories -= batch->fresh;
-    self->handed_over += batch->fresh;
-    self->received += batch->fresh;
-    self->spool_failures += batch->spool_failures;
-    self->exec_failures += batch->exec_failures;
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (batch->pending);
-         pending; pending = (s_pending_t *) zlistx_next (batch->pending)) {
-        if (!pending->fresh)
-            continue;
+    size_t fresh = cc_handover_batch_size (batch);
+    self->handed_over += fresh;
+    self->received += fresh;
+    self->spool_failures += cc_handover_batch_spool_failures (batch);
+    self->exec_failures += cc_handover_batch_exec_failures (batch);
+    for (size_t index = 0; index < fresh; index++) {
         if (zlistx_size (self->handed) == 0)
             self->handed_since = zclock_mono ();
         uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
-        *marker = pending->marker;
+        *marker = cc_handover_batch_marker (batch, index);
         zlistx_add_end (self->handed, marker);
     }
-    if (batch->nonce) {
-        self->last_nonce = batch->nonce;
+    uint64_t nonce = cc_handover_batch_nonce (batch);
+    if (nonce) {
+        size_t ack_size = 0;
+        const uint8_t *ack = cc_handover_batch_ack (batch, &ack_size);
+        self->last_nonce = nonce;
         self->outbox_empty = false;
-        s_send_ack (self, batch->nonce, batch->ack, batch->ack_size);
+        s_send_ack (self, nonce, ack, ack_size);
     }
-    s_trim_later (self, batch->fresh);
-    s_batch_destroy (&batch);
+    s_trim_later (self, fresh);
+    cc_handover_batch_destroy (&batch);
 }
 
 //  Pass the committed cycle to the hand-over thread. Past the backlog,
@@ -1036,31 +889,27 @@ s_handover_done (self_t *self)
 static void
 s_hand_over (self_t *self)
 {
-    s_batch_t *batch = (s_batch_t *) zmalloc (sizeof (s_batch_t));
-    batch->pending = self->pending;
-    self->pending = zlistx_new ();
-    zlistx_set_destructor (self->pending, s_pending_destroy);
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (batch->pending);
-         pending; pending = (s_pending_t *) zlistx_next (batch->pending))
+    cc_handover_batch_t *batch = cc_handover_batch_new ();
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+         pending; pending = (s_pending_t *) zlistx_next (self->pending))
         if (pending->fresh)
-            batch->fresh++;
+            cc_handover_batch_add (batch, &pending->advisory, pending->stream,
+                                   pending->seq, pending->received_at,
+                                   pending->marker);
         else
             self->duplicates++;
-    batch->nonce = self->batch_nonce;
-    batch->ack = self->batch_ack;
-    batch->ack_size = self->batch_ack_size;
-    self->batch_ack = NULL;
+    zlistx_purge (self->pending);
+    cc_handover_batch_set_ack (batch, self->batch_nonce, &self->batch_ack,
+                               self->batch_ack_size);
     self->batch_nonce = 0;
-    if (batch->fresh == 0) {
-        assert (batch->nonce == 0);     //  an ack covers fresh advisories
-        s_batch_destroy (&batch);
+    if (cc_handover_batch_size (batch) == 0) {
+        //  an ack covers fresh advisories
+        assert (cc_handover_batch_nonce (batch) == 0);
+        cc_handover_batch_destroy (&batch);
         return;
     }
-    self->handover_batches++;
-    self->handover_advisories += batch->fresh;
-    zsock_send (self->handover, "sp", "BATCH", batch);
-    while (self->handover_advisories > HANDOVER_BACKLOG
-       ||  self->handover_batches > HANDOVER_GROUP * 4)
+    cc_handover_send (self->handover, &batch);
+    while (cc_handover_backlogged (self->handover))
         s_handover_done (self);
 }
 
@@ -1068,10 +917,9 @@ s_hand_over (self_t *self)
 static void
 s_handover_drain (self_t *self)
 {
-    while (self->handover && self->handover_batches > 0)
+    while (self->handover && cc_handover_waiting (self->handover) > 0)
         s_handover_done (self);
 }
-
 
 //  The one commit point of a poll cycle; see the file header for why the
 //  order is commit, hand over, forget markers, send the ack.
@@ -1301,120 +1149,6 @@ s_handle_pipe (self_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Startup: replay hand-overs a crash interrupted
-
-typedef struct {
-    uint64_t marker;
-    char *id;
-    char *stream;
-    uint64_t seq;
-    int64_t received_at;
-    zchunk_t *signed_bytes;
-} s_replay_t;
-
-static void
-s_replay_destroy (void **item)
-{
-    s_replay_t *replay = (s_replay_t *) *item;
-    if (replay) {
-        free (replay->id);
-        free (replay->stream);
-        zchunk_destroy (&replay->signed_bytes);
-        free (replay);
-        *item = NULL;
-    }
-}
-
-static void
-s_replay_collect (uint64_t marker, const cc_inbox_record_t *record, void *arg)
-{
-    s_replay_t *replay = (s_replay_t *) zmalloc (sizeof (s_replay_t));
-    replay->marker = marker;
-    replay->id = strdup (record->id);
-    replay->stream = strdup (record->stream);
-    replay->seq = record->seq;
-    replay->received_at = record->received_at;
-    replay->signed_bytes = zchunk_new (record->signed_bytes,
-                                       record->signed_size);
-    zlistx_add_end ((zlistx_t *) arg, replay);
-}
-
-typedef struct {
-    cc_store_t *store;
-    zlistx_t *replays;
-} s_replay_done_t;
-
-static int
-s_replay_done (MDB_txn *txn, void *arg)
-{
-    s_replay_done_t *done = (s_replay_done_t *) arg;
-    for (s_replay_t *replay = (s_replay_t *) zlistx_first (done->replays);
-         replay; replay = (s_replay_t *) zlistx_next (done->replays)) {
-        int rc = cc_inbox_handoff_delete (done->store, txn, replay->marker);
-        if (rc && rc != MDB_NOTFOUND)
-            return rc;
-    }
-    return 0;
-}
-
-//  Verify each again (the inbox is trusted no more than the wire) and
-//  hand over those that verify as one batch.
-static void
-s_replay_deliver (self_t *self, zlistx_t *replays)
-{
-    size_t count = 0;
-    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
-        (zlistx_size (replays) + 1) * sizeof (cc_handoff_item_t));
-    for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
-         replay; replay = (s_replay_t *) zlistx_next (replays)) {
-        int code = 0;
-        const char *reason = NULL;
-        cc_advisory_t *advisory = cc_advisory_open (
-            zchunk_data (replay->signed_bytes),
-            zchunk_size (replay->signed_bytes), self->root_key,
-            (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-        if (advisory)
-            items [count++] = (cc_handoff_item_t) {
-                advisory, replay->stream, replay->seq, replay->received_at
-            };
-        else
-            zsys_warning ("inbox %s no longer verifies (%s); not handed "
-                          "over", replay->id, reason? reason: "?");
-    }
-    cc_handoff_deliver_batch (self->handoff, items, count);
-    for (size_t index = 0; index < count; index++)
-        cc_advisory_destroy (&items [index].advisory);
-    free (items);
-}
-
-static int
-s_replay_handoffs (self_t *self)
-{
-    zlistx_t *replays = zlistx_new ();
-    zlistx_set_destructor (replays, s_replay_destroy);
-    //  Copy out first: hand-over may run a command, and a read
-    //  transaction must stay short.
-    MDB_txn *txn;
-    int rc = cc_store_read (self->store, &txn);
-    if (rc == 0) {
-        if (cc_inbox_handoff_each (self->store, txn, s_replay_collect,
-                                   replays) < 0)
-            rc = -1;
-        mdb_txn_abort (txn);
-    }
-    if (rc == 0 && zlistx_size (replays)) {
-        zsys_notice ("replaying %zu hand-overs interrupted by a stop",
-                     zlistx_size (replays));
-        s_replay_deliver (self, replays);
-        s_replay_done_t done = { self->store, replays };
-        rc = cc_store_write (self->store, s_replay_done, &done);
-    }
-    zlistx_destroy (&replays);
-    return rc;
-}
-
-
-//  --------------------------------------------------------------------------
 //  Actor
 
 static void
@@ -1426,7 +1160,7 @@ s_self_destroy (self_t **self_p)
         if (self->poller)
             s_destroy_sockets (self);
         zpoller_destroy (&self->poller);
-        zactor_destroy (&self->handover);
+        cc_handover_destroy (&self->handover);
         zhashx_destroy (&self->errors_logged);
         zlistx_destroy (&self->handed);
         zlistx_destroy (&self->acked);
@@ -1507,7 +1241,7 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
         mdb_txn_abort (txn);
     }
     self->resend_mark = self->last_nonce;
-    if (s_replay_handoffs (self)) {
+    if (cc_handover_replay (self->store, self->handoff, self->root_key)) {
         zsys_error ("--data %s: cannot replay pending hand-overs",
                     options->data_dir);
         s_self_destroy (&self);
@@ -1526,14 +1260,15 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     sigaddset (&stop_signals, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &stop_signals, &old_signals);
     self->pool = cc_pool_new (cc_pool_workers_default ());
-    self->handover = zactor_new (s_handover_actor, self->handoff);
+    self->handover = cc_handover_new (self->handoff);
     pthread_sigmask (SIG_SETMASK, &old_signals, NULL);
     if (!self->pool || !self->handover) {
         zsys_error ("cannot start the verification and hand-over threads");
         s_self_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (self->pipe, self->handover, NULL);
+    self->poller = zpoller_new (self->pipe,
+                                cc_handover_actor (self->handover), NULL);
     assert (self->poller);
     s_build_sockets (self);
     return self;
@@ -1562,7 +1297,7 @@ s_agent_actor (zsock_t *pipe, void *args)
             break;
         if (which == self->pipe)
             s_handle_pipe (self);
-        while (zsock_events (self->handover) & ZMQ_POLLIN)
+        while (zsock_events (cc_handover_actor (self->handover)) & ZMQ_POLLIN)
             s_handover_done (self);
         //  Drain both relay sockets whichever woke us: zpoller reports
         //  one reader at a time, and a long hand-over must not leave

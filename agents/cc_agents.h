@@ -8,6 +8,7 @@
 #include "../broker/cc_broker.h"
 #include "cc_inbox.h"
 #include "cc_handoff.h"
+#include "cc_handover.h"
 #include "cc_agent.h"
 
 #endif

@@ -727,10 +727,11 @@ cc_handoff_exec_failures (cc_handoff_t *self)
 //  --------------------------------------------------------------------------
 //  Self-test
 
-//  A signed advisory from a fresh root and issuer: title and body as given.
-static cc_advisory_t *
-s_test_advisory (const char *id, const char *title, const uint8_t *body,
-                 size_t body_size)
+//  A signed advisory from a fresh root and issuer (see cc_handoff.h).
+cc_advisory_t *
+cc_handoff_test_advisory (const char *id, const char *title,
+                          const uint8_t *body, size_t body_size,
+                          uint8_t *root_key)
 {
     cc_keys_t *root = cc_keys_generate ();
     cc_keys_t *issuer = cc_keys_generate ();
@@ -773,6 +774,8 @@ s_test_advisory (const char *id, const char *title, const uint8_t *body,
         signed_bytes, signed_size, cc_keys_sign_public (root), now,
         CC_AT_DELIVERY, &code, &reason);
     assert (advisory);
+    if (root_key)
+        memcpy (root_key, cc_keys_sign_public (root), 32);
     free (signed_bytes);
     free (advisory_bytes);
     free (delegation);
@@ -822,7 +825,8 @@ s_test_batch (const char *spool, size_t count)
         char id [32];
         snprintf (id, sizeof id, "PK-BATCH-%zu", index);
         items [index] = (cc_handoff_item_t) {
-            s_test_advisory (id, "batched", body, sizeof body - 1),
+            cc_handoff_test_advisory (id, "batched", body, sizeof body - 1,
+                                      NULL),
             "national/banking", index + 1, 1700000000
         };
     }
@@ -882,9 +886,9 @@ cc_handoff_test (bool verbose)
     //  A text body with quotes, newlines and non-ASCII text.
     const char *body =
         "# \"Patch\" now\nline two \xd8\xa7\xd8\xb1\xd8\xaf\xd9\x88\n";
-    cc_advisory_t *advisory = s_test_advisory (
+    cc_advisory_t *advisory = cc_handoff_test_advisory (
         "PK-NCERT-2026-0042", "Say \"hi\"\nbye", (const uint8_t *) body,
-        strlen (body));
+        strlen (body), NULL);
     char *json = cc_handoff_json (advisory, "national/banking", 7, 1700000000);
     if (verbose)
         printf ("\n%s", json);
@@ -961,7 +965,8 @@ cc_handoff_test (bool verbose)
     //  A binary body travels as base64; a failing command is counted, a
     //  command that ignores stdin does not hang us.
     const uint8_t binary [] = { 0x00, 0xff, 0x10, 'a' };
-    advisory = s_test_advisory ("PK-BIN-1", "bin", binary, sizeof binary);
+    advisory = cc_handoff_test_advisory ("PK-BIN-1", "bin", binary,
+                                         sizeof binary, NULL);
     json = cc_handoff_json (advisory, "banking/banking", 1, 5);
     assert (strstr (json, "\"body_encoding\": \"base64\""));
     assert (strstr (json, "\"body\": \"AP8QYQ==\""));

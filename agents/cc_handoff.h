@@ -84,6 +84,14 @@ const char *
 const char *
     cc_handoff_kind_name (int kind);
 
+//  For self-tests: a verified advisory signed by a fresh root and issuer,
+//  title and body as given; the root's Ed25519 public key is copied to
+//  root_key (32 bytes) unless NULL. Caller destroys the advisory.
+cc_advisory_t *
+    cc_handoff_test_advisory (const char *id, const char *title,
+                              const uint8_t *body, size_t body_size,
+                              uint8_t *root_key);
+
 void
     cc_handoff_test (bool verbose);
 

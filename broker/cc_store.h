@@ -83,6 +83,13 @@ size_t
 int
     cc_store_growths (cc_store_t *self);
 
+//  Give back the resident pages of the map a burst of reads left behind
+//  (madvise DONTNEED on this process's mapping of the data file); the data
+//  is untouched and read back from the page cache on demand. 0, or -1 if
+//  the mapping was not found or the kernel refused.
+int
+    cc_store_drop_map_pages (cc_store_t *self);
+
 //  Small helpers for the fixed-width big-endian keys used everywhere.
 void
     cc_be64_put (uint8_t *out, uint64_t value);

@@ -27,6 +27,7 @@ static const test_item_t s_tests [] = {
     { "zap", cc_zap_test },
     { "inbox", cc_inbox_test },
     { "handoff", cc_handoff_test },
+    { "handover", cc_handover_test },
     { NULL, NULL }
 };
 

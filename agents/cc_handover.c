@@ -1,0 +1,552 @@
+/*  cc_handover.c - the agent's hand-over thread and the startup replay of
+    interrupted hand-overs (see cc_handover.h for why a thread).
+
+    The thread receives "BATCH" + pointer on its pipe and answers "DONE" +
+    the same pointer once the batch is handed over; a batch belongs to
+    whoever holds the pointer. cc_handover_t counts what is on its way.
+*/
+#include "cc_agents.h"
+
+#define HANDOVER_GROUP      16      //  batches handed over as one at most
+#define HANDOVER_BACKLOG    1024    //  committed advisories awaiting hand-over
+
+struct _cc_handover_batch_t {
+    cc_handoff_item_t *items;       //  advisory and stream owned
+    uint64_t *markers;              //  handoff marker of each item
+    size_t count;
+    size_t capacity;
+    uint64_t nonce;                 //  the batch's ack, 0: none
+    uint8_t *ack;                   //  its SignedAck bytes (owned)
+    size_t ack_size;
+    uint64_t spool_failures;        //  set by the thread
+    uint64_t exec_failures;         //  set by the thread
+};
+
+struct _cc_handover_t {
+    zactor_t *actor;                //  the hand-over thread
+    size_t batches;                 //  batches it has not returned yet
+    size_t advisories;              //  their advisories
+};
+
+
+//  --------------------------------------------------------------------------
+//  Batch
+
+cc_handover_batch_t *
+cc_handover_batch_new (void)
+{
+    return (cc_handover_batch_t *) zmalloc (sizeof (cc_handover_batch_t));
+}
+
+void
+cc_handover_batch_destroy (cc_handover_batch_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cc_handover_batch_t *self = *self_p;
+        for (size_t index = 0; index < self->count; index++) {
+            cc_advisory_destroy (&self->items [index].advisory);
+            free ((char *) self->items [index].stream);
+        }
+        free (self->items);
+        free (self->markers);
+        free (self->ack);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+cc_handover_batch_add (cc_handover_batch_t *self, cc_advisory_t **advisory_p,
+                       const char *stream, uint64_t seq, int64_t received_at,
+                       uint64_t marker)
+{
+    assert (self && advisory_p && *advisory_p && stream);
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity? self->capacity * 2: 16;
+        self->items = (cc_handoff_item_t *) realloc (
+            self->items, self->capacity * sizeof (cc_handoff_item_t));
+        self->markers = (uint64_t *) realloc (
+            self->markers, self->capacity * sizeof (uint64_t));
+        assert (self->items && self->markers);
+    }
+    self->items [self->count] = (cc_handoff_item_t) {
+        *advisory_p, strdup (stream), seq, received_at
+    };
+    self->markers [self->count] = marker;
+    self->count++;
+    *advisory_p = NULL;
+}
+
+void
+cc_handover_batch_set_ack (cc_handover_batch_t *self, uint64_t nonce,
+                           uint8_t **ack_p, size_t ack_size)
+{
+    assert (self && ack_p);
+    free (self->ack);
+    self->nonce = nonce;
+    self->ack = *ack_p;
+    self->ack_size = ack_size;
+    *ack_p = NULL;
+}
+
+size_t
+cc_handover_batch_size (cc_handover_batch_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+uint64_t
+cc_handover_batch_marker (cc_handover_batch_t *self, size_t index)
+{
+    assert (self && index < self->count);
+    return self->markers [index];
+}
+
+uint64_t
+cc_handover_batch_nonce (cc_handover_batch_t *self)
+{
+    assert (self);
+    return self->nonce;
+}
+
+const uint8_t *
+cc_handover_batch_ack (cc_handover_batch_t *self, size_t *size)
+{
+    assert (self && size);
+    *size = self->ack_size;
+    return self->ack;
+}
+
+uint64_t
+cc_handover_batch_spool_failures (cc_handover_batch_t *self)
+{
+    assert (self);
+    return self->spool_failures;
+}
+
+uint64_t
+cc_handover_batch_exec_failures (cc_handover_batch_t *self)
+{
+    assert (self);
+    return self->exec_failures;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The thread
+
+//  Hand a group of batches over as one: one set of spool syncs.
+static void
+s_handover_group (cc_handoff_t *handoff, cc_handover_batch_t **group,
+                  size_t batches, size_t advisories)
+{
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (advisories + 1) * sizeof (cc_handoff_item_t));
+    size_t count = 0;
+    for (size_t index = 0; index < batches; index++) {
+        memcpy (items + count, group [index]->items,
+                group [index]->count * sizeof (cc_handoff_item_t));
+        count += group [index]->count;
+    }
+    uint64_t exec_before = cc_handoff_exec_failures (handoff);
+    group [0]->spool_failures = cc_handoff_deliver_batch (handoff, items,
+                                                          count);
+    group [0]->exec_failures = cc_handoff_exec_failures (handoff)
+                             - exec_before;
+    free (items);
+}
+
+//  One batch from the pipe; NULL and *terminated on $TERM.
+static cc_handover_batch_t *
+s_handover_take (zsock_t *pipe, bool *terminated)
+{
+    char *command = NULL;
+    void *batch = NULL;
+    if (zsock_recv (pipe, "sp", &command, &batch) || !command
+    ||  !streq (command, "BATCH") || !batch) {
+        *terminated = true;
+        batch = NULL;
+    }
+    zstr_free (&command);
+    return (cc_handover_batch_t *) batch;
+}
+
+static void
+s_handover_actor (zsock_t *pipe, void *args)
+{
+    cc_handoff_t *handoff = (cc_handoff_t *) args;
+    zsock_signal (pipe, 0);
+    bool terminated = false;
+    while (!terminated) {
+        //  Wait for one batch, then take those queued behind it.
+        cc_handover_batch_t *group [HANDOVER_GROUP];
+        size_t batches = 0, advisories = 0;
+        do {
+            cc_handover_batch_t *batch = s_handover_take (pipe, &terminated);
+            if (!batch)
+                break;
+            group [batches++] = batch;
+            advisories += batch->count;
+        } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
+              && (zsock_events (pipe) & ZMQ_POLLIN));
+        if (batches)
+            s_handover_group (handoff, group, batches, advisories);
+        for (size_t index = 0; index < batches; index++)
+            zsock_send (pipe, "sp", "DONE", group [index]);
+    }
+    OPENSSL_thread_stop ();
+}
+
+cc_handover_t *
+cc_handover_new (cc_handoff_t *handoff)
+{
+    assert (handoff);
+    cc_handover_t *self = (cc_handover_t *) zmalloc (sizeof (cc_handover_t));
+    self->actor = zactor_new (s_handover_actor, handoff);
+    if (!self->actor)
+        cc_handover_destroy (&self);
+    return self;
+}
+
+void
+cc_handover_destroy (cc_handover_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        cc_handover_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zactor_t *
+cc_handover_actor (cc_handover_t *self)
+{
+    assert (self);
+    return self->actor;
+}
+
+void
+cc_handover_send (cc_handover_t *self, cc_handover_batch_t **batch_p)
+{
+    assert (self && batch_p && *batch_p);
+    self->batches++;
+    self->advisories += (*batch_p)->count;
+    zsock_send (self->actor, "sp", "BATCH", *batch_p);
+    *batch_p = NULL;
+}
+
+cc_handover_batch_t *
+cc_handover_recv (cc_handover_t *self)
+{
+    assert (self);
+    char *command = NULL;
+    void *pointer = NULL;
+    int rc = zsock_recv (self->actor, "sp", &command, &pointer);
+    zstr_free (&command);
+    cc_handover_batch_t *batch = (cc_handover_batch_t *) pointer;
+    if (rc || !batch)
+        return NULL;
+    self->batches--;
+    self->advisories -= batch->count;
+    return batch;
+}
+
+size_t
+cc_handover_waiting (cc_handover_t *self)
+{
+    assert (self);
+    return self->batches;
+}
+
+bool
+cc_handover_backlogged (cc_handover_t *self)
+{
+    assert (self);
+    return self->advisories > HANDOVER_BACKLOG
+        || self->batches > HANDOVER_GROUP * 4;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Startup: replay hand-overs a crash interrupted
+
+typedef struct {
+    uint64_t marker;
+    char *id;
+    char *stream;
+    uint64_t seq;
+    int64_t received_at;
+    zchunk_t *signed_bytes;
+} s_replay_t;
+
+static void
+s_replay_destroy (void **item)
+{
+    s_replay_t *replay = (s_replay_t *) *item;
+    if (replay) {
+        free (replay->id);
+        free (replay->stream);
+        zchunk_destroy (&replay->signed_bytes);
+        free (replay);
+        *item = NULL;
+    }
+}
+
+static void
+s_replay_collect (uint64_t marker, const cc_inbox_record_t *record, void *arg)
+{
+    s_replay_t *replay = (s_replay_t *) zmalloc (sizeof (s_replay_t));
+    replay->marker = marker;
+    replay->id = strdup (record->id);
+    replay->stream = strdup (record->stream);
+    replay->seq = record->seq;
+    replay->received_at = record->received_at;
+    replay->signed_bytes = zchunk_new (record->signed_bytes,
+                                       record->signed_size);
+    zlistx_add_end ((zlistx_t *) arg, replay);
+}
+
+typedef struct {
+    cc_store_t *store;
+    zlistx_t *replays;
+} s_replay_done_t;
+
+static int
+s_replay_done (MDB_txn *txn, void *arg)
+{
+    s_replay_done_t *done = (s_replay_done_t *) arg;
+    for (s_replay_t *replay = (s_replay_t *) zlistx_first (done->replays);
+         replay; replay = (s_replay_t *) zlistx_next (done->replays)) {
+        int rc = cc_inbox_handoff_delete (done->store, txn, replay->marker);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+//  Verify each again (the inbox is trusted no more than the wire) and
+//  hand over those that verify as one batch.
+static void
+s_replay_deliver (cc_handoff_t *handoff, const uint8_t *root_key,
+                  zlistx_t *replays)
+{
+    size_t count = 0;
+    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
+        (zlistx_size (replays) + 1) * sizeof (cc_handoff_item_t));
+    for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
+         replay; replay = (s_replay_t *) zlistx_next (replays)) {
+        int code = 0;
+        const char *reason = NULL;
+        cc_advisory_t *advisory = cc_advisory_open (
+            zchunk_data (replay->signed_bytes),
+            zchunk_size (replay->signed_bytes), root_key,
+            (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+        if (advisory)
+            items [count++] = (cc_handoff_item_t) {
+                advisory, replay->stream, replay->seq, replay->received_at
+            };
+        else
+            zsys_warning ("inbox %s no longer verifies (%s); not handed "
+                          "over", replay->id, reason? reason: "?");
+    }
+    cc_handoff_deliver_batch (handoff, items, count);
+    for (size_t index = 0; index < count; index++)
+        cc_advisory_destroy (&items [index].advisory);
+    free (items);
+}
+
+int
+cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
+                    const uint8_t *root_key)
+{
+    assert (store && handoff && root_key);
+    zlistx_t *replays = zlistx_new ();
+    zlistx_set_destructor (replays, s_replay_destroy);
+    //  Copy out first: hand-over may run a command, and a read
+    //  transaction must stay short.
+    MDB_txn *txn;
+    int rc = cc_store_read (store, &txn);
+    if (rc == 0) {
+        if (cc_inbox_handoff_each (store, txn, s_replay_collect, replays) < 0)
+            rc = -1;
+        mdb_txn_abort (txn);
+    }
+    if (rc == 0 && zlistx_size (replays)) {
+        zsys_notice ("replaying %zu hand-overs interrupted by a stop",
+                     zlistx_size (replays));
+        s_replay_deliver (handoff, root_key, replays);
+        s_replay_done_t done = { store, replays };
+        rc = cc_store_write (store, s_replay_done, &done);
+    }
+    zlistx_destroy (&replays);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+typedef struct {
+    cc_store_t *store;
+    cc_advisory_t **advisories;
+    size_t count;
+} s_test_put_t;
+
+//  Commit advisories to the inbox with a handoff marker each, as an agent
+//  that stopped before handing them over left them.
+static int
+s_test_put (MDB_txn *txn, void *arg)
+{
+    s_test_put_t *put = (s_test_put_t *) arg;
+    for (size_t index = 0; index < put->count; index++) {
+        cc_inbox_record_t record = {
+            .id = cc_advisory_id (put->advisories [index]),
+            .revision = cc_advisory_revision (put->advisories [index]),
+            .received_at = 1700000000, .stream = "national/banking",
+            .seq = index + 1
+        };
+        record.signed_bytes = cc_advisory_bytes (put->advisories [index],
+                                                 &record.signed_size);
+        uint64_t marker = 0;
+        int rc = cc_inbox_put (put->store, txn, &record);
+        if (rc == 0)
+            rc = cc_inbox_handoff_add (put->store, txn, record.id,
+                                       record.revision, &marker);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void
+s_test_count (uint64_t marker, const cc_inbox_record_t *record, void *arg)
+{
+    (*(size_t *) arg)++;
+}
+
+static size_t
+s_test_markers (cc_store_t *store)
+{
+    size_t count = 0;
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_inbox_handoff_each (store, txn, s_test_count, &count) >= 0);
+    mdb_txn_abort (txn);
+    return count;
+}
+
+static bool
+s_test_spooled (const char *spool, const char *id)
+{
+    char *path = zsys_sprintf ("%s/%s-r2.json", spool, id);
+    bool exists = zsys_file_exists (path);
+    free (path);
+    return exists;
+}
+
+void
+cc_handover_test (bool verbose)
+{
+    printf (" * cc_handover: ");
+    char dir [] = "/tmp/cc_handover_test.XXXXXX";
+    assert (mkdtemp (dir));
+    char *data = zsys_sprintf ("%s/data", dir);
+    char *spool = zsys_sprintf ("%s/spool", dir);
+    cc_store_t *store = cc_store_new (data, 0);
+    assert (store);
+    cc_handoff_t *handoff = cc_handoff_new (spool, NULL);
+    assert (handoff);
+    const uint8_t body [] = "patch now";
+
+    //  Replay: what verifies is spooled, and every marker is cleared,
+    //  also that of an advisory signed under another root.
+    uint8_t root_key [32];
+    cc_advisory_t *stored [2] = {
+        cc_handoff_test_advisory ("PK-REPLAY-1", "replayed", body,
+                                  sizeof body - 1, root_key),
+        cc_handoff_test_advisory ("PK-REPLAY-2", "other root", body,
+                                  sizeof body - 1, NULL)
+    };
+    s_test_put_t put = { store, stored, 2 };
+    assert (cc_store_write (store, s_test_put, &put) == 0);
+    assert (s_test_markers (store) == 2);
+    assert (cc_handover_replay (store, handoff, root_key) == 0);
+    assert (s_test_markers (store) == 0);
+    assert (s_test_spooled (spool, "PK-REPLAY-1"));
+    assert (!s_test_spooled (spool, "PK-REPLAY-2"));
+    assert (cc_handoff_delivered (handoff) == 1);
+    //  Nothing left: a second start replays nothing.
+    assert (cc_handover_replay (store, handoff, root_key) == 0);
+    assert (cc_handoff_delivered (handoff) == 1);
+    cc_advisory_destroy (&stored [0]);
+    cc_advisory_destroy (&stored [1]);
+
+    //  The thread: batches come back in order, each spooled by then, with
+    //  its markers and ack intact.
+    cc_handover_t *handover = cc_handover_new (handoff);
+    assert (handover);
+    size_t batches = 5;
+    for (size_t index = 0; index < batches; index++) {
+        cc_handover_batch_t *batch = cc_handover_batch_new ();
+        for (size_t item = 0; item < index + 1; item++) {
+            char id [32];
+            snprintf (id, sizeof id, "PK-THREAD-%zu-%zu", index, item);
+            cc_advisory_t *advisory = cc_handoff_test_advisory (
+                id, "threaded", body, sizeof body - 1, NULL);
+            cc_handover_batch_add (batch, &advisory, "national/banking",
+                                   item + 1, 1700000000, 100 * index + item);
+            assert (advisory == NULL);
+        }
+        uint8_t *ack = (uint8_t *) zsys_sprintf ("ack %zu", index);
+        size_t ack_size = strlen ((char *) ack) + 1;
+        cc_handover_batch_set_ack (batch, index + 1, &ack, ack_size);
+        assert (ack == NULL);
+        cc_handover_send (handover, &batch);
+        assert (batch == NULL);
+    }
+    assert (cc_handover_waiting (handover) == batches);
+    assert (!cc_handover_backlogged (handover));
+    for (size_t index = 0; index < batches; index++) {
+        cc_handover_batch_t *batch = cc_handover_recv (handover);
+        assert (batch);
+        assert (cc_handover_batch_nonce (batch) == index + 1);
+        size_t ack_size = 0;
+        char *expected = zsys_sprintf ("ack %zu", index);
+        assert (streq ((const char *) cc_handover_batch_ack (batch,
+                                                              &ack_size),
+                       expected));
+        free (expected);
+        assert (cc_handover_batch_size (batch) == index + 1);
+        for (size_t item = 0; item < index + 1; item++) {
+            assert (cc_handover_batch_marker (batch, item)
+                    == 100 * index + item);
+            char id [32];
+            snprintf (id, sizeof id, "PK-THREAD-%zu-%zu", index, item);
+            assert (s_test_spooled (spool, id));
+        }
+        assert (cc_handover_batch_spool_failures (batch) == 0);
+        assert (cc_handover_batch_exec_failures (batch) == 0);
+        cc_handover_batch_destroy (&batch);
+        cc_handover_batch_destroy (&batch);
+    }
+    assert (cc_handover_waiting (handover) == 0);
+    cc_handover_destroy (&handover);
+    cc_handover_destroy (&handover);
+    assert (cc_handoff_delivered (handoff) == 1 + 15);
+
+    cc_handoff_destroy (&handoff);
+    cc_store_destroy (&store);
+    if (verbose)
+        printf ("(dir %s) ", dir);
+    zdir_t *listing = zdir_new (dir, NULL);
+    assert (listing);
+    zdir_remove (listing, true);
+    zdir_destroy (&listing);
+    free (spool);
+    free (data);
+    printf ("OK\n");
+}

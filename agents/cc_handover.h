@@ -1,0 +1,108 @@
+/*  cc_handover.h - the agent's hand-over thread, and the startup replay of
+    hand-overs a stop interrupted.
+
+    A cycle's spool syncs took longer than its commit, and deliveries that
+    arrived meanwhile waited for both. So the hand-over runs on a thread of
+    its own: the actor commits, passes the committed batch (advisories,
+    markers, the signed ack) to it and goes on with the next cycle. The
+    thread hands batches over in commit order, several as one when they
+    queue up (one set of syncs for all), and passes each back; only then
+    does the actor send that batch's ack and let the next commit clear its
+    markers. Per batch the order stays commit, hand over, ack, and a crash
+    anywhere replays the hand-over from the markers (cc_handover_replay).
+
+    cc_handover_t owns its thread and the batches on their way; it borrows
+    the cc_handoff_t, which only the thread may use while it runs. A batch
+    owns its advisories, stream names and ack.
+*/
+#ifndef CC_HANDOVER_H_INCLUDED
+#define CC_HANDOVER_H_INCLUDED
+
+typedef struct _cc_handover_t cc_handover_t;
+typedef struct _cc_handover_batch_t cc_handover_batch_t;
+
+//  An empty batch: one committed cycle on its way to the host and back.
+cc_handover_batch_t *
+    cc_handover_batch_new (void);
+
+void
+    cc_handover_batch_destroy (cc_handover_batch_t **self_p);
+
+//  Add a committed advisory, in commit order. Takes ownership of
+//  *advisory_p (and nulls it); copies stream.
+void
+    cc_handover_batch_add (cc_handover_batch_t *self,
+                           cc_advisory_t **advisory_p, const char *stream,
+                           uint64_t seq, int64_t received_at, uint64_t marker);
+
+//  The signed ack covering the batch, to send once it is handed over.
+//  Takes ownership of *ack_p (and nulls it).
+void
+    cc_handover_batch_set_ack (cc_handover_batch_t *self, uint64_t nonce,
+                               uint8_t **ack_p, size_t ack_size);
+
+//  Advisories in the batch.
+size_t
+    cc_handover_batch_size (cc_handover_batch_t *self);
+
+//  Handoff marker of the index-th advisory.
+uint64_t
+    cc_handover_batch_marker (cc_handover_batch_t *self, size_t index);
+
+//  The ack's nonce (0: none) and its SignedAck bytes (NULL: none), valid
+//  while the batch lives.
+uint64_t
+    cc_handover_batch_nonce (cc_handover_batch_t *self);
+const uint8_t *
+    cc_handover_batch_ack (cc_handover_batch_t *self, size_t *size);
+
+//  Set by the thread: spool files not written, commands that failed.
+uint64_t
+    cc_handover_batch_spool_failures (cc_handover_batch_t *self);
+uint64_t
+    cc_handover_batch_exec_failures (cc_handover_batch_t *self);
+
+//  Start the thread over handoff (borrowed; leave it to the thread until
+//  cc_handover_destroy). NULL if the thread could not start.
+cc_handover_t *
+    cc_handover_new (cc_handoff_t *handoff);
+
+//  Stop the thread. Take every batch back first (cc_handover_waiting):
+//  batches still on their way are not freed. Nulls the caller's pointer.
+void
+    cc_handover_destroy (cc_handover_t **self_p);
+
+//  The thread's actor: readable when a batch came back (to poll).
+zactor_t *
+    cc_handover_actor (cc_handover_t *self);
+
+//  Pass a committed batch to the thread. Takes ownership of *batch_p.
+void
+    cc_handover_send (cc_handover_t *self, cc_handover_batch_t **batch_p);
+
+//  The next batch back, handed over (waits for it). NULL if interrupted.
+//  Caller destroys it.
+cc_handover_batch_t *
+    cc_handover_recv (cc_handover_t *self);
+
+//  Batches sent and not yet taken back.
+size_t
+    cc_handover_waiting (cc_handover_t *self);
+
+//  True past the backlog: take batches back before sending more, so
+//  memory stays bounded when the host's disk is slower than the relay.
+bool
+    cc_handover_backlogged (cc_handover_t *self);
+
+//  Startup: hand over again every advisory whose handoff marker a stop
+//  left in the store (verified against root_key first; what no longer
+//  verifies is logged and skipped), then remove those markers. Runs before
+//  the thread starts. 0, or -1 / an LMDB error.
+int
+    cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
+                        const uint8_t *root_key);
+
+void
+    cc_handover_test (bool verbose);
+
+#endif

@@ -1,0 +1,463 @@
+/*  cc_engine_batch.c - the broker engine's batch: the items a poll cycle
+    queued, written in one durable LMDB transaction (cc_engine_cycle_end),
+    and only then made visible: deliveries published, requesters answered.
+    See cc_engine.c for why this order is certcast's durability promise.
+
+    Batch items own their routing frames and decoded messages; the
+    outgoing list owns copies of the deliveries a commit makes visible.
+*/
+#include "cc_broker.h"
+#include "cc_engine_internal.h"
+#include <sys/statvfs.h>
+
+//  ---------------------------------------------------------------------
+//  Batch items
+
+cc_engine_item_t *
+cc_engine_item_new (cc_engine_item_type_t type, zframe_t *routing,
+                    uint64_t corr, const char *peer)
+{
+    cc_engine_item_t *item =
+        (cc_engine_item_t *) zmalloc (sizeof (cc_engine_item_t));
+    item->type = type;
+    item->routing = routing? zframe_dup (routing): NULL;
+    item->corr = corr;
+    if (peer)
+        snprintf (item->peer, sizeof item->peer, "%s", peer);
+    return item;
+}
+
+void
+cc_engine_item_destroy (void **item_p)
+{
+    cc_engine_item_t *item = (cc_engine_item_t *) *item_p;
+    if (item) {
+        zframe_destroy (&item->routing);
+        cc_advisory_destroy (&item->advisory);
+        if (item->publish)
+            certcast__publish__free_unpacked (item->publish, NULL);
+        for (size_t index = 0; index < item->n_acks; index++) {
+            free (item->acks [index].bytes);
+            if (item->acks [index].ack)
+                certcast__ack__free_unpacked (item->acks [index].ack, NULL);
+        }
+        free (item->acks);
+        if (item->acks_request)
+            certcast__acks__free_unpacked (item->acks_request, NULL);
+        cc_roster_set_destroy (&item->roster);
+        free (item->stream);
+        zchunk_destroy (&item->delivery);
+        free (item);
+        *item_p = NULL;
+    }
+}
+
+void
+cc_engine_outgoing_destroy (void **item_p)
+{
+    cc_engine_outgoing_t *outgoing = (cc_engine_outgoing_t *) *item_p;
+    if (outgoing) {
+        free (outgoing->stream);
+        zchunk_destroy (&outgoing->delivery);
+        free (outgoing);
+        *item_p = NULL;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  The batch: one durable transaction per poll cycle
+
+static int
+s_apply_publish (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
+                 int64_t now)
+{
+    cc_advisory_t *advisory = item->advisory;
+    const char *id = cc_advisory_id (advisory);
+    uint32_t revision = cc_advisory_revision (advisory);
+    uint32_t accepted = 0;
+    MDB_val previous;
+    int rc = cc_log_advisory (self->store, txn, id, &accepted, &previous);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0) {
+        if (revision <= accepted) {
+            item->code = CC_EREPLAY;
+            item->reason = revision == accepted?
+                "this id and revision were already accepted":
+                "a newer revision of this id was already accepted";
+            return 0;
+        }
+        //  An id belongs to the issuer that first used it.
+        Certcast__Signed *earlier = (Certcast__Signed *) cc_wire_unpack (
+            &certcast__signed__descriptor, previous.mv_data,
+            previous.mv_size, CC_WIRE_MAX_SIGNED);
+        Certcast__Delegation *delegation = earlier && earlier->delegation?
+            (Certcast__Delegation *) cc_wire_unpack (
+                &certcast__delegation__descriptor,
+                earlier->delegation->delegation.data,
+                earlier->delegation->delegation.len, 65536): NULL;
+        bool same_issuer = delegation && delegation->issuer_key.len == 32
+            && CRYPTO_memcmp (delegation->issuer_key.data,
+                              cc_advisory_issuer_key (advisory), 32) == 0;
+        if (delegation)
+            certcast__delegation__free_unpacked (delegation, NULL);
+        if (earlier)
+            certcast__signed__free_unpacked (earlier, NULL);
+        if (!same_issuer) {
+            item->code = CC_EREPLAY;
+            item->reason = "this advisory id belongs to another issuer";
+            return 0;
+        }
+    }
+    size_t signed_size;
+    const uint8_t *signed_bytes = cc_advisory_bytes (advisory, &signed_size);
+    rc = cc_log_put_advisory (self->store, txn, id, revision, signed_bytes,
+                              signed_size);
+    if (rc)
+        return rc;
+    //  One delivery per target sector stream, numbered densely.
+    const Certcast__Advisory *content = cc_advisory_content (advisory);
+    for (char **sector = self->sectors; *sector; sector++) {
+        if (!content->all_sectors && !cc_advisory_targets (advisory, *sector))
+            continue;
+        if (item->n_placed == 16)
+            break;
+        char *stream = item->placed_names [item->n_placed];
+        snprintf (stream, 80, "%s/%s", self->name, *sector);
+        uint64_t seq = cc_log_head (self->store, txn, stream) + 1;
+        Certcast__Delivery delivery = CERTCAST__DELIVERY__INIT;
+        delivery.stream = stream;
+        delivery.seq = seq;
+        delivery.signed_.data = (uint8_t *) signed_bytes;
+        delivery.signed_.len = signed_size;
+        delivery.stored_at = now;
+        size_t size;
+        uint8_t *bytes = cc_wire_pack (&delivery.base, &size);
+        rc = cc_log_append (self->store, txn, stream, seq, bytes, size);
+        if (rc) {
+            free (bytes);
+            return rc;
+        }
+        cc_engine_outgoing_t *outgoing =
+            (cc_engine_outgoing_t *) zmalloc (sizeof *outgoing);
+        outgoing->stream = strdup (stream);
+        outgoing->seq = seq;
+        outgoing->delivery = zchunk_new (bytes, size);
+        free (bytes);
+        zlistx_add_end (self->outgoing, outgoing);
+        Certcast__StreamHead init = CERTCAST__STREAM_HEAD__INIT;
+        item->placed [item->n_placed] = init;
+        item->placed [item->n_placed].stream = stream;
+        item->placed [item->n_placed].head = seq;
+        item->n_placed++;
+    }
+    return 0;
+}
+
+static int
+s_apply_forward (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
+{
+    //  Byte for byte, at the upstream's own sequence number: relays never
+    //  renumber, so an agent can move between relays of its sector.
+    int rc = cc_log_append (self->store, txn, item->stream, item->seq,
+                            zchunk_data (item->delivery),
+                            zchunk_size (item->delivery));
+    if (rc)
+        return rc;
+    size_t size;
+    const uint8_t *signed_bytes = cc_advisory_bytes (item->advisory, &size);
+    uint32_t accepted = 0;
+    rc = cc_log_advisory (self->store, txn, cc_advisory_id (item->advisory),
+                          &accepted, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == MDB_NOTFOUND
+    ||  cc_advisory_revision (item->advisory) > accepted) {
+        rc = cc_log_put_advisory (self->store, txn,
+                                  cc_advisory_id (item->advisory),
+                                  cc_advisory_revision (item->advisory),
+                                  signed_bytes, size);
+        if (rc)
+            return rc;
+    }
+    cc_engine_outgoing_t *outgoing =
+        (cc_engine_outgoing_t *) zmalloc (sizeof *outgoing);
+    outgoing->stream = strdup (item->stream);
+    outgoing->seq = item->seq;
+    outgoing->delivery = zchunk_dup (item->delivery);
+    zlistx_add_end (self->outgoing, outgoing);
+    return 0;
+}
+
+//  A relay's own advisory, reported for the national compliance view:
+//  recorded in the advisory index, never streamed (the relay streams it).
+static int
+s_apply_record (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
+{
+    size_t size;
+    const uint8_t *signed_bytes = cc_advisory_bytes (item->advisory, &size);
+    uint32_t accepted = 0;
+    int rc = cc_log_advisory (self->store, txn, cc_advisory_id (item->advisory),
+                              &accepted, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && cc_advisory_revision (item->advisory) <= accepted)
+        return 0;               //  a resend, or older: already recorded
+    return cc_log_put_advisory (self->store, txn,
+                                cc_advisory_id (item->advisory),
+                                cc_advisory_revision (item->advisory),
+                                signed_bytes, size);
+}
+
+static int
+s_apply_acks (self_t *self, MDB_txn *txn, cc_engine_item_t *item, int64_t now)
+{
+    for (size_t index = 0; index < item->n_acks; index++) {
+        cc_engine_ack_t *ack = &item->acks [index];
+        int new_rows = 0, unknown = 0;
+        int rc = cc_ledger_put (self->store, txn, ack->bytes, ack->size,
+                                ack->ack, now, self->relay, &new_rows,
+                                &unknown);
+        if (rc)
+            return rc;
+        item->count += new_rows;
+        item->unknown += unknown;
+        if (ack->ack->agent_key.len == 32) {
+            rc = cc_roster_touch (self->store, txn, ack->ack->agent_key.data,
+                                  now);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+//  A relay's roster replaces what it reported before, in this one
+//  transaction: the whole set of parts, or (if the commit fails) nothing.
+static int
+s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
+{
+    size_t count = 0;
+    Certcast__RosterEntry **entries = cc_roster_set_entries (item->roster,
+                                                             &count);
+    int rc = cc_roster_drop_via (self->store, txn, item->via, entries, count);
+    for (size_t index = 0; !rc && index < count; index++) {
+        //  The relay's word for via is replaced by who it is.
+        char *claimed = entries [index]->via;
+        entries [index]->via = item->via;
+        rc = cc_roster_put (self->store, txn, entries [index]);
+        entries [index]->via = claimed;
+        if (rc == 0)
+            item->count++;
+    }
+    return rc;
+}
+
+static int
+s_batch_write (MDB_txn *txn, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    int64_t now = (int64_t) time (NULL);
+    zlistx_purge (self->outgoing);
+    for (cc_engine_item_t *item =
+             (cc_engine_item_t *) zlistx_first (self->batch);
+         item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
+        item->code = CC_OK;
+        item->reason = NULL;
+        item->count = 0;
+        item->unknown = 0;
+        item->n_placed = 0;
+        int rc = 0;
+        switch (item->type) {
+            case ITEM_PUBLISH:
+                rc = s_apply_publish (self, txn, item, now);
+                break;
+            case ITEM_FORWARD:
+                rc = s_apply_forward (self, txn, item);
+                break;
+            case ITEM_ACKS:
+                rc = s_apply_acks (self, txn, item, now);
+                break;
+            case ITEM_RECORD:
+                rc = s_apply_record (self, txn, item);
+                break;
+            case ITEM_ROSTER:
+                rc = s_apply_roster (self, txn, item);
+                break;
+        }
+        if (rc)
+            return rc;
+    }
+    if (self->ackq_confirm) {
+        int rc = cc_ledger_queue_confirm (self->store, txn, self->ackq_confirm);
+        if (rc)
+            return rc;
+    }
+    if (self->report_confirm) {
+        char key [100];
+        snprintf (key, sizeof key, "report.%s", self->report_stream);
+        int rc = cc_meta_put_u64 (self->store, txn, key, self->report_confirm);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void
+s_publish_delivery (self_t *self, const char *stream, zchunk_t *delivery)
+{
+    Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
+    message.body_case = CERTCAST__STREAM_MSG__BODY_DELIVERY;
+    message.delivery.data = zchunk_data (delivery);
+    message.delivery.len = zchunk_size (delivery);
+    zframe_t *body = cc_wire_pack_frame (&message.base);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, stream);
+    zmsg_append (msg, &body);
+    zmsg_send (&msg, self->pub);
+}
+
+static void
+s_answer (self_t *self, cc_engine_item_t *item, bool committed)
+{
+    if (!item->routing)
+        return;
+    if (!committed) {
+        cc_engine_refuse (
+            self, item->routing, item->corr, item->peer, CC_ESTORAGE,
+            "the broker could not commit to disk; nothing stored");
+        return;
+    }
+    if (item->code != CC_OK) {
+        cc_engine_refuse (self, item->routing, item->corr, item->peer,
+                          item->code, item->reason);
+        return;
+    }
+    if (item->type != ITEM_PUBLISH && item->type != ITEM_RECORD) {
+        cc_engine_reply_acked (self, item->routing, item->corr, item->count);
+        return;
+    }
+    Certcast__Stored stored = CERTCAST__STORED__INIT;
+    Certcast__StreamHead *placed [16];
+    stored.id = (char *) cc_advisory_id (item->advisory);
+    stored.revision = cc_advisory_revision (item->advisory);
+    for (size_t index = 0; index < item->n_placed; index++)
+        placed [index] = &item->placed [index];
+    stored.n_placed = item->n_placed;
+    stored.placed = placed;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = item->corr;
+    control.body_case = CERTCAST__CONTROL__BODY_STORED;
+    control.stored = &stored;
+    cc_engine_reply (self, item->routing, &control);
+    //  The log line after the reply: its clock and write are not the
+    //  publisher's to wait for.
+    if (item->type == ITEM_PUBLISH)
+        zsys_notice ("stored %s rev %u from %.8s in %zu stream(s)",
+                     stored.id, stored.revision, item->peer, item->n_placed);
+}
+
+//  Acks alone may wait a few ms for company: with thousands of agents each
+//  ack would otherwise cost a disk sync of its own, and those syncs hold
+//  up the next advisory's commit at this hop (and every other writer on
+//  the disk). Advisories, rosters and reports never wait; acks that are
+//  waiting ride with them. Nothing is answered before the commit, so a
+//  crash meanwhile loses nothing an agent was told: it sends again.
+static bool
+s_acks_may_wait (self_t *self)
+{
+    if (!self->acks_due || self->report_confirm
+    ||  zlistx_size (self->batch) >= CYCLE_MAX_MESSAGES
+    ||  zclock_mono () >= self->acks_due)
+        return false;
+    for (cc_engine_item_t *item =
+             (cc_engine_item_t *) zlistx_first (self->batch);
+         item; item = (cc_engine_item_t *) zlistx_next (self->batch))
+        if (item->type != ITEM_ACKS)
+            return false;
+    return true;
+}
+
+//  An ack entry for an advisory we do not hold is no receipt: the ledger
+//  kept no row for it. It is counted and logged, and the other entries
+//  of the request stand; the request is still answered Acked, or the
+//  sender would send it again forever.
+static void
+s_count_acks (self_t *self, cc_engine_item_t *item)
+{
+    self->counters.ack_rows += item->count;
+    self->counters.acks_unknown += item->unknown;
+    if (item->unknown && cc_engine_may_log (self, item->peer))
+        zsys_warning ("acks from %s: %d entr%s for advisories this broker "
+                      "does not hold, not ledgered", item->peer, item->unknown,
+                      item->unknown == 1? "y": "ies");
+}
+
+//  The one commit point of the loop, just before the poller sleeps.
+//  The upstream's confirmation of our ack queue rides on a commit made
+//  anyway, unless `flush` (housekeeping, exit): a commit of its own per
+//  Acked would be a second disk sync per ack batch, and losing it in a
+//  crash only makes us send acks the national ledger already holds.
+void
+cc_engine_cycle_end (self_t *self, bool flush)
+{
+    cc_engine_verify_batch (self);
+    if (zlistx_size (self->batch) == 0)
+        self->acks_due = 0;
+    if (zlistx_size (self->batch) == 0 && !self->report_confirm
+    &&  !(flush && self->ackq_confirm))
+        return;
+    if (!flush && s_acks_may_wait (self))
+        return;
+    int rc = cc_store_write (self->store, s_batch_write, self);
+    bool committed = rc == 0;
+    if (committed) {
+        self->counters.commits++;
+        //  Durable: now, and only now, make it visible.
+        for (cc_engine_outgoing_t *outgoing =
+                 (cc_engine_outgoing_t *) zlistx_first (self->outgoing);
+             outgoing; outgoing =
+                 (cc_engine_outgoing_t *) zlistx_next (self->outgoing)) {
+            s_publish_delivery (self, outgoing->stream, outgoing->delivery);
+            if (outgoing->seq > cc_engine_head (self->heads, outgoing->stream))
+                cc_engine_set_head (self->heads, outgoing->stream,
+                                    outgoing->seq);
+        }
+    }
+    else {
+        self->counters.commit_failures++;
+        //  LMDB reports a disk that filled mid-write as EIO; say how much
+        //  room there is, so an operator looks at the disk, not the drive.
+        struct statvfs disk;
+        if (statvfs (self->data_dir, &disk) == 0)
+            zsys_error ("commit failed: %s (%" PRIu64 " bytes free in %s); "
+                        "nothing from this cycle is stored", mdb_strerror (rc),
+                        (uint64_t) disk.f_bavail * disk.f_frsize,
+                        self->data_dir);
+        else
+            zsys_error ("commit failed: %s; nothing from this cycle is stored",
+                        mdb_strerror (rc));
+    }
+    for (cc_engine_item_t *item =
+             (cc_engine_item_t *) zlistx_first (self->batch);
+         item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
+        if (committed && item->code == CC_OK) {
+            if (item->type == ITEM_PUBLISH)
+                self->counters.published++;
+            else
+            if (item->type == ITEM_FORWARD)
+                self->counters.forwarded++;
+            else
+            if (item->type == ITEM_ACKS)
+                s_count_acks (self, item);
+        }
+        s_answer (self, item, committed);
+    }
+    zlistx_purge (self->outgoing);
+    zlistx_purge (self->batch);
+    zhashx_purge (self->pending_heads);
+    self->acks_due = 0;
+    if (committed)
+        self->ackq_confirm = 0;
+    self->report_confirm = 0;
+}

@@ -1,0 +1,193 @@
+/*  cc_engine_internal.h - private to the broker engine: the actor's state
+    and the batch items, shared by the files of the one engine actor
+    (cc_engine.c: actor, sockets and control handlers; cc_engine_batch.c:
+    the cycle's items, its one write transaction and its replies;
+    cc_engine_verify.c: verification of a cycle before the write;
+    cc_engine_upstream.c: a relay's side of its upstream link). Only the
+    engine thread touches any of it, but for the pool jobs of
+    cc_engine_verify.c that each write only their own item or ack.
+
+    Not a class: the engine is one actor, and these files are the parts of
+    its one poll cycle, so they share its self_t as the one owner.
+*/
+#ifndef CC_ENGINE_INTERNAL_H_INCLUDED
+#define CC_ENGINE_INTERNAL_H_INCLUDED
+
+#define CYCLE_MAX_MESSAGES  2000    //  per socket per cycle (bounded batch)
+
+typedef struct _cc_engine_ack_t cc_engine_ack_t;
+
+typedef enum {
+    ITEM_PUBLISH, ITEM_ACKS, ITEM_ROSTER, ITEM_FORWARD, ITEM_RECORD
+} cc_engine_item_type_t;
+
+//  One queued piece of work for this cycle's transaction.
+typedef struct {
+    cc_engine_item_type_t type;
+    zframe_t *routing;              //  who to answer (NULL: nobody)
+    uint64_t corr;
+    char peer [41];                 //  CURVE key of the requester
+    //  ITEM_PUBLISH, ITEM_RECORD: the request's body, until verified
+    Certcast__Publish *publish;
+    //  ITEM_PUBLISH, ITEM_RECORD, ITEM_FORWARD: set by verification
+    cc_advisory_t *advisory;
+    //  ITEM_ACKS: the request's body and one entry per signed ack in it
+    Certcast__Acks *acks_request;
+    cc_engine_ack_t *acks;                  //  n_acks entries
+    size_t n_acks;
+    uint8_t agent_key [32];         //  the connected agent; acks must carry it
+    //  verification's verdict (advisories; acks keep their own)
+    int refused_code;
+    const char *refused_reason;
+    bool verified;                  //  verified and screened (acks may wait)
+    //  ITEM_ROSTER: a relay's whole roster, put together from its parts
+    cc_roster_set_t *roster;
+    char via [64];
+    //  ITEM_FORWARD (relay: a delivery from upstream)
+    char *stream;
+    uint64_t seq;
+    zchunk_t *delivery;
+    //  results, reset at the start of each attempt
+    int code;
+    const char *reason;
+    int count;
+    int unknown;                    //  ack entries for advisories not held
+    Certcast__StreamHead placed [16];
+    char placed_names [16][80];
+    size_t n_placed;
+} cc_engine_item_t;
+
+//  One signed ack of an Acks request. A pool job fills everything below
+//  envelope and expected; the engine reads it after the run.
+struct _cc_engine_ack_t {
+    const Certcast__SignedAck *envelope;    //  in the item's request
+    const uint8_t *expected;        //  agent key it must carry, NULL: any
+    uint8_t *bytes;                 //  its encoding, kept as evidence
+    size_t size;
+    Certcast__Ack *ack;             //  verified decode, NULL: refused
+    int code;
+    const char *reason;
+};
+
+//  What a committed batch makes visible on the PUB socket.
+typedef struct {
+    char *stream;
+    uint64_t seq;
+    zchunk_t *delivery;
+} cc_engine_outgoing_t;
+
+typedef struct {
+    uint64_t published, forwarded, fetches, deliveries_served;
+    uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
+    uint64_t acks_unknown;          //  entries naming advisories not held
+    uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
+    uint64_t refused [16];          //  by cc_error_t
+} cc_engine_counters_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  actor pipe
+    cc_engine_config_t config;      //  strings below are our copies
+    char *name, *listen_host, *data_dir, *allow_dir, *upstream_host;
+    char *upstream_key;
+    char **sectors;                 //  NULL-terminated, owned
+    uint8_t root_key [32];
+    bool relay;
+    bool terminated;
+    cc_store_t *store;
+    cc_roster_t *roster;
+    cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
+    zactor_t *auth;
+    zsock_t *pub;
+    zsock_t *router;
+    zpoller_t *poller;
+    cc_upstream_t *upstream;        //  relays only
+    zhashx_t *heads;                //  stream -> uint64_t * committed head
+    zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
+    zhashx_t *announced;            //  stream -> s_announced_t: its heartbeats
+    uint64_t heartbeat_ticks;
+    zlistx_t *batch;                //  cc_engine_item_t
+    zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
+    zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
+    cc_pool_t *pool;                //  verifies a cycle's batch
+    int64_t verify_now;             //  wall clock of this cycle's checks
+    int64_t acks_due;               //  mono ms the waiting acks commit, 0: none
+    int64_t started;
+    int64_t next_heartbeat;
+    int64_t next_housekeeping;
+    time_t allow_mtime;
+    uint64_t ackq_confirm;          //  upstream confirmed up to, to commit
+    uint64_t ackq_confirmed;        //  the same, committed or not
+    char report_stream [80];        //  own stream of the report in flight
+    uint64_t report_confirm;        //  its seq, once answered (batched)
+    bool roster_dirty;              //  send roster upstream
+    cc_engine_counters_t counters;
+} self_t;
+
+//  cc_engine.c
+
+//  Committed (or batched) head of stream in heads, 0 if none; set it.
+uint64_t
+    cc_engine_head (zhashx_t *heads, const char *stream);
+void
+    cc_engine_set_head (zhashx_t *heads, const char *stream, uint64_t value);
+
+//  Do we serve this sector? May this member read streams of this sector?
+bool
+    cc_engine_serves (self_t *self, const char *sector);
+bool
+    cc_engine_may_read (const cc_member_t *member, const char *sector);
+
+//  May we log about this peer now (once per peer per interval)?
+bool
+    cc_engine_may_log (self_t *self, const char *peer);
+
+//  Answer a control request; routing is borrowed.
+void
+    cc_engine_reply (self_t *self, zframe_t *routing,
+                     Certcast__Control *control);
+void
+    cc_engine_reply_acked (self_t *self, zframe_t *routing, uint64_t corr,
+                           int count);
+
+//  Refuse a request: count it, log once per peer per interval, answer
+//  (when routing is not NULL).
+void
+    cc_engine_refuse (self_t *self, zframe_t *routing, uint64_t corr,
+                      const char *peer, int code, const char *reason);
+
+//  cc_engine_batch.c
+
+//  A new batch item; routing is copied (NULL: nobody to answer).
+cc_engine_item_t *
+    cc_engine_item_new (cc_engine_item_type_t type, zframe_t *routing,
+                        uint64_t corr, const char *peer);
+
+//  zlistx destructors of batch items and of outgoing deliveries.
+void
+    cc_engine_item_destroy (void **item_p);
+void
+    cc_engine_outgoing_destroy (void **item_p);
+
+//  The one commit point of the loop (see cc_engine_batch.c).
+void
+    cc_engine_cycle_end (self_t *self, bool flush);
+
+//  cc_engine_verify.c
+
+//  Verify every advisory and ack of the batch not verified yet, and drop
+//  (with its refusal) what may not be written.
+void
+    cc_engine_verify_batch (self_t *self);
+
+//  cc_engine_upstream.c (relays)
+
+//  Start the upstream link and attach it to the poller. Never NULL.
+cc_upstream_t *
+    cc_engine_upstream_new (self_t *self);
+
+//  After each poll: the link's timers, then our roster, our own
+//  advisories' reports and the ledgered acks, upstream.
+void
+    cc_engine_upstream_tick (self_t *self);
+
+#endif

@@ -1,0 +1,204 @@
+/*  cc_engine_upstream.c - a relay engine's side of its upstream link
+    (cc_upstream): deliveries from upstream go into the cycle's batch (to
+    be verified and stored like anything else), and after each poll the
+    relay reports its own advisories, passes its ledgered acks on from a
+    persisted watermark and sends its roster, one of each in flight.
+*/
+#include "cc_broker.h"
+#include "cc_engine_internal.h"
+
+#define ACKQ_BATCH          512     //  signed acks per upstream batch
+
+//  ---------------------------------------------------------------------
+//  Callbacks from cc_upstream
+
+static uint64_t
+s_upstream_head (void *arg, const char *stream)
+{
+    self_t *self = (self_t *) arg;
+    uint64_t pending = cc_engine_head (self->pending_heads, stream);
+    return pending? pending: cc_engine_head (self->heads, stream);
+}
+
+static void
+s_upstream_delivery (void *arg, const char *stream, uint64_t seq,
+                     const uint8_t *bytes, size_t size)
+{
+    self_t *self = (self_t *) arg;
+    //  Verified with the rest of the cycle before anything is stored or
+    //  forwarded: a relay passes on nothing that does not chain to the
+    //  pinned root, even from its own upstream.
+    cc_engine_item_t *item =
+        cc_engine_item_new (ITEM_FORWARD, NULL, 0, "upstream");
+    item->stream = strdup (stream);
+    item->seq = seq;
+    item->delivery = zchunk_new (bytes, size);
+    zlistx_add_end (self->batch, item);
+    cc_engine_set_head (self->pending_heads, stream, seq);
+}
+
+static void
+s_upstream_acked (void *arg, uint64_t upto)
+{
+    self_t *self = (self_t *) arg;
+    self->ackq_confirm = upto;
+    self->ackq_confirmed = upto;
+}
+
+static void
+s_upstream_welcome (void *arg)
+{
+    self_t *self = (self_t *) arg;
+    self->roster_dirty = true;
+}
+
+static void
+s_upstream_reported (void *arg, uint64_t seq, bool ok)
+{
+    self_t *self = (self_t *) arg;
+    if (!ok)
+        zsys_warning ("upstream refused our report of %s#%" PRIu64
+                      "; it stays out of the national compliance view",
+                      self->report_stream, seq);
+    self->report_confirm = seq;
+}
+
+//  Report our own streams' advisories upstream, in order, from a
+//  persisted watermark per stream: one in flight at a time. True while a
+//  report is in flight or its answer not yet committed: acks wait until
+//  then (see the loop), because the upstream ledgers acks only for
+//  advisories it holds, and the acks of our own advisory would otherwise
+//  overtake its report in a burst and be counted unknown there.
+static bool
+s_report_upstream (self_t *self)
+{
+    if (cc_upstream_report_in_flight (self->upstream) || self->report_confirm)
+        return true;
+    if (!cc_upstream_connected (self->upstream))
+        return false;
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn))
+        return false;
+    for (char **sector = self->sectors; *sector; sector++) {
+        char stream [80], key [100];
+        snprintf (stream, sizeof stream, "%s/%s", self->name, *sector);
+        snprintf (key, sizeof key, "report.%s", stream);
+        uint64_t reported = cc_meta_get_u64 (self->store, txn, key);
+        MDB_val value;
+        if (reported >= cc_engine_head (self->heads, stream)
+        ||  cc_log_get (self->store, txn, stream, reported + 1, &value))
+            continue;
+        Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
+            &certcast__delivery__descriptor, value.mv_data, value.mv_size,
+            CC_WIRE_MAX_FRAME);
+        if (delivery) {
+            snprintf (self->report_stream, sizeof self->report_stream, "%s",
+                      stream);
+            cc_upstream_send_report (self->upstream, reported + 1,
+                                     delivery->signed_.data,
+                                     delivery->signed_.len);
+            certcast__delivery__free_unpacked (delivery, NULL);
+        }
+        break;
+    }
+    mdb_txn_abort (txn);
+    return cc_upstream_report_in_flight (self->upstream);
+}
+
+typedef struct {
+    Certcast__SignedAck **acks;
+    size_t count;
+    uint64_t upto;
+} s_ack_batch_t;
+
+static void
+s_collect_ack (uint64_t n, const uint8_t *bytes, size_t size, void *arg)
+{
+    s_ack_batch_t *batch = (s_ack_batch_t *) arg;
+    Certcast__SignedAck *ack = (Certcast__SignedAck *) cc_wire_unpack (
+        &certcast__signed_ack__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
+    if (ack)
+        batch->acks [batch->count++] = ack;
+    batch->upto = n;
+}
+
+//  Pass ledgered acks upstream from the persisted watermark, one batch in
+//  flight; the national broker answers Acked after its own commit.
+static void
+s_forward_acks (self_t *self)
+{
+    if (!cc_upstream_connected (self->upstream)
+    ||  cc_upstream_acks_in_flight (self->upstream))
+        return;
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn))
+        return;
+    s_ack_batch_t batch = { NULL, 0, 0 };
+    batch.acks =
+        (Certcast__SignedAck **) zmalloc (ACKQ_BATCH * sizeof (void *));
+    cc_ledger_queue_peek (self->store, txn, self->ackq_confirmed, ACKQ_BATCH,
+                          s_collect_ack, &batch);
+    mdb_txn_abort (txn);
+    if (batch.upto) {
+        cc_upstream_send_acks (self->upstream, batch.upto, batch.acks,
+                               batch.count);
+        self->counters.acks_upstream += batch.count;
+    }
+    for (size_t index = 0; index < batch.count; index++)
+        certcast__signed_ack__free_unpacked (batch.acks [index], NULL);
+    free (batch.acks);
+}
+
+static void
+s_send_roster (self_t *self)
+{
+    size_t count = cc_roster_size (self->roster);
+    Certcast__RosterEntry *entries =
+        (Certcast__RosterEntry *) zmalloc ((count + 1) * sizeof *entries);
+    Certcast__RosterEntry **pointers =
+        (Certcast__RosterEntry **) zmalloc ((count + 1) * sizeof (void *));
+    size_t index = 0;
+    for (const cc_member_t *member = cc_roster_first (self->roster);
+         member && index < count; member = cc_roster_next (self->roster)) {
+        if (!streq (member->role, "agent"))
+            continue;
+        cc_roster_entry_from (member, self->name, &entries [index]);
+        pointers [index] = &entries [index];
+        index++;
+    }
+    cc_upstream_send_roster (self->upstream, self->name, pointers, index);
+    free (pointers);
+    free (entries);
+    //  Handed over: cc_upstream resends it until the upstream accepts its
+    //  last part (status: roster_pending), and a new session or a change
+    //  of the allow directory makes it dirty again.
+    self->roster_dirty = false;
+}
+
+//  ---------------------------------------------------------------------
+//  The link
+
+cc_upstream_t *
+cc_engine_upstream_new (self_t *self)
+{
+    cc_upstream_handler_t handler = {
+        self, s_upstream_head, s_upstream_delivery, s_upstream_acked,
+        s_upstream_welcome, s_upstream_reported
+    };
+    cc_upstream_t *upstream = cc_upstream_new (
+        self->upstream_host, self->config.upstream_port, self->upstream_key,
+        self->config.keys, self->name, (const char **) self->sectors,
+        self->config.heartbeat_ms, &handler);
+    cc_upstream_attach (upstream, self->poller);
+    return upstream;
+}
+
+void
+cc_engine_upstream_tick (self_t *self)
+{
+    cc_upstream_tick (self->upstream, self->poller);
+    if (self->roster_dirty && cc_upstream_connected (self->upstream))
+        s_send_roster (self);
+    if (!s_report_upstream (self))
+        s_forward_acks (self);
+}
