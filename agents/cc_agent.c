@@ -852,13 +852,16 @@ s_trim_later (self_t *self, size_t advisories)
 //  Hand-over (cc_handover: the thread, and why)
 
 //  A batch came back handed over: count it, remember its markers for the
-//  next commit to clear, and only now send its ack.
-static void
+//  next commit to clear, and only now send its ack. False if none came
+//  (the wait was interrupted: we are being stopped), so no caller loops on
+//  it; what the thread still holds is replayed from its markers and its
+//  acks resent from the outbox at the next start.
+static bool
 s_handover_done (self_t *self)
 {
     cc_handover_batch_t *batch = cc_handover_recv (self->handover);
     if (!batch)
-        return;
+        return false;
     size_t fresh = cc_handover_batch_size (batch);
     self->handed_over += fresh;
     self->received += fresh;
@@ -881,6 +884,7 @@ s_handover_done (self_t *self)
     }
     s_trim_later (self, fresh);
     cc_handover_batch_destroy (&batch);
+    return true;
 }
 
 //  Pass the committed cycle to the hand-over thread. Past the backlog,
@@ -910,7 +914,8 @@ s_hand_over (self_t *self)
     }
     cc_handover_send (self->handover, &batch);
     while (cc_handover_backlogged (self->handover))
-        s_handover_done (self);
+        if (!s_handover_done (self))
+            break;
 }
 
 //  Every batch back (at shutdown).
@@ -918,7 +923,8 @@ static void
 s_handover_drain (self_t *self)
 {
     while (self->handover && cc_handover_waiting (self->handover) > 0)
-        s_handover_done (self);
+        if (!s_handover_done (self))
+            break;
 }
 
 //  The one commit point of a poll cycle; see the file header for why the
@@ -1298,7 +1304,8 @@ s_agent_actor (zsock_t *pipe, void *args)
         if (which == self->pipe)
             s_handle_pipe (self);
         while (zsock_events (cc_handover_actor (self->handover)) & ZMQ_POLLIN)
-            s_handover_done (self);
+            if (!s_handover_done (self))
+                break;
         //  Drain both relay sockets whichever woke us: zpoller reports
         //  one reader at a time, and a long hand-over must not leave
         //  heartbeats unread (they are what proves the relay alive).
