@@ -103,7 +103,10 @@ main (int argc, char **argv)
     mallopt (M_ARENA_MAX, 1);
     //  No OpenSSL cleanup at exit: czmq's detached actor threads may still
     //  be exiting then, and would free their OpenSSL state a second time.
-    OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
+    //  No error strings either: certcast says why in its own words, and
+    //  OpenSSL's tables cost the agent ~200 KiB resident.
+    OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT
+                       | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
     zsys_set_logident (PROGRAM);
     zsys_set_logstream (stderr);
     //  The agent has a handful of sockets (actor pipe, DEALER, SUB, and
