@@ -37,8 +37,6 @@
 #define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
 #define ROSTER_RESCAN_MS    5000
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
-#define HEAD_REPEATS        2       //  heartbeats that carry a new head
-#define HEAD_EVERY_TICKS    10      //  an unchanged head, once this many ticks
 #define ROSTER_PART_IDLE_MS 60000   //  a roster's next part overdue: drop it
 
 static char *s_status_json (self_t *self);
@@ -502,67 +500,7 @@ s_rescan_roster (self_t *self, bool force)
 }
 
 //  ---------------------------------------------------------------------
-//  Heartbeats and status
-
-static void
-s_send_heartbeat (self_t *self, const char *topic, const char *stream,
-                  uint64_t head, int64_t now)
-{
-    Certcast__Heartbeat heartbeat = CERTCAST__HEARTBEAT__INIT;
-    heartbeat.stream = (char *) stream;
-    heartbeat.head = head;
-    heartbeat.time = now;
-    Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
-    message.body_case = CERTCAST__STREAM_MSG__BODY_HEARTBEAT;
-    message.heartbeat = &heartbeat;
-    zframe_t *body = cc_wire_pack_frame (&message.base);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, topic);
-    zmsg_append (msg, &body);
-    zmsg_send (&msg, self->pub);
-}
-
-//  What the stream heartbeats told subscribers about one stream.
-typedef struct {
-    uint64_t head;
-    int times;                      //  heartbeats sent with this head
-} s_announced_t;
-
-//  One heartbeat on CC_TOPIC_ALIVE every interval tells every subscriber
-//  we live, even before any stream exists. A stream's own heartbeat
-//  carries its head so a subscriber notices a lost tail: that is news only
-//  for HEAD_REPEATS intervals after the head moved, so an unchanged head is
-//  repeated only every HEAD_EVERY_TICKS intervals (Welcome gives the heads
-//  on every periodic Hello too). Each heartbeat is one message per
-//  subscriber, CURVE-encrypted and sent on its own connection: with
-//  thousands of agents, a stream heartbeat every interval doubled what an
-//  idle relay spent on them.
-static void
-s_send_heartbeats (self_t *self)
-{
-    int64_t now = (int64_t) time (NULL);
-    s_send_heartbeat (self, CC_TOPIC_ALIVE, "", zhashx_size (self->heads), now);
-    bool repeat_all = ++self->heartbeat_ticks % HEAD_EVERY_TICKS == 0;
-    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
-         head = (uint64_t *) zhashx_next (self->heads)) {
-        const char *stream = (const char *) zhashx_cursor (self->heads);
-        s_announced_t *announced =
-            (s_announced_t *) zhashx_lookup (self->announced, stream);
-        if (!announced) {
-            announced = (s_announced_t *) zmalloc (sizeof (s_announced_t));
-            announced->head = *head;
-            zhashx_insert (self->announced, stream, announced);
-        }
-        if (announced->head != *head) {
-            announced->head = *head;
-            announced->times = 0;
-        }
-        if (announced->times < HEAD_REPEATS || repeat_all) {
-            s_send_heartbeat (self, stream, stream, *head, now);
-            announced->times++;
-        }
-    }
-}
+//  Status
 
 static void
 s_load_head (const char *stream, uint64_t head, void *arg)
@@ -645,13 +583,13 @@ s_self_destroy (self_t **self_p)
     cc_upstream_destroy (&self->upstream);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
+    cc_heartbeats_destroy (&self->heartbeats);
     zsock_destroy (&self->pub);
     zactor_destroy (&self->auth);
     zlistx_destroy (&self->batch);
     zlistx_destroy (&self->outgoing);
     zhashx_destroy (&self->heads);
     zhashx_destroy (&self->pending_heads);
-    zhashx_destroy (&self->announced);
     zhashx_destroy (&self->peer_logged);
     cc_pool_destroy (&self->pool);
     cc_roster_chunks_destroy (&self->roster_chunks);
@@ -766,8 +704,6 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     zhashx_set_destructor (self->heads, s_default_destructor);
     self->pending_heads = zhashx_new ();
     zhashx_set_destructor (self->pending_heads, s_default_destructor);
-    self->announced = zhashx_new ();
-    zhashx_set_destructor (self->announced, s_default_destructor);
     self->peer_logged = zhashx_new ();
     zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->batch = zlistx_new ();
@@ -805,6 +741,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1);
     if (!self->pub || !self->router)
         goto failed;
+    self->heartbeats = cc_heartbeats_new (self->pub);
     self->poller = zpoller_new (self->pipe, self->router, NULL);
     if (self->relay)
         self->upstream = cc_engine_upstream_new (self);
@@ -901,7 +838,7 @@ s_engine_actor (zsock_t *pipe, void *args)
         if (self->upstream)
             cc_engine_upstream_tick (self);
         if (now >= self->next_heartbeat) {
-            s_send_heartbeats (self);
+            cc_heartbeats_send (self->heartbeats, self->heads);
             self->next_heartbeat = now + heartbeat;
         }
         if (now >= self->next_housekeeping) {

@@ -98,13 +98,12 @@ typedef struct {
     cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
     zactor_t *auth;
     zsock_t *pub;
+    cc_heartbeats_t *heartbeats;    //  sent on pub
     zsock_t *router;
     zpoller_t *poller;
     cc_upstream_t *upstream;        //  relays only
     zhashx_t *heads;                //  stream -> uint64_t * committed head
     zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
-    zhashx_t *announced;            //  stream -> s_announced_t: its heartbeats
-    uint64_t heartbeat_ticks;
     zlistx_t *batch;                //  cc_engine_item_t
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
