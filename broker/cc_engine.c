@@ -22,10 +22,11 @@
     holds up to thousands of acks), refuses what failed with the same
     replies as ever, and only then writes what passed.
 
-    self_t owns the store, roster, sockets, ZAP actor, upstream link and
-    the batch; batch items own their frames and decoded messages. The
-    actor is spread over cc_engine_batch.c (the write and the replies),
-    cc_engine_verify.c and cc_engine_upstream.c (relays), which share its
+    self_t owns the store, roster, sockets, ZAP actor, upstream link,
+    heartbeats (cc_heartbeats) and the batch; batch items own their frames
+    and decoded messages. The actor is spread over cc_engine_batch.c (the
+    write and the replies), cc_engine_verify.c, cc_engine_upstream.c
+    (relays) and cc_engine_status.c (the STATUS reply), which share its
     state through cc_engine_internal.h.
 */
 #include "cc_broker.h"
@@ -38,8 +39,6 @@
 #define ROSTER_RESCAN_MS    5000
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
 #define ROSTER_PART_IDLE_MS 60000   //  a roster's next part overdue: drop it
-
-static char *s_status_json (self_t *self);
 
 //  ---------------------------------------------------------------------
 //  Small helpers
@@ -366,7 +365,7 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
 static void
 s_handle_status (self_t *self, zframe_t *routing, Certcast__Control *request)
 {
-    char *json = s_status_json (self);
+    char *json = cc_engine_status_json (self);
     Certcast__StatusReply reply = CERTCAST__STATUS_REPLY__INIT;
     reply.json = json;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
@@ -500,78 +499,6 @@ s_rescan_roster (self_t *self, bool force)
 }
 
 //  ---------------------------------------------------------------------
-//  Status
-
-static void
-s_load_head (const char *stream, uint64_t head, void *arg)
-{
-    cc_engine_set_head ((zhashx_t *) arg, stream, head);
-}
-
-static char *
-s_status_json (self_t *self)
-{
-    char *json = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&json, &size);
-    assert (out);
-    cc_engine_counters_t *counters = &self->counters;
-    fprintf (out, "{\"name\":\"%s\",\"role\":\"%s\",\"uptime_s\":%" PRId64 ",",
-             self->name, self->relay? "relay": "national",
-             (zclock_mono () - self->started) / 1000);
-    fprintf (out, "\"sectors\":[");
-    for (char **sector = self->sectors; *sector; sector++)
-        fprintf (out, "%s\"%s\"", sector == self->sectors? "": ",", *sector);
-    fprintf (out, "],\"streams\":{");
-    bool first = true;
-    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
-         head = (uint64_t *) zhashx_next (self->heads)) {
-        fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
-                 (const char *) zhashx_cursor (self->heads), *head);
-        first = false;
-    }
-    fprintf (out, "},\"roster\":%zu,", cc_roster_size (self->roster));
-    fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
-             ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
-             ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
-             ",\"acks_unknown\":%" PRIu64 ",\"acks_upstream\":%" PRIu64
-             ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
-             ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
-             ",\"bad_frames\":%" PRIu64 ",",
-             counters->published, counters->forwarded, counters->fetches,
-             counters->deliveries_served, counters->ack_messages,
-             counters->ack_rows, counters->acks_unknown,
-             counters->acks_upstream, counters->rosters,
-             counters->roster_parts, counters->commits,
-             counters->commit_failures, counters->bad_frames);
-    fprintf (out, "\"refused\":{");
-    first = true;
-    uint64_t total = 0;
-    for (int code = 1; code < 16; code++)
-        if (counters->refused [code]) {
-            fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
-                     cc_strerror (code), counters->refused [code]);
-            total += counters->refused [code];
-            first = false;
-        }
-    fprintf (out, "},\"refused_total\":%" PRIu64 ",", total);
-    fprintf (out, "\"map_size\":%zu,\"map_growths\":%d",
-             cc_store_mapsize (self->store), cc_store_growths (self->store));
-    if (self->upstream)
-        fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
-                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
-                 cc_upstream_connected (self->upstream)? "true": "false",
-                 cc_upstream_silence (self->upstream),
-                 cc_upstream_reconnects (self->upstream),
-                 self->roster_dirty
-                 || cc_upstream_roster_in_flight (self->upstream)?
-                 "true": "false");
-    fprintf (out, "}");
-    fclose (out);
-    return json;
-}
-
-//  ---------------------------------------------------------------------
 //  Actor
 
 static void
@@ -677,6 +604,12 @@ s_default_destructor (void **item)
     *item = NULL;
 }
 
+static void
+s_load_head (const char *stream, uint64_t head, void *arg)
+{
+    cc_engine_set_head ((zhashx_t *) arg, stream, head);
+}
+
 static self_t *
 s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
 {
@@ -765,7 +698,7 @@ s_handle_pipe (self_t *self)
         self->terminated = true;
     else
     if (streq (command, "STATUS")) {
-        char *json = s_status_json (self);
+        char *json = cc_engine_status_json (self);
         zstr_send (self->pipe, json);
         free (json);
     }
