@@ -1,18 +1,7 @@
-/*  cc_agent.c - the subscriber agent actor.
-
-    Following the relay is the zguide Clone pattern: live deliveries come
-    on the SUB; anything that does not continue a stream's cursor exactly
-    (a PUB high-water-mark drop, our restart, a month offline) is repaired
-    with Fetch(stream, cursor + 1) on the DEALER, served from the relay's
-    log. Stream heartbeats carry the head, so a lost tail is noticed too.
-
-    Trust: every advisory is opened with cc_advisory_open against the
-    pinned root before anything in it is looked at. A cycle's in-order
-    deliveries are queued as bytes and opened together at the end of the
-    cycle, spread over cc_pool's threads, before the commit. What does not
-    verify is logged, counted and skipped (the cursor moves past it, so
-    one bad message cannot wedge the stream); it is never stored, handed
-    over or acked.
+/*  cc_agent.c - the subscriber agent actor: its sockets, control replies,
+    acks, the cycle's commit and hand-over, timers and pipe. Following the
+    streams and verifying their deliveries is in cc_agent_streams.c; both
+    files share the actor's self_t through cc_agent_internal.h.
 
     Durability: the advisories of one poll cycle, the cursors, a handoff
     marker per advisory and ONE signed ack covering them all are committed
@@ -32,135 +21,21 @@
     hand-over thread once it runs) and every string.
 */
 #include "cc_agents.h"
+#include "cc_agent_internal.h"
 #include <malloc.h>
 
 #define HELLO_EVERY_MS      10000   //  rediscover streams this often
 #define HELLO_RETRY_MS      1000    //  until the first Welcome
 #define HELLO_EMPTY_MS      2000    //  while the relay lists no stream
-#define FETCH_MAX           256     //  deliveries asked for per fetch
-#define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
 #define CONTROL_HEARTBEAT_MS 30000  //  ZMTP heartbeat of the control link
 #define RESEND_MAX          64      //  outbox entries resent per round
-#define DRAIN_MAX           1000    //  messages taken per socket per cycle
-#define BATCH_MAX           1024    //  advisories committed per cycle
 #define HANDED_FLUSH_MS     1000    //  clear hand-over markers at least this often
 #define TRIM_AFTER          64      //  advisories handled before a heap trim
 #define TRIM_QUIET_MS       1000    //  ... once the agent was this long quiet
 #define ERRORS_REMEMBERED   256     //  distinct error replies logged once
-#define CORR_HELLO          (1ULL << 62)
-#define CORR_FETCH          (1ULL << 61)
-
-typedef struct {
-    char *name;                     //  stream name (owned)
-    uint64_t cursor;                //  committed + batched in this cycle
-    uint64_t committed;             //  on disk
-    uint64_t head;                  //  highest seq the relay announced
-    int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
-} s_stream_t;
-
-typedef struct {
-    uint8_t *signed_bytes;          //  as delivered, until verified (owned)
-    size_t signed_size;
-    cc_advisory_t *advisory;        //  set once verified (owned)
-    int code;                       //  why it did not verify
-    const char *reason;
-    void *handle;                   //  in self->pending
-    char *stream;                   //  stream it came on (owned)
-    uint64_t seq;
-    int64_t received_at;            //  Unix seconds
-    bool fresh;                     //  set by the commit: new to the inbox
-    uint64_t marker;                //  set by the commit: handoff marker
-} s_pending_t;
-
-typedef struct {
-    zsock_t *pipe;                  //  actor pipe
-    cc_agent_options_t options;     //  strings point at our copies
-    char *relay_host;
-    char *relay_key;
-    char *data_dir;
-    char *name;
-    uint8_t root_key [32];          //  pinned root
-    char *relay_label;              //  host:port, for the log
-    char *endpoint_stream;          //  tcp://host:port
-    char *endpoint_control;         //  tcp://host:port+1
-    cc_store_t *store;
-    cc_handoff_t *handoff;
-    cc_pool_t *pool;                //  verifies a cycle's deliveries
-    cc_handover_t *handover;        //  the hand-over thread
-    zpoller_t *poller;
-    zsock_t *control;               //  DEALER to the relay
-    zsock_t *stream;                //  SUB to the relay
-    zhashx_t *streams;              //  name -> s_stream_t (owned)
-    zlistx_t *pending;              //  s_pending_t of this cycle (owned)
-    zlistx_t *acked;                //  nonces (uint64_t *) to drop, owned
-    zlistx_t *handed;               //  handoff markers (uint64_t *) whose
-                                    //  hand-over is done, cleared by the
-                                    //  next commit (owned)
-    int64_t handed_since;           //  mono ms the oldest was added
-    uint64_t batch_nonce;           //  nonce of the ack the commit made
-    uint8_t *batch_ack;             //  its SignedAck bytes (owned)
-    size_t batch_ack_size;
-    uint64_t last_nonce;            //  highest nonce committed
-    uint64_t resend_mark;           //  resend nonces up to this one
-    uint64_t resend_from;           //  next resend round starts here
-    int64_t next_resend;            //  mono ms
-    bool outbox_empty;              //  last resend round found nothing and
-                                    //  no ack was committed since
-    bool welcomed;                  //  Welcome seen since sockets were built
-    bool dead;                      //  declared silent, not heard since
-    int64_t alive_streams;          //  stream count in the last $alive
-    bool ever_heard;                //  heard the relay at least once
-    int64_t heard;                  //  mono ms of last message, 0: never
-    int64_t created;                //  mono ms sockets were built
-    int64_t hello_sent;             //  mono ms
-    int relay_heartbeat_ms;         //  from Welcome, 0: not yet known
-    uint64_t fetch_corr;            //  counter for fetch corr ids
-    zhashx_t *errors_logged;        //  "code:reason" already reported
-    size_t untrimmed;               //  advisories since the last heap trim
-    int64_t trim_at;                //  mono ms of the next trim, 0: none
-    bool terminated;
-    //  Counters (STATUS)
-    uint64_t received;              //  advisories committed
-    uint64_t refused;               //  advisories that did not verify
-    uint64_t duplicates;            //  already held (or older)
-    uint64_t malformed;             //  undecodable messages
-    uint64_t acks_sent;             //  ack messages sent (incl. resends)
-    uint64_t acks_confirmed;        //  Acked replies for our nonces
-    uint64_t fetches;               //  Fetch requests sent
-    uint64_t reconnects;            //  sockets rebuilt after silence
-    uint64_t commit_failures;       //  cycles whose commit failed
-    uint64_t handed_over;           //  hand-overs done
-    uint64_t spool_failures;        //  spool files not written
-    uint64_t exec_failures;         //  commands that failed
-} self_t;
-
 
 //  --------------------------------------------------------------------------
 //  Small helpers
-
-static void
-s_stream_destroy (void **item)
-{
-    s_stream_t *stream = (s_stream_t *) *item;
-    if (stream) {
-        free (stream->name);
-        free (stream);
-        *item = NULL;
-    }
-}
-
-static void
-s_pending_destroy (void **item)
-{
-    s_pending_t *pending = (s_pending_t *) *item;
-    if (pending) {
-        cc_advisory_destroy (&pending->advisory);
-        free (pending->signed_bytes);
-        free (pending->stream);
-        free (pending);
-        *item = NULL;
-    }
-}
 
 static void
 s_nonce_destroy (void **item)
@@ -169,18 +44,8 @@ s_nonce_destroy (void **item)
     *item = NULL;
 }
 
-//  Stream names come from the relay: take only what fits our keys.
-static bool
-s_valid_stream_name (const char *name)
-{
-    if (!name)
-        return false;
-    size_t length = strnlen (name, CC_INBOX_STREAM_MAX + 1);
-    return length > 0 && length <= CC_INBOX_STREAM_MAX && name [0] != '$';
-}
-
-static void
-s_heard (self_t *self)
+void
+cc_agent_heard (self_t *self)
 {
     self->heard = zclock_mono ();
     self->ever_heard = true;
@@ -218,15 +83,15 @@ s_client_socket (self_t *self, int type, const char *endpoint)
     return sock;
 }
 
-static void
-s_send (self_t *self, Certcast__Control *control)
+void
+cc_agent_send (self_t *self, Certcast__Control *control)
 {
     //  Dropped on a full queue: hello, fetch retries and resends repair it.
     cc_wire_control_send (self->control, control);
 }
 
-static void
-s_send_hello (self_t *self)
+void
+cc_agent_send_hello (self_t *self)
 {
     Certcast__Hello hello = CERTCAST__HELLO__INIT;
     hello.node = self->name;
@@ -234,7 +99,7 @@ s_send_hello (self_t *self)
     control.corr = CORR_HELLO;
     control.body_case = CERTCAST__CONTROL__BODY_HELLO;
     control.hello = &hello;
-    s_send (self, &control);
+    cc_agent_send (self, &control);
     self->hello_sent = zclock_mono ();
 }
 
@@ -245,16 +110,12 @@ s_build_sockets (self_t *self)
     self->stream = s_client_socket (self, ZMQ_SUB, self->endpoint_stream);
     zsock_set_subscribe (self->stream, CC_TOPIC_ALIVE);
     self->alive_streams = -1;
-    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-         stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
-        zsock_set_subscribe (self->stream, stream->name);
-        stream->fetch_sent = 0;
-    }
+    cc_agent_streams_subscribe (self);
     self->created = zclock_mono ();
     self->welcomed = false;
     zpoller_add (self->poller, self->control);
     zpoller_add (self->poller, self->stream);
-    s_send_hello (self);
+    cc_agent_send_hello (self);
 }
 
 static void
@@ -267,216 +128,6 @@ s_destroy_sockets (self_t *self)
     if (self->stream) {
         zpoller_remove (self->poller, self->stream);
         zsock_destroy (&self->stream);
-    }
-}
-
-
-//  --------------------------------------------------------------------------
-//  Streams and fetches
-
-static s_stream_t *
-s_follow (self_t *self, const char *name)
-{
-    s_stream_t *stream = (s_stream_t *) zhashx_lookup (self->streams, name);
-    if (stream)
-        return stream;
-    stream = (s_stream_t *) zmalloc (sizeof (s_stream_t));
-    stream->name = strdup (name);
-    MDB_txn *txn;
-    if (cc_store_read (self->store, &txn) == 0) {
-        stream->committed = cc_inbox_cursor (self->store, txn, name);
-        mdb_txn_abort (txn);
-    }
-    stream->cursor = stream->committed;
-    zhashx_insert (self->streams, name, stream);
-    zsock_set_subscribe (self->stream, name);
-    zsys_info ("following %s from seq %" PRIu64, name, stream->cursor + 1);
-    return stream;
-}
-
-static void
-s_fetch (self_t *self, s_stream_t *stream)
-{
-    int64_t now = zclock_mono ();
-    if (stream->fetch_sent && now - stream->fetch_sent < FETCH_RETRY_MS)
-        return;                 //  one outstanding fetch per stream
-    Certcast__Fetch fetch = CERTCAST__FETCH__INIT;
-    fetch.stream = stream->name;
-    fetch.from = stream->cursor + 1;
-    fetch.max = FETCH_MAX;
-    Certcast__Control control = CERTCAST__CONTROL__INIT;
-    control.corr = CORR_FETCH | (++self->fetch_corr & 0xFFFFFFFFULL);
-    control.body_case = CERTCAST__CONTROL__BODY_FETCH;
-    control.fetch = &fetch;
-    s_send (self, &control);
-    stream->fetch_sent = now;
-    self->fetches++;
-    if (self->options.verbose)
-        zsys_debug ("fetch %s from %" PRIu64, stream->name, fetch.from);
-}
-
-//  The relay says stream has `head`: fetch what we lack.
-static void
-s_learn_head (self_t *self, s_stream_t *stream, uint64_t head)
-{
-    if (head > stream->head)
-        stream->head = head;
-    if (head > stream->cursor)
-        s_fetch (self, stream);
-}
-
-
-//  --------------------------------------------------------------------------
-//  Deliveries
-
-//  An in-order delivery: queue a copy of its signed bytes for this cycle;
-//  s_verify checks them all before anything in them is trusted. The
-//  cursor moves past it either way (one bad message cannot wedge the
-//  stream).
-static void
-s_process (self_t *self, s_stream_t *stream, const Certcast__Delivery *delivery)
-{
-    stream->cursor = delivery->seq;
-    s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
-    pending->code = CC_EMALFORMED;
-    pending->reason = "empty or oversized signed advisory";
-    if (delivery->signed_.len > 0
-    &&  delivery->signed_.len <= CC_WIRE_MAX_SIGNED) {
-        pending->signed_bytes = (uint8_t *) zmalloc (delivery->signed_.len);
-        memcpy (pending->signed_bytes, delivery->signed_.data,
-                delivery->signed_.len);
-        pending->signed_size = delivery->signed_.len;
-    }
-    pending->stream = strdup (stream->name);
-    pending->seq = delivery->seq;
-    pending->received_at = (int64_t) time (NULL);
-    pending->handle = zlistx_add_end (self->pending, pending);
-}
-
-//  What every verification job of a batch reads (and nothing writes).
-typedef struct {
-    const uint8_t *root_key;
-    int64_t now;
-} s_verify_arg_t;
-
-//  A pool job: open one queued delivery against the pinned root. Writes
-//  only its own element.
-static void
-s_verify_job (void *job, void *arg)
-{
-    s_pending_t *pending = *(s_pending_t **) job;
-    const s_verify_arg_t *verify = (const s_verify_arg_t *) arg;
-    if (pending->signed_bytes)
-        pending->advisory = cc_advisory_open (
-            pending->signed_bytes, pending->signed_size, verify->root_key,
-            verify->now, CC_AT_DELIVERY, &pending->code, &pending->reason);
-}
-
-//  Verify the cycle's deliveries across the pool's threads, then drop,
-//  log and count those that did not verify; the rest keep their order.
-static void
-s_verify (self_t *self)
-{
-    size_t count = zlistx_size (self->pending);
-    if (count == 0)
-        return;
-    s_pending_t **jobs = (s_pending_t **) zmalloc (
-        (count + 1) * sizeof (s_pending_t *));
-    size_t queued = 0;
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending))
-        if (!pending->advisory)
-            jobs [queued++] = pending;
-    s_verify_arg_t verify = { self->root_key, (int64_t) time (NULL) };
-    cc_pool_run (self->pool, jobs, queued, sizeof (s_pending_t *),
-                 s_verify_job, &verify);
-    for (size_t index = 0; index < queued; index++) {
-        s_pending_t *pending = jobs [index];
-        free (pending->signed_bytes);
-        pending->signed_bytes = NULL;
-        if (pending->advisory)
-            continue;
-        self->refused++;
-        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", pending->stream,
-                      pending->seq, cc_strerror (pending->code),
-                      pending->reason? pending->reason: "");
-        zlistx_delete (self->pending, pending->handle);
-    }
-    free (jobs);
-}
-
-//  Offer one encoded Delivery for stream. Live ones (from the SUB) that
-//  skip ahead trigger a fetch; fetched ones arrive in order.
-static void
-s_offer (self_t *self, s_stream_t *stream, const uint8_t *bytes, size_t size,
-         bool live)
-{
-    if (zlistx_size (self->pending) >= BATCH_MAX)
-        return;                 //  full cycle: heartbeats bring us back
-    Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
-        &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
-    if (!delivery) {
-        self->malformed++;
-        zsys_warning ("malformed delivery on %s", stream->name);
-        return;
-    }
-    if (!delivery->stream || !streq (delivery->stream, stream->name)) {
-        self->malformed++;
-        zsys_warning ("delivery for %s arrived as %s; dropped",
-                      delivery->stream? delivery->stream: "?", stream->name);
-    }
-    else
-    if (delivery->seq == stream->cursor + 1)
-        s_process (self, stream, delivery);
-    else
-    if (delivery->seq > stream->cursor + 1 && live)
-        s_learn_head (self, stream, delivery->seq);
-    //  else: a seq at or below the cursor is a duplicate
-    certcast__delivery__free_unpacked (delivery, NULL);
-}
-
-static void
-s_handle_stream (self_t *self)
-{
-    for (int count = 0; count < DRAIN_MAX; count++) {
-        if (!(zsock_events (self->stream) & ZMQ_POLLIN))
-            break;
-        if (zlistx_size (self->pending) >= BATCH_MAX)
-            break;
-        zmsg_t *msg = zmsg_recv (self->stream);
-        if (!msg)
-            break;
-        s_heard (self);
-        char *topic = zmsg_popstr (msg);
-        zframe_t *body = zmsg_pop (msg);
-        int64_t streams = cc_wire_alive_streams (topic, body);
-        if (streams >= 0 && streams != self->alive_streams) {
-            self->alive_streams = streams;
-            s_send_hello (self);
-        }
-        //  SUB filters by prefix: follow only exact stream names.
-        s_stream_t *stream = topic?
-            (s_stream_t *) zhashx_lookup (self->streams, topic): NULL;
-        Certcast__StreamMsg *message = stream && body?
-            (Certcast__StreamMsg *) cc_wire_unpack (
-                &certcast__stream_msg__descriptor, zframe_data (body),
-                zframe_size (body), CC_WIRE_MAX_FRAME): NULL;
-        if (stream && !message)
-            self->malformed++;
-        if (message) {
-            if (message->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY)
-                s_offer (self, stream, message->delivery.data,
-                         message->delivery.len, true);
-            else
-            if (message->body_case == CERTCAST__STREAM_MSG__BODY_HEARTBEAT
-            &&  message->heartbeat->stream
-            &&  streq (message->heartbeat->stream, stream->name))
-                s_learn_head (self, stream, message->heartbeat->head);
-            certcast__stream_msg__free_unpacked (message, NULL);
-        }
-        zstr_free (&topic);
-        zframe_destroy (&body);
-        zmsg_destroy (&msg);
     }
 }
 
@@ -500,39 +151,9 @@ s_handle_welcome (self_t *self, Certcast__Welcome *welcome)
         self->resend_from = 0;
         self->next_resend = 0;
     }
-    for (size_t index = 0; index < welcome->n_heads; index++) {
-        Certcast__StreamHead *head = welcome->heads [index];
-        if (!s_valid_stream_name (head->stream))
-            continue;
-        s_learn_head (self, s_follow (self, head->stream), head->head);
-    }
+    cc_agent_follow_heads (self, welcome);
 }
 
-static void
-s_handle_deliveries (self_t *self, Certcast__Deliveries *deliveries)
-{
-    s_stream_t *stream = deliveries->stream?
-        (s_stream_t *) zhashx_lookup (self->streams, deliveries->stream): NULL;
-    if (!stream)
-        return;
-    uint64_t before = stream->cursor;
-    stream->fetch_sent = 0;
-    for (size_t index = 0; index < deliveries->n_deliveries; index++)
-        s_offer (self, stream, deliveries->deliveries [index].data,
-                 deliveries->deliveries [index].len, false);
-    if (deliveries->head > stream->head)
-        stream->head = deliveries->head;
-    //  A long gap takes several fetches: go on while we make progress. A
-    //  reply that moved nothing waits for the retry, so a relay missing
-    //  part of its log cannot make us spin.
-    if (stream->cursor > before)
-        s_learn_head (self, stream, stream->head);
-    else
-    if (stream->head > stream->cursor)
-        stream->fetch_sent = zclock_mono ();
-}
-
-//  Error replies are logged once per distinct code and reason.
 static void
 s_handle_error (self_t *self, Certcast__Control *control)
 {
@@ -562,7 +183,7 @@ s_handle_control (self_t *self)
         zframe_t *frame = zframe_recv (self->control);
         if (!frame)
             break;
-        s_heard (self);
+        cc_agent_heard (self);
         Certcast__Control *control = cc_wire_control_decode (frame);
         zframe_destroy (&frame);
         if (!control) {
@@ -576,7 +197,7 @@ s_handle_control (self_t *self)
                 s_handle_welcome (self, control->welcome);
                 break;
             case CERTCAST__CONTROL__BODY_DELIVERIES:
-                s_handle_deliveries (self, control->deliveries);
+                cc_agent_handle_deliveries (self, control->deliveries);
                 break;
             case CERTCAST__CONTROL__BODY_ACKED:
                 //  Our nonces are small; hello and fetch corrs are not.
@@ -617,7 +238,7 @@ s_send_ack (self_t *self, uint64_t nonce, const uint8_t *bytes, size_t size)
     control.corr = nonce;
     control.body_case = CERTCAST__CONTROL__BODY_ACKS;
     control.acks = &acks;
-    s_send (self, &control);
+    cc_agent_send (self, &control);
     certcast__signed_ack__free_unpacked (signed_ack, NULL);
     self->acks_sent++;
 }
@@ -697,9 +318,10 @@ s_commit (MDB_txn *txn, void *arg)
         zmalloc ((limit + 1) * sizeof (Certcast__AckEntry *));
     size_t fresh = 0;
     int rc = 0;
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
+    for (cc_agent_pending_t *pending =
+             (cc_agent_pending_t *) zlistx_first (self->pending);
          pending && rc == 0;
-         pending = (s_pending_t *) zlistx_next (self->pending)) {
+         pending = (cc_agent_pending_t *) zlistx_next (self->pending)) {
         pending->fresh = false;
         pending->marker = 0;
         const char *id = cc_advisory_id (pending->advisory);
@@ -735,11 +357,8 @@ s_commit (MDB_txn *txn, void *arg)
         entry->received_at = pending->received_at;
         entry_list [fresh++] = entry;
     }
-    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-         stream && rc == 0;
-         stream = (s_stream_t *) zhashx_next (self->streams))
-        if (stream->cursor != stream->committed)
-            rc = cc_inbox_set_cursor (store, txn, stream->name, stream->cursor);
+    if (rc == 0)
+        rc = cc_agent_streams_put_cursors (self, txn);
     for (uint64_t *nonce = (uint64_t *) zlistx_first (self->acked);
          nonce && rc == 0; nonce = (uint64_t *) zlistx_next (self->acked)) {
         rc = cc_inbox_outbox_delete (store, txn, *nonce);
@@ -814,11 +433,7 @@ s_cycle_dirty (self_t *self)
 {
     if (zlistx_size (self->pending) || zlistx_size (self->acked))
         return true;
-    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-         stream; stream = (s_stream_t *) zhashx_next (self->streams))
-        if (stream->cursor != stream->committed)
-            return true;
-    return false;
+    return cc_agent_streams_dirty (self);
 }
 
 //  Give back what a burst left behind: free heap pages, and the pages of
@@ -894,8 +509,9 @@ static void
 s_hand_over (self_t *self)
 {
     cc_handover_batch_t *batch = cc_handover_batch_new ();
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending);
-         pending; pending = (s_pending_t *) zlistx_next (self->pending))
+    for (cc_agent_pending_t *pending =
+             (cc_agent_pending_t *) zlistx_first (self->pending);
+         pending; pending = (cc_agent_pending_t *) zlistx_next (self->pending))
         if (pending->fresh)
             cc_handover_batch_add (batch, &pending->advisory, pending->stream,
                                    pending->seq, pending->received_at,
@@ -932,7 +548,7 @@ s_handover_drain (self_t *self)
 static void
 s_cycle_end (self_t *self)
 {
-    s_verify (self);
+    cc_agent_verify (self);
     if (!s_cycle_dirty (self))
         return;
     int rc = cc_store_write (self->store, s_commit, self);
@@ -942,11 +558,7 @@ s_cycle_end (self_t *self)
         self->commit_failures++;
         zsys_error ("commit failed: %s; %zu advisories will be fetched again",
                     mdb_strerror (rc), zlistx_size (self->pending));
-        for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-             stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
-            stream->cursor = stream->committed;
-            stream->fetch_sent = 0;
-        }
+        cc_agent_streams_rollback (self);
         zlistx_purge (self->pending);
         zlistx_purge (self->acked);
         free (self->batch_ack);
@@ -954,9 +566,7 @@ s_cycle_end (self_t *self)
         self->batch_nonce = 0;
         return;
     }
-    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-         stream; stream = (s_stream_t *) zhashx_next (self->streams))
-        stream->committed = stream->cursor;
+    cc_agent_streams_committed (self);
     self->acks_confirmed += zlistx_size (self->acked);
     zlistx_purge (self->acked);
     //  This commit also cleared the markers of earlier hand-overs.
@@ -1025,14 +635,8 @@ s_tick (self_t *self)
         return;
     }
     if (now - self->hello_sent >= s_hello_every (self))
-        s_send_hello (self);
-    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-         stream; stream = (s_stream_t *) zhashx_next (self->streams))
-        if (stream->fetch_sent && now - stream->fetch_sent >= FETCH_RETRY_MS) {
-            stream->fetch_sent = 0;
-            if (stream->head > stream->cursor)
-                s_fetch (self, stream);
-        }
+        cc_agent_send_hello (self);
+    cc_agent_streams_retry (self, now);
     if (self->welcomed && !self->outbox_empty && now >= self->next_resend) {
         s_resend (self);
         self->next_resend = now + self->options.ack_resend_ms;
@@ -1060,10 +664,7 @@ s_next_deadline (self_t *self)
     s_earliest (&deadline, self->hello_sent + s_hello_every (self));
     if (zlistx_size (self->handed))
         s_earliest (&deadline, self->handed_since + HANDED_FLUSH_MS);
-    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
-         stream; stream = (s_stream_t *) zhashx_next (self->streams))
-        if (stream->fetch_sent)
-            s_earliest (&deadline, stream->fetch_sent + FETCH_RETRY_MS);
+    s_earliest (&deadline, cc_agent_streams_next_retry (self));
     if (self->welcomed && !self->outbox_empty)
         s_earliest (&deadline, self->next_resend);
     if (self->trim_at)
@@ -1219,10 +820,9 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
                                           options->relay_port);
     self->endpoint_control = zsys_sprintf ("tcp://%s:%d", options->relay_host,
                                            options->relay_port + 1);
-    self->streams = zhashx_new ();
-    zhashx_set_destructor (self->streams, s_stream_destroy);
+    self->streams = cc_agent_streams_new ();
     self->pending = zlistx_new ();
-    zlistx_set_destructor (self->pending, s_pending_destroy);
+    zlistx_set_destructor (self->pending, cc_agent_pending_destroy);
     self->acked = zlistx_new ();
     zlistx_set_destructor (self->acked, s_nonce_destroy);
     self->handed = zlistx_new ();
@@ -1310,7 +910,7 @@ s_agent_actor (zsock_t *pipe, void *args)
         //  one reader at a time, and a long hand-over must not leave
         //  heartbeats unread (they are what proves the relay alive).
         s_handle_control (self);
-        s_handle_stream (self);
+        cc_agent_handle_stream (self);
         s_tick (self);
         s_cycle_end (self);
     }

@@ -22,10 +22,11 @@
     holds up to thousands of acks), refuses what failed with the same
     replies as ever, and only then writes what passed.
 
-    self_t owns the store, roster, sockets, ZAP actor, upstream link and
-    the batch; batch items own their frames and decoded messages. The
-    actor is spread over cc_engine_batch.c (the write and the replies),
-    cc_engine_verify.c and cc_engine_upstream.c (relays), which share its
+    self_t owns the store, roster, sockets, ZAP actor, upstream link,
+    heartbeats (cc_heartbeats) and the batch; batch items own their frames
+    and decoded messages. The actor is spread over cc_engine_batch.c (the
+    write and the replies), cc_engine_verify.c, cc_engine_upstream.c
+    (relays) and cc_engine_status.c (the STATUS reply), which share its
     state through cc_engine_internal.h.
 */
 #include "cc_broker.h"
@@ -37,11 +38,7 @@
 #define LOG_EVERY_MS        10000   //  refusal logs per peer at most this often
 #define ROSTER_RESCAN_MS    5000
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
-#define HEAD_REPEATS        2       //  heartbeats that carry a new head
-#define HEAD_EVERY_TICKS    10      //  an unchanged head, once this many ticks
 #define ROSTER_PART_IDLE_MS 60000   //  a roster's next part overdue: drop it
-
-static char *s_status_json (self_t *self);
 
 //  ---------------------------------------------------------------------
 //  Small helpers
@@ -368,7 +365,7 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
 static void
 s_handle_status (self_t *self, zframe_t *routing, Certcast__Control *request)
 {
-    char *json = s_status_json (self);
+    char *json = cc_engine_status_json (self);
     Certcast__StatusReply reply = CERTCAST__STATUS_REPLY__INIT;
     reply.json = json;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
@@ -502,138 +499,6 @@ s_rescan_roster (self_t *self, bool force)
 }
 
 //  ---------------------------------------------------------------------
-//  Heartbeats and status
-
-static void
-s_send_heartbeat (self_t *self, const char *topic, const char *stream,
-                  uint64_t head, int64_t now)
-{
-    Certcast__Heartbeat heartbeat = CERTCAST__HEARTBEAT__INIT;
-    heartbeat.stream = (char *) stream;
-    heartbeat.head = head;
-    heartbeat.time = now;
-    Certcast__StreamMsg message = CERTCAST__STREAM_MSG__INIT;
-    message.body_case = CERTCAST__STREAM_MSG__BODY_HEARTBEAT;
-    message.heartbeat = &heartbeat;
-    zframe_t *body = cc_wire_pack_frame (&message.base);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, topic);
-    zmsg_append (msg, &body);
-    zmsg_send (&msg, self->pub);
-}
-
-//  What the stream heartbeats told subscribers about one stream.
-typedef struct {
-    uint64_t head;
-    int times;                      //  heartbeats sent with this head
-} s_announced_t;
-
-//  One heartbeat on CC_TOPIC_ALIVE every interval tells every subscriber
-//  we live, even before any stream exists. A stream's own heartbeat
-//  carries its head so a subscriber notices a lost tail: that is news only
-//  for HEAD_REPEATS intervals after the head moved, so an unchanged head is
-//  repeated only every HEAD_EVERY_TICKS intervals (Welcome gives the heads
-//  on every periodic Hello too). Each heartbeat is one message per
-//  subscriber, CURVE-encrypted and sent on its own connection: with
-//  thousands of agents, a stream heartbeat every interval doubled what an
-//  idle relay spent on them.
-static void
-s_send_heartbeats (self_t *self)
-{
-    int64_t now = (int64_t) time (NULL);
-    s_send_heartbeat (self, CC_TOPIC_ALIVE, "", zhashx_size (self->heads), now);
-    bool repeat_all = ++self->heartbeat_ticks % HEAD_EVERY_TICKS == 0;
-    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
-         head = (uint64_t *) zhashx_next (self->heads)) {
-        const char *stream = (const char *) zhashx_cursor (self->heads);
-        s_announced_t *announced =
-            (s_announced_t *) zhashx_lookup (self->announced, stream);
-        if (!announced) {
-            announced = (s_announced_t *) zmalloc (sizeof (s_announced_t));
-            announced->head = *head;
-            zhashx_insert (self->announced, stream, announced);
-        }
-        if (announced->head != *head) {
-            announced->head = *head;
-            announced->times = 0;
-        }
-        if (announced->times < HEAD_REPEATS || repeat_all) {
-            s_send_heartbeat (self, stream, stream, *head, now);
-            announced->times++;
-        }
-    }
-}
-
-static void
-s_load_head (const char *stream, uint64_t head, void *arg)
-{
-    cc_engine_set_head ((zhashx_t *) arg, stream, head);
-}
-
-static char *
-s_status_json (self_t *self)
-{
-    char *json = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&json, &size);
-    assert (out);
-    cc_engine_counters_t *counters = &self->counters;
-    fprintf (out, "{\"name\":\"%s\",\"role\":\"%s\",\"uptime_s\":%" PRId64 ",",
-             self->name, self->relay? "relay": "national",
-             (zclock_mono () - self->started) / 1000);
-    fprintf (out, "\"sectors\":[");
-    for (char **sector = self->sectors; *sector; sector++)
-        fprintf (out, "%s\"%s\"", sector == self->sectors? "": ",", *sector);
-    fprintf (out, "],\"streams\":{");
-    bool first = true;
-    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
-         head = (uint64_t *) zhashx_next (self->heads)) {
-        fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
-                 (const char *) zhashx_cursor (self->heads), *head);
-        first = false;
-    }
-    fprintf (out, "},\"roster\":%zu,", cc_roster_size (self->roster));
-    fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
-             ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
-             ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
-             ",\"acks_unknown\":%" PRIu64 ",\"acks_upstream\":%" PRIu64
-             ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
-             ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
-             ",\"bad_frames\":%" PRIu64 ",",
-             counters->published, counters->forwarded, counters->fetches,
-             counters->deliveries_served, counters->ack_messages,
-             counters->ack_rows, counters->acks_unknown,
-             counters->acks_upstream, counters->rosters,
-             counters->roster_parts, counters->commits,
-             counters->commit_failures, counters->bad_frames);
-    fprintf (out, "\"refused\":{");
-    first = true;
-    uint64_t total = 0;
-    for (int code = 1; code < 16; code++)
-        if (counters->refused [code]) {
-            fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
-                     cc_strerror (code), counters->refused [code]);
-            total += counters->refused [code];
-            first = false;
-        }
-    fprintf (out, "},\"refused_total\":%" PRIu64 ",", total);
-    fprintf (out, "\"map_size\":%zu,\"map_growths\":%d",
-             cc_store_mapsize (self->store), cc_store_growths (self->store));
-    if (self->upstream)
-        fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
-                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
-                 cc_upstream_connected (self->upstream)? "true": "false",
-                 cc_upstream_silence (self->upstream),
-                 cc_upstream_reconnects (self->upstream),
-                 self->roster_dirty
-                 || cc_upstream_roster_in_flight (self->upstream)?
-                 "true": "false");
-    fprintf (out, "}");
-    fclose (out);
-    return json;
-}
-
-//  ---------------------------------------------------------------------
 //  Actor
 
 static void
@@ -645,13 +510,13 @@ s_self_destroy (self_t **self_p)
     cc_upstream_destroy (&self->upstream);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
+    cc_heartbeats_destroy (&self->heartbeats);
     zsock_destroy (&self->pub);
     zactor_destroy (&self->auth);
     zlistx_destroy (&self->batch);
     zlistx_destroy (&self->outgoing);
     zhashx_destroy (&self->heads);
     zhashx_destroy (&self->pending_heads);
-    zhashx_destroy (&self->announced);
     zhashx_destroy (&self->peer_logged);
     cc_pool_destroy (&self->pool);
     cc_roster_chunks_destroy (&self->roster_chunks);
@@ -739,6 +604,12 @@ s_default_destructor (void **item)
     *item = NULL;
 }
 
+static void
+s_load_head (const char *stream, uint64_t head, void *arg)
+{
+    cc_engine_set_head ((zhashx_t *) arg, stream, head);
+}
+
 static self_t *
 s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
 {
@@ -766,8 +637,6 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     zhashx_set_destructor (self->heads, s_default_destructor);
     self->pending_heads = zhashx_new ();
     zhashx_set_destructor (self->pending_heads, s_default_destructor);
-    self->announced = zhashx_new ();
-    zhashx_set_destructor (self->announced, s_default_destructor);
     self->peer_logged = zhashx_new ();
     zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->batch = zlistx_new ();
@@ -805,6 +674,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1);
     if (!self->pub || !self->router)
         goto failed;
+    self->heartbeats = cc_heartbeats_new (self->pub);
     self->poller = zpoller_new (self->pipe, self->router, NULL);
     if (self->relay)
         self->upstream = cc_engine_upstream_new (self);
@@ -828,7 +698,7 @@ s_handle_pipe (self_t *self)
         self->terminated = true;
     else
     if (streq (command, "STATUS")) {
-        char *json = s_status_json (self);
+        char *json = cc_engine_status_json (self);
         zstr_send (self->pipe, json);
         free (json);
     }
@@ -901,7 +771,7 @@ s_engine_actor (zsock_t *pipe, void *args)
         if (self->upstream)
             cc_engine_upstream_tick (self);
         if (now >= self->next_heartbeat) {
-            s_send_heartbeats (self);
+            cc_heartbeats_send (self->heartbeats, self->heads);
             self->next_heartbeat = now + heartbeat;
         }
         if (now >= self->next_housekeeping) {

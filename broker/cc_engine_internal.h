@@ -3,9 +3,10 @@
     (cc_engine.c: actor, sockets and control handlers; cc_engine_batch.c:
     the cycle's items, its one write transaction and its replies;
     cc_engine_verify.c: verification of a cycle before the write;
-    cc_engine_upstream.c: a relay's side of its upstream link). Only the
-    engine thread touches any of it, but for the pool jobs of
-    cc_engine_verify.c that each write only their own item or ack.
+    cc_engine_upstream.c: a relay's side of its upstream link;
+    cc_engine_status.c: the STATUS reply). Only the engine thread touches
+    any of it, but for the pool jobs of cc_engine_verify.c that each write
+    only their own item or ack.
 
     Not a class: the engine is one actor, and these files are the parts of
     its one poll cycle, so they share its self_t as the one owner.
@@ -98,13 +99,12 @@ typedef struct {
     cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
     zactor_t *auth;
     zsock_t *pub;
+    cc_heartbeats_t *heartbeats;    //  sent on pub
     zsock_t *router;
     zpoller_t *poller;
     cc_upstream_t *upstream;        //  relays only
     zhashx_t *heads;                //  stream -> uint64_t * committed head
     zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
-    zhashx_t *announced;            //  stream -> s_announced_t: its heartbeats
-    uint64_t heartbeat_ticks;
     zlistx_t *batch;                //  cc_engine_item_t
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
@@ -154,6 +154,12 @@ void
 void
     cc_engine_refuse (self_t *self, zframe_t *routing, uint64_t corr,
                       const char *peer, int code, const char *reason);
+
+//  cc_engine_status.c
+
+//  The STATUS reply, one JSON object. Caller frees.
+char *
+    cc_engine_status_json (self_t *self);
 
 //  cc_engine_batch.c
 

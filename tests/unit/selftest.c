@@ -25,6 +25,7 @@ static const test_item_t s_tests [] = {
     { "roster", cc_roster_test },
     { "roster_chunks", cc_roster_chunks_test },
     { "zap", cc_zap_test },
+    { "heartbeats", cc_heartbeats_test },
     { "inbox", cc_inbox_test },
     { "handoff", cc_handoff_test },
     { "handover", cc_handover_test },

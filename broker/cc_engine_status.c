@@ -1,0 +1,70 @@
+/*  cc_engine_status.c - the engine's STATUS reply: its name, role,
+    sectors, stream heads, roster size, counters, refusals by code, LMDB
+    map and (relays) upstream link, as one JSON object. Part of the engine
+    actor (cc_engine_internal.h); reads its state and changes nothing.
+*/
+#include "cc_broker.h"
+#include "cc_engine_internal.h"
+
+char *
+cc_engine_status_json (self_t *self)
+{
+    char *json = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&json, &size);
+    assert (out);
+    cc_engine_counters_t *counters = &self->counters;
+    fprintf (out, "{\"name\":\"%s\",\"role\":\"%s\",\"uptime_s\":%" PRId64 ",",
+             self->name, self->relay? "relay": "national",
+             (zclock_mono () - self->started) / 1000);
+    fprintf (out, "\"sectors\":[");
+    for (char **sector = self->sectors; *sector; sector++)
+        fprintf (out, "%s\"%s\"", sector == self->sectors? "": ",", *sector);
+    fprintf (out, "],\"streams\":{");
+    bool first = true;
+    for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
+         head = (uint64_t *) zhashx_next (self->heads)) {
+        fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
+                 (const char *) zhashx_cursor (self->heads), *head);
+        first = false;
+    }
+    fprintf (out, "},\"roster\":%zu,", cc_roster_size (self->roster));
+    fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
+             ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
+             ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
+             ",\"acks_unknown\":%" PRIu64 ",\"acks_upstream\":%" PRIu64
+             ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
+             ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
+             ",\"bad_frames\":%" PRIu64 ",",
+             counters->published, counters->forwarded, counters->fetches,
+             counters->deliveries_served, counters->ack_messages,
+             counters->ack_rows, counters->acks_unknown,
+             counters->acks_upstream, counters->rosters,
+             counters->roster_parts, counters->commits,
+             counters->commit_failures, counters->bad_frames);
+    fprintf (out, "\"refused\":{");
+    first = true;
+    uint64_t total = 0;
+    for (int code = 1; code < 16; code++)
+        if (counters->refused [code]) {
+            fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
+                     cc_strerror (code), counters->refused [code]);
+            total += counters->refused [code];
+            first = false;
+        }
+    fprintf (out, "},\"refused_total\":%" PRIu64 ",", total);
+    fprintf (out, "\"map_size\":%zu,\"map_growths\":%d",
+             cc_store_mapsize (self->store), cc_store_growths (self->store));
+    if (self->upstream)
+        fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
+                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
+                 cc_upstream_connected (self->upstream)? "true": "false",
+                 cc_upstream_silence (self->upstream),
+                 cc_upstream_reconnects (self->upstream),
+                 self->roster_dirty
+                 || cc_upstream_roster_in_flight (self->upstream)?
+                 "true": "false");
+    fprintf (out, "}");
+    fclose (out);
+    return json;
+}
