@@ -41,7 +41,9 @@ s_run (const test_item_t *item, bool verbose)
     assert (pid >= 0);
     if (pid == 0) {
         item->test (verbose);
-        //  Skip czmq's atexit checks for sockets the test left to libzmq.
+        //  Skip czmq's atexit checks for sockets the test left to libzmq;
+        //  _exit does not flush, and -v output to a pipe is buffered.
+        fflush (stdout);
         _exit (0);
     }
     int status = 0;
