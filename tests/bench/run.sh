@@ -90,6 +90,11 @@ needs () {      # needs BASELINE: run it if any scenario that uses it runs
 }
 note () { echo "# $*" >&2; }
 kv () { awk -v k="$1" '$1 == k { print $2; exit }' "$2" 2>/dev/null; }
+cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime of PID
+ticks_to_s () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
+per_s () {      # per_s N START_NS END_NS: N per second between the two
+    awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }'
+}
 
 # record NAME VALUE UNIT BASELINE BASELINE_NAME KIND TARGET NOTE
 #   KIND: le|ge (VALUE against TARGET), ratio-le|ratio-ge (VALUE/BASELINE
@@ -302,16 +307,15 @@ scenario_ingestlink () {
     stop national
     say "ingestlink: $INGEST_COUNT signed acks from 100 agents for $advisories advisories, $INGEST_BATCH per request, to the banking relay"
     local pid=${PIDS[banking]} ticks0 ticks1
-    ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    ticks0=$(cpu_ticks "$pid")
     "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
         --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
         --count "$INGEST_COUNT" --agents 100 --batch "$INGEST_BATCH" --window 256 \
         --ids "$WORK/ingestlink.ids" >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
     # The relay's own CPU time: on a shared host the wall clock also
     # counts other people's work, this does not.
-    ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-    echo "relay_cpu_s $(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')" \
-        >>"$WORK/ingestlink.out"
+    ticks1=$(cpu_ticks "$pid")
+    echo "relay_cpu_s $(ticks_to_s $((ticks1 - ticks0)))" >>"$WORK/ingestlink.out"
     cat "$WORK/ingestlink.out"
     stop banking
 }
@@ -336,10 +340,10 @@ scenario_footprint () {
         >"$WORK/footprint-rss.out"
     echo "lmdb_map_rss_kib $(awk '/data\.mdb/ { f = 1; next } f && /^Rss:/ { s += $2; f = 0 } END { print s + 0 }' "/proc/$pid/smaps")" \
         >>"$WORK/footprint-rss.out"
-    ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    ticks0=$(cpu_ticks "$pid")
     ns0=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }')
     sleep "$IDLE_S"
-    ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+    ticks1=$(cpu_ticks "$pid")
     ns1=$(cat /proc/"$pid"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }')
     {
         echo "advisories $FOOTPRINT_COUNT"
@@ -398,8 +402,6 @@ all_swarms_said () {
     local name
     for name in "${SWARMS[@]}"; do swarm_said "$name" "$1" || return 1; done
 }
-cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-ticks_to_s () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
 swarm_said () { grep -q "^$2" "$T/$1.out"; }
 
 # More agents than a default fd limit allows: each CURVE connection is an fd
@@ -591,11 +593,11 @@ if selected catchup; then
     rate=""
     start=$(kv start_real_ns "$f"); acked=$(kv acks_done_real_ns "$f"); got=$(kv ack_rows_new "$f")
     if [ -n "$start" ] && [ -n "$acked" ]; then
-        rate=$(awk -v n="$CATCHUP_COUNT" -v a="$start" -v b="$acked" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+        rate=$(per_s "$CATCHUP_COUNT" "$start" "$acked")
     fi
     last=$(kv last_moved_real_ns "$f"); moved=$(kv moved "$f"); spooled=""
     if [ -n "$start" ] && [ -n "$last" ] && [ "${moved:-0}" = "$CATCHUP_COUNT" ]; then
-        spooled=$(awk -v n="$CATCHUP_COUNT" -v a="$start" -v b="$last" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+        spooled=$(per_s "$CATCHUP_COUNT" "$start" "$last")
     fi
     record catchup "$rate" "advisories/s" "$(kv verify_per_s "$WORK/ed25519.out")" \
         ed25519_verify ratio-ge 0.55 \
