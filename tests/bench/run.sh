@@ -14,7 +14,8 @@
 #
 #   BENCH=name[,name..]  run only these: baselines publish e2e burst alert
 #                        ingest ingestlink catchup footprint (baselines a
-#                        scenario needs run anyway)
+#                        scenario needs run anyway); e2etrace (traces the
+#                        daemons' commits with perf) runs only when named
 #   INGEST_BATCH=B       signed acks per Acks request in ingestlink
 #                        (default 1, as agents send them; a relay's
 #                        upstream link sends 512)
@@ -24,6 +25,10 @@
 #   KEEP=1               keep the temp directories (logs, data)
 #   BENCH_JSON=FILE      where to write the JSON (default ./bench.json)
 #   BENCH_TMP=DIR        where the run's directories go (default build/bench)
+#   BENCH_PERF=name[,..] record a perf profile of these processes (national,
+#                        banking, telecom, swarm..) over each scenario's
+#                        timed part, into the work dir (use with KEEP=1;
+#                        BENCH_PERF_OPTS, default -g, e.g. "--call-graph dwarf")
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -83,7 +88,7 @@ selected () {   # selected NAME: BENCH asks for it
 needs () {      # needs BASELINE: run it if any scenario that uses it runs
     selected baselines && return 0
     case $1 in
-        lmdb) selected publish || selected e2e ;;
+        lmdb) selected publish || selected e2e || selected e2etrace ;;
         ed25519) selected catchup || selected alert || selected ingest || selected ingestlink ;;
         zmq) selected burst ;;
     esac
@@ -92,6 +97,25 @@ note () { echo "# $*" >&2; }
 kv () { awk -v k="$1" '$1 == k { print $2; exit }' "$2" 2>/dev/null; }
 cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime of PID
 ticks_to_s () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
+# perf_begin SCENARIO: perf record every process BENCH_PERF names over the
+# timed part of SCENARIO; perf_end stops them. Without BENCH_PERF, nothing.
+PERF_PIDS=()
+perf_begin () {
+    [ -n "${BENCH_PERF:-}" ] || return 0
+    local name
+    for name in "${!PIDS[@]}"; do
+        [[ ",$BENCH_PERF," == *",$name,"* || ( "$name" == swarm* && ",$BENCH_PERF," == *",swarm,"* ) ]] || continue
+        perf record -q ${BENCH_PERF_OPTS:--g} -o "$WORK/perf-$1-$name.data" -p "${PIDS[$name]}" 2>/dev/null &
+        PERF_PIDS+=($!)
+    done
+    sleep 0.5
+}
+perf_end () {
+    local pid
+    for pid in "${PERF_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null; done
+    for pid in "${PERF_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    PERF_PIDS=()
+}
 per_s () {      # per_s N START_NS END_NS: N per second between the two
     awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }'
 }
@@ -225,6 +249,41 @@ scenario_e2e () {
     stop banking; stop national
 }
 
+# One agent, 40 advisories at 20/s, with the kernel's syscall tracepoints
+# recorded for the three daemons (perf, root only): how long each hop's
+# durable commit takes on this disk (the data sync, then LMDB's
+# synchronous meta-page write), against the isolated baseline commit.
+# Not in the default run: it needs perf and adds its own small overhead.
+scenario_e2etrace () {
+    start_bench_federation 1
+    local events=syscalls:sys_enter_fdatasync,syscalls:sys_exit_fdatasync,syscalls:sys_exit_pwrite64
+    perf record -q -o "$WORK/e2etrace.data" -e "$events" \
+        -p "${PIDS[national]},${PIDS[banking]},${PIDS[a1]}" 2>/dev/null &
+    local perf_pid=$! name
+    sleep 1
+    bench_publish --count 40 --size $SMALL_SIZE --rate 20 --window 64 \
+        --timeout 60 --watch "$T/agents/a1/spool" >"$WORK/e2etrace-publish.out" \
+        || say "e2etrace: cc_bench exit $?"
+    kill -INT "$perf_pid"; wait "$perf_pid"
+    # Per process: each fdatasync's duration, and the pwrite64 right after
+    # it in the same thread (LMDB's meta page, written O_DSYNC).
+    perf script -i "$WORK/e2etrace.data" -F pid,tid,time,event 2>/dev/null | awk '
+        { split($1, ids, "/"); tid = ids[2]; t = $2 + 0 }
+        /enter_fdatasync/ { start[tid] = t }
+        /exit_fdatasync/ && (tid in start) { print ids[1], "sync", (t - start[tid]) * 1000; meta[tid] = t; delete start[tid] }
+        /exit_pwrite64/ && (tid in meta) { print ids[1], "meta", (t - meta[tid]) * 1000; delete meta[tid] }' \
+        >"$WORK/e2etrace.tsv"
+    for name in national banking a1; do
+        for kind in sync meta; do
+            awk -v p="${PIDS[$name]}" -v k="$kind" '$1 == p && $2 == k { print $3 }' "$WORK/e2etrace.tsv" \
+                | sort -n | awk -v n="$name" -v k="$kind" '{ v[NR] = $1 } END {
+                    if (NR) printf "%s_%s_p50_ms %.3f\n%s_%s_n %d\n", n, k, v[int((NR + 1) / 2)], n, k, NR }'
+        done
+    done | tee "$WORK/e2etrace.out"
+    awk '$1 == "inbox_p50_ms"' "$WORK/e2etrace-publish.out" | tee -a "$WORK/e2etrace.out"
+    stop a1; stop banking; stop national
+}
+
 scenario_burst () {
     raise_fd_limit $(( BURST_AGENTS * 4 + 4096 ))
     bench_federation 0
@@ -338,6 +397,10 @@ scenario_footprint () {
     rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
     awk '/^Rss(Anon|File|Shmem):/ { print tolower($1), $2 }' "/proc/$pid/status" | tr -d : \
         >"$WORK/footprint-rss.out"
+    # Which mappings the resident pages belong to, for the README's breakdown.
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]" } /^Rss:/ { r[name] += $2 }
+        END { for (n in r) if (r[n] > 0) printf "%d %s\n", r[n], n }' "/proc/$pid/smaps" \
+        | sort -rn >"$WORK/footprint-smaps.out"
     echo "lmdb_map_rss_kib $(awk '/data\.mdb/ { f = 1; next } f && /^Rss:/ { s += $2; f = 0 } END { print s + 0 }' "/proc/$pid/smaps")" \
         >>"$WORK/footprint-rss.out"
     ticks0=$(cpu_ticks "$pid")
@@ -354,6 +417,9 @@ scenario_footprint () {
         echo "cpu_ns $((ns1 - ns0))"
         echo "threads $(ls /proc/"$pid"/task | wc -l)"
         cat "$WORK/footprint-rss.out"
+        # The floor under it: a process that only loads the same libraries
+        # and does one CURVE round trip, one verify and one LMDB commit.
+        "$CC_BIN/cc_floor" "$WORK/floor" || echo "floor_failed 1"
     } >"$WORK/footprint.out"
     cat "$WORK/footprint.out"
     stop a1; stop banking; stop national
@@ -453,9 +519,11 @@ scenario_alert () {
     say "alert: banking relay idle with $half agents: $(kv relay_idle_cpu_pct "$WORK/alert-idle.out") % of a core"
     say "alert: one critical advisory to all sectors; clock stops when $ALERT_AGENTS more acks are in the national ledger"
     local name cpu0=() cpu_names=(national banking telecom "${SWARMS[@]}")
+    perf_begin alert
     for name in "${cpu_names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
     BENCH_SECTOR=all bench_publish --count 1 --size $SMALL_SIZE --await-acks "$ALERT_AGENTS" \
         --times "$WORK/alert.times" --timeout 120 >"$WORK/alert.out" || say "alert: cc_bench exit $?"
+    perf_end
     # Where the CPU went during the alert, per process (CPU seconds).
     local index=0 swarm_ticks=0 ticks
     for name in "${cpu_names[@]}"; do
@@ -524,6 +592,9 @@ if needs ed25519; then
         "cc_keys_sign over 1 KiB, one core"
     record baseline_ed25519_verify "$(kv verify_per_s "$WORK/ed25519.out")" "ops/s" "" "" info "" \
         "cc_ed25519_verify over 1 KiB, one core (fresh EVP_PKEY + EVP_MD_CTX per call, as certcast does)"
+    record baseline_ed25519_verify_all_cores "$(kv verify_all_cores_per_s "$WORK/ed25519.out")" "ops/s" \
+        "$(kv verify_per_s "$WORK/ed25519.out")" ed25519_verify info "" \
+        "the same verify on $(kv cores "$WORK/ed25519.out") threads at once, one per core: what these cores give together (ratio: against one core)"
 fi
 if needs lmdb; then
     note "== baseline: LMDB durable commits (cc_store_write) in $WORK/lmdb"
@@ -548,6 +619,20 @@ if selected publish; then
         "publish to Stored round trip, $PUBLISH_COUNT sequential publishes on one CURVE DEALER, ~$(kv signed_bytes "$f") B signed"
     record publish_stored_p99 "$(kv rtt_p99_ms "$f")" ms "$(kv commit_p99_ms "$WORK/lmdb.out")" \
         lmdb_commit_p99 ratio-le 2 "same round trips, 99th percentile"
+fi
+
+# Only when asked for by name (BENCH=e2etrace): see scenario_e2etrace.
+if [[ ",$BENCH," == *",e2etrace,"* ]]; then
+    scenario e2etrace
+    f=$WORK/e2etrace.out
+    hop () {    # hop NAME: that daemon's sync + meta-write p50, ms
+        awk -v a="$(kv "$1_sync_p50_ms" "$f")" -v b="$(kv "$1_meta_p50_ms" "$f")" \
+            'BEGIN { if (a != "") printf "%.3f", a + b }'
+    }
+    disk=$(awk -v a="$(hop national)" -v b="$(hop banking)" -v c="$(hop a1)" \
+        'BEGIN { if (a != "" && b != "" && c != "") printf "%.3f", a + b + c }')
+    record e2e_one_agent_p50 "$(kv inbox_p50_ms "$f")" ms "$disk" "three daemon commits" info "" \
+        "publish sent to the inbox committed, 1 agent, 40 advisories at 20/s. Baseline: the p50s of the three daemons' own durable commits in this run, traced (data sync + meta-page write): national $(hop national), relay $(hop banking), agent $(hop a1) ms; the isolated baseline commit p50 is $(kv commit_p50_ms "$WORK/lmdb.out") ms"
 fi
 
 if selected e2e; then
@@ -614,8 +699,9 @@ if selected footprint; then
     [ -n "$rss" ] && rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.2f", k / 1024 }')
     [ -n "$ticks" ] && cpu=$(awk -v t="$ticks" -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.3f", 100 * t / hz / s }')
     [ -n "$ns" ] && cpu_ns=$(awk -v n="$ns" -v s="$IDLE_S" 'BEGIN { printf "%.4f", 100 * n / 1e9 / s }')
-    record agent_rss "$rss_mib" MiB "" "" le 8 \
-        "VmRSS of one agent after $FOOTPRINT_COUNT advisories ($(kv threads "$f") threads): anonymous $(kv rssanon "$f") KiB, file-backed $(kv rssfile "$f") KiB (shared libraries and the LMDB map; the map alone $(kv lmdb_map_rss_kib "$f") KiB)"
+    floor_mib=$(awk -v k="$(kv floor_rss_kib "$f")" 'BEGIN { if (k > 0) printf "%.2f", k / 1024 }')
+    record agent_rss "$rss_mib" MiB "$floor_mib" library_floor_rss le 8 \
+        "VmRSS of one agent after $FOOTPRINT_COUNT advisories ($(kv threads "$f") threads): anonymous $(kv rssanon "$f") KiB, file-backed $(kv rssfile "$f") KiB (shared libraries and the LMDB map; the map alone $(kv lmdb_map_rss_kib "$f") KiB). Baseline: cc_floor, a process that only loads the same Debian libraries, initialises OpenSSL as the agent does, and makes one CurveZMQ round trip, one Ed25519 verify and one LMDB commit: $(kv floor_rss_kib "$f") KiB, of which $(kv floor_libraries_kib "$f") KiB are pages of shared libraries (per mapping: footprint-smaps.out in the work dir)"
     record agent_idle_cpu "$cpu" "%" "" "" le 0.1 \
         "utime+stime from /proc/PID/stat over $IDLE_S idle s (resolution 1/$hz s = $(awk -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.2f", 100 / hz / s }') %); all threads' schedstat run time gives ${cpu_ns:-?} %"
 fi
@@ -640,7 +726,7 @@ if selected ingest; then
     cores_verify=$(awk -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v > 0) printf "%.0f", v * c }')
     record ack_ingest "$(kv flood_acks_per_s "$f")" "acks/s" "$cores_verify" "cores x ed25519_verify" \
         ratio-ge 0.8 \
-        "$(kv flood_acks "$f") signed acks (one entry each) from $INGEST_AGENTS swarm agents sent at once to one relay (national stopped, so the relay does nothing else): first send to last Acked (Acked is sent after the durable commit); $(kv flood_ms "$f") ms"
+        "$(kv flood_acks "$f") signed acks (one entry each) from $INGEST_AGENTS swarm agents sent at once to one relay (national stopped, so the relay does nothing else): first send to last Acked (Acked is sent after the durable commit); $(kv flood_ms "$f") ms. The swarm's 2,000 agents run on the same cores. The target is $(awk -v c="$cores_verify" -v a="$(kv verify_all_cores_per_s "$WORK/ed25519.out")" 'BEGIN { if (a > 0) printf "%.2f", 0.8 * c / a }') of the rate both cores verify at together with nothing else to do"
 fi
 
 if selected ingestlink; then
@@ -650,7 +736,7 @@ if selected ingestlink; then
     cores_verify=$(awk -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v != "") printf "%.0f", v * c }')
     record ack_ingest_one_link "$(kv acks_per_s "$f")" "acks/s" "$cores_verify" \
         "cores x ed25519_verify" ratio-ge 0.8 \
-        "$(kv acks "$f") signed acks (one entry each) from $(kv agents "$f") agent keys, $(kv batch "$f") per Acks request, window 256, over one CURVE DEALER (a relay enrolled below) to the banking relay, its upstream not running; first send to last Acked (each after the relay's durable commit); $(kv rows_new "$f") new ledger rows; the relay used $(kv relay_cpu_s "$f") s of CPU. The client runs on the same cores"
+        "$(kv acks "$f") signed acks (one entry each) from $(kv agents "$f") agent keys, $(kv batch "$f") per Acks request, window 256, over one CURVE DEALER (a relay enrolled below) to the banking relay, its upstream not running; first send to last Acked (each after the relay's durable commit); $(kv rows_new "$f") new ledger rows; the relay used $(kv relay_cpu_s "$f") s of CPU. The client runs on the same cores. The target, 0.8 x cores x one-core verify, is $(awk -v c="$cores_verify" -v a="$(kv verify_all_cores_per_s "$WORK/ed25519.out")" 'BEGIN { if (a > 0) printf "%.2f", 0.8 * c / a }') of the rate both cores verify at together with nothing else to do (baseline_ed25519_verify_all_cores)"
 fi
 
 record machine_load_at_start "$LOAD0" "" "" "" info "" \

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The physical-limit baselines `make bench` compares certcast with must
+# measure what they say (the bench itself is not a test; these tools are).
+#
+# 1. cc_floor DIR: the resident-memory floor of a process on certcast's
+#    libraries. It must commit to an LMDB environment in DIR, make its
+#    CurveZMQ round trip to its own echo server (exit 0), and print an
+#    RSS whose shared-library part is not larger than the whole plus the
+#    libraries' private pages (sane, non-zero figures).
+# 2. cc_floor into a directory it cannot create: exit 1, one line, no
+#    figures (a failed step is never reported as a floor).
+# 3. cc_bench baseline-ed25519: one-core and all-cores verify rates are
+#    positive and the all-cores run used as many threads as there are
+#    cores (its "cores" line equals nproc).
+source "$(dirname "$0")/lib.sh"
+
+say "1. cc_floor"
+"$CC_BIN/cc_floor" "$T/floor" >"$T/floor.out" 2>"$T/floor.err" \
+    || fail "cc_floor exited $?: $(cat "$T/floor.err")"
+rss=$(awk '$1 == "floor_rss_kib" { print $2 }' "$T/floor.out")
+anon=$(awk '$1 == "floor_anon_kib" { print $2 }' "$T/floor.out")
+file=$(awk '$1 == "floor_file_kib" { print $2 }' "$T/floor.out")
+libs=$(awk '$1 == "floor_libraries_kib" { print $2 }' "$T/floor.out")
+[ -n "$rss" ] && [ -n "$anon" ] && [ -n "$file" ] && [ -n "$libs" ] \
+    || fail "cc_floor printed $(tr '\n' ' ' <"$T/floor.out")"
+[ "$rss" -gt 0 ] && [ "$libs" -gt 0 ] || fail "zero RSS figures: rss $rss, libraries $libs"
+[ $((anon + file)) -le $((rss + 4)) ] || fail "anonymous $anon + file $file KiB is more than VmRSS $rss"
+[ "$libs" -le $((rss + anon)) ] || fail "libraries $libs KiB are more than VmRSS $rss + anonymous $anon"
+[ -s "$T/floor/data.mdb" ] || fail "cc_floor left no LMDB environment in $T/floor"
+say "floor: $rss KiB ($libs KiB of shared libraries)"
+
+say "2. cc_floor where it cannot write"
+touch "$T/plain-file"
+"$CC_BIN/cc_floor" "$T/plain-file/floor" >"$T/bad.out" 2>"$T/bad.err"; status=$?
+[ $status = 1 ] || fail "an unusable directory exited $status, not 1"
+[ ! -s "$T/bad.out" ] || fail "a failed floor still printed figures: $(cat "$T/bad.out")"
+grep -q "cannot create" "$T/bad.err" || fail "no reason given: $(cat "$T/bad.err")"
+[ "$(wc -l <"$T/bad.err")" = 1 ] || fail "more than one line: $(cat "$T/bad.err")"
+
+say "3. cc_bench baseline-ed25519"
+"$CC_BIN/cc_bench" baseline-ed25519 --seconds 0.1 >"$T/ed.out" || fail "baseline-ed25519 exited $?"
+for key in sign_per_s verify_per_s verify_all_cores_per_s; do
+    value=$(awk -v k="$key" '$1 == k { print $2 }' "$T/ed.out")
+    [ -n "$value" ] && [ "$value" -gt 0 ] || fail "$key is '$value'"
+done
+[ "$(awk '$1 == "cores" { print $2 }' "$T/ed.out")" = "$(nproc)" ] \
+    || fail "all-cores run: $(grep cores "$T/ed.out"), nproc $(nproc)"
+say "ok"
