@@ -39,6 +39,7 @@
 #define ROSTER_RESCAN_MS    5000
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
 #define ROSTER_PART_IDLE_MS 60000   //  a roster's next part overdue: drop it
+#define ENGINE_WAKE_MAX_MS  1000    //  timers checked at least this often
 
 //  ---------------------------------------------------------------------
 //  Small helpers
@@ -541,11 +542,11 @@ s_self_destroy (self_t **self_p)
 //  Left to TCP's defaults, the kernel would retransmit our heartbeats to it
 //  for about 15 minutes while its queue filled to --pub-hwm; its clients
 //  gave up on us after 3 silent heartbeats and reconnected long before. So
-//  data left unacknowledged for 30 heartbeats (at least 15 s) drops the
+//  data left unacknowledged for 30 heartbeats (15 s to 1 min) drops the
 //  connection (ZMQ_TCP_MAXRT is TCP_USER_TIMEOUT on Linux), and keepalive
 //  probes, answered by the peer's kernel alone, find a dead control link
-//  that carried nothing for as long; each probe has 10 heartbeats to be
-//  answered. Both are set on the listener and inherited by every accepted
+//  that carried nothing for as long (at most a minute); each probe has a
+//  third of that to be answered. Both are set on the listener and inherited by every accepted
 //  connection. Tighter (10 heartbeats, a probe every 2 s) aborted 6,864
 //  live connections (TcpExtTCPAbortOnTimeout) during one bench run with
 //  10,000 agents on two loaded cores, whose probes were answered late.
@@ -555,6 +556,8 @@ s_drop_vanished_peers (self_t *self, zsock_t *sock)
     int dead_ms = self->config.heartbeat_ms * 30;
     if (dead_ms < 15000)
         dead_ms = 15000;
+    if (dead_ms > 60000)
+        dead_ms = 60000;        //  a relay's 5 s heartbeat: a minute, not 150 s
     int probe_s = dead_ms / 3000;
     zsock_set_tcp_maxrt (sock, dead_ms);
     zsock_set_tcp_keepalive (sock, 1);
@@ -751,6 +754,10 @@ s_engine_actor (zsock_t *pipe, void *args)
             wait = 0;
         if (wait > heartbeat)
             wait = heartbeat;
+        //  The upstream link's resends keep their pace under a relay's
+        //  long heartbeat.
+        if (wait > ENGINE_WAKE_MAX_MS)
+            wait = ENGINE_WAKE_MAX_MS;
         if (self->acks_due && self->acks_due - now < wait)
             wait = self->acks_due > now? self->acks_due - now: 0;
         void *which = zpoller_wait (self->poller, (int) wait);

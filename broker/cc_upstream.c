@@ -36,6 +36,7 @@ struct _cc_upstream_t {
     char *node;                     //  our name
     zlist_t *sectors;               //  char *, owned
     int heartbeat_ms;
+    int upstream_heartbeat_ms;      //  from its Welcome, 0: not yet known
     cc_upstream_handler_t handler;
     zsock_t *control;               //  DEALER
     zsock_t *stream;                //  SUB
@@ -327,6 +328,10 @@ static void
 s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
 {
     self->roster_parts = welcome->roster_parts;
+    //  Its stream heartbeat is what proves the upstream alive: never call
+    //  it dead sooner than three of its own intervals, whatever ours is.
+    if (welcome->heartbeat_ms > 0 && welcome->heartbeat_ms <= 600000)
+        self->upstream_heartbeat_ms = welcome->heartbeat_ms;
     if (!self->connected) {
         zsys_notice ("upstream: linked to %s (%s)", self->endpoint_control,
                      welcome->node? welcome->node: "?");
@@ -508,9 +513,11 @@ bool
 cc_upstream_tick (cc_upstream_t *self, zpoller_t *poller)
 {
     int64_t now = zclock_mono ();
-    int64_t dead_after = self->heartbeat_ms * 3;
+    int64_t interval = self->heartbeat_ms > self->upstream_heartbeat_ms?
+                       self->heartbeat_ms: self->upstream_heartbeat_ms;
+    int64_t dead_after = interval * 3;
     int64_t last = self->heard > self->created? self->heard: self->created;
-    if (now - last > dead_after + self->heartbeat_ms) {
+    if (now - last > dead_after + interval) {
         if (self->connected || self->heard)
             zsys_warning ("upstream: %s silent for %" PRId64 " ms, reconnecting",
                           self->endpoint_control, now - last);

@@ -39,10 +39,11 @@ BENCH=${BENCH:-all}
 BURST_AGENTS=${BURST_AGENTS:-100}
 E2E_AGENTS=${E2E_AGENTS:-10}
 IDLE_S=${IDLE_S:-10}
-ALERT_IDLE_S=${ALERT_IDLE_S:-5}
+ALERT_IDLE_S=${ALERT_IDLE_S:-10}
 OUT=${BENCH_JSON:-$ROOT/bench.json}
 # The daemons run with their production heartbeat (lib.sh's tests use 500).
 export HEARTBEAT=${HEARTBEAT:-1000}
+export RELAY_HEARTBEAT=${RELAY_HEARTBEAT:-5000}
 # On an ext4 with no journal (this machine's root), creating a file skips
 # every free inode of its block group that was freed in the last 1-6
 # minutes, one buffer lookup each (ext4's recently_deleted). Next to /tmp,
@@ -298,9 +299,11 @@ scenario_burst () {
     wait_for 120 swarm_said swarm caught-up || fail "warm-up advisory not acked by every agent"
     wait_for 120 counter_at_least national ack_rows "$BURST_AGENTS" || fail "warm-up acks not in the national ledger"
     say "burst: $BURST_COUNT x $BURST_SIZE B advisories, all at once, to $BURST_AGENTS swarm agents"
+    perf_begin burst
     bench_publish --count "$BURST_COUNT" --size $BURST_SIZE --window "$BURST_COUNT" \
         --await-acks $((BURST_COUNT * BURST_AGENTS)) --times "$WORK/burst.times" \
         --timeout 300 >"$WORK/burst.out" || say "burst: cc_bench exit $?"
+    perf_end
     stop swarm
     cat "$T/swarm.out" >>"$WORK/burst.out"
     # The clock started at the first publish send.
@@ -338,7 +341,9 @@ scenario_catchup () {
     local start
     start=$(date +%s%N)
     restart a1
+    perf_begin catchup
     wait $watcher || say "catch-up: watcher exit $?"
+    perf_end
     echo "start_real_ns $start" >>"$WORK/catchup.out"
     cat "$WORK/catchup.out"
     stop a1; stop banking; stop national
@@ -716,7 +721,7 @@ if selected alert; then
     record national_alert "$ms" ms "$floor" "ed25519_floor" le 1500 \
         "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms; CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relays $(kv cpu_s_banking "$f") + $(kv cpu_s_telecom "$f"), swarm $(kv cpu_s_swarm "$f"). Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread (its one verify of the alert took $(kv swarm-banking-1_verify_us "$f") us, cold); verifying for every agent, at the baseline's verify rate, would add $(awk -v n="$ALERT_AGENTS" -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v > 0) printf "%.0f", 1000 * n / v / c }') ms of CPU per core"
     record relay_idle_cpu "$(kv relay_idle_cpu_pct "$f")" "% of a core" "" "" info "" \
-        "the banking relay with $((ALERT_AGENTS / 2)) agents connected and nothing published, over $ALERT_IDLE_S s before the alert (heartbeat every $HEARTBEAT ms)"
+        "the banking relay with $((ALERT_AGENTS / 2)) agents connected and nothing published, over $ALERT_IDLE_S s before the alert (its heartbeat every $RELAY_HEARTBEAT ms, the relay's default)"
 fi
 
 if selected ingest; then

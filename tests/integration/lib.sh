@@ -150,6 +150,7 @@ federation () {
 }
 
 HEARTBEAT=${HEARTBEAT:-500}
+RELAY_HEARTBEAT=${RELAY_HEARTBEAT:-$HEARTBEAT}
 
 start_national () {
     start_daemon national "$CC_BIN/certcast-broker" --listen "127.0.0.1:$NATIONAL_PORT" \
@@ -165,7 +166,7 @@ start_relay () {
         --upstream "127.0.0.1:$NATIONAL_PORT" --upstream-pub "$T/keys/national.pub" \
         --listen "127.0.0.1:${!port_var}" --data "$T/$sector/data" \
         --key "$T/keys/relay-$sector.key" --trust "$T/keys/root.pub" \
-        --allow "$T/$sector/allow" --heartbeat $HEARTBEAT "$@"
+        --allow "$T/$sector/allow" --heartbeat $RELAY_HEARTBEAT "$@"
 }
 
 # start_agent NAME SECTOR
