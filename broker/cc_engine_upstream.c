@@ -7,7 +7,12 @@
 #include "cc_broker.h"
 #include "cc_engine_internal.h"
 
-#define ACKQ_BATCH          512     //  signed acks per upstream batch
+#define ACKQ_BATCH          4096    //  signed acks per upstream batch, at most
+//  ... and at most this many bytes of them: one signed ack may cover a
+//  whole fetch of an agent catching up (256 entries, ~20 KB), and a
+//  batch over the upstream's frame cap would be dropped with the
+//  connection, then sent again after the reconnect, for ever.
+#define ACKQ_BATCH_BYTES    (CC_WIRE_MAX_FRAME / 4)
 
 //  ---------------------------------------------------------------------
 //  Callbacks from cc_upstream
@@ -109,12 +114,22 @@ typedef struct {
     Certcast__SignedAck **acks;
     size_t count;
     uint64_t upto;
+    size_t bytes;               //  encoded size of the acks taken
+    bool full;
 } s_ack_batch_t;
 
+//  The first ack is always taken: the relay took it in one frame, so it
+//  fits in one on its own.
 static void
 s_collect_ack (uint64_t n, const uint8_t *bytes, size_t size, void *arg)
 {
     s_ack_batch_t *batch = (s_ack_batch_t *) arg;
+    if (batch->full
+    ||  (batch->count > 0 && batch->bytes + size > ACKQ_BATCH_BYTES)) {
+        batch->full = true;
+        return;
+    }
+    batch->bytes += size;
     Certcast__SignedAck *ack = (Certcast__SignedAck *) cc_wire_unpack (
         &certcast__signed_ack__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
     if (ack)
@@ -133,7 +148,7 @@ s_forward_acks (self_t *self)
     MDB_txn *txn = NULL;
     if (cc_store_read (self->store, &txn))
         return;
-    s_ack_batch_t batch = { NULL, 0, 0 };
+    s_ack_batch_t batch = { NULL, 0, 0, 0, false };
     batch.acks =
         (Certcast__SignedAck **) zmalloc (ACKQ_BATCH * sizeof (void *));
     cc_ledger_queue_peek (self->store, txn, self->ackq_confirmed, ACKQ_BATCH,
