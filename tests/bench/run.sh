@@ -371,11 +371,13 @@ scenario_ingestlink () {
     stop national
     say "ingestlink: $INGEST_COUNT signed acks from 100 agents for $advisories advisories, $INGEST_BATCH per request, to the banking relay"
     local pid=${PIDS[banking]} ticks0 ticks1
+    perf_begin ingestlink
     ticks0=$(cpu_ticks "$pid")
     "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
         --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
         --count "$INGEST_COUNT" --agents 100 --batch "$INGEST_BATCH" --window 256 \
         --ids "$WORK/ingestlink.ids" >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
+    perf_end
     # The relay's own CPU time: on a shared host the wall clock also
     # counts other people's work, this does not.
     ticks1=$(cpu_ticks "$pid")
