@@ -326,6 +326,28 @@ s_handle_acks (self_t *self, zframe_t *routing, Certcast__Control *request,
     zlistx_add_end (self->batch, item);
 }
 
+//  Stored roster entries are keyed to who reported them by name (their
+//  `via`, shown in compliance reports), and a relay's roster replaces
+//  every entry via its name. So a relay named as this broker would wipe
+//  the broker's own agents, and two enrolled relays of one name would
+//  wipe each other's: refuse, and say which name to change. NULL: none.
+static const char *
+s_roster_name_clash (self_t *self, const cc_member_t *member)
+{
+    if (streq (member->name, self->name))
+        return "this relay's key has the broker's own name: its roster "
+               "would replace the broker's own agents; give it a name of "
+               "its own (certcast keygen NAME)";
+    for (const cc_member_t *other = cc_roster_first (self->roster); other;
+         other = cc_roster_next (self->roster))
+        if (streq (other->role, "relay") && streq (other->name, member->name)
+        &&  !streq (other->curve, member->curve))
+            return "another enrolled relay key has this relay's name: their "
+                   "rosters would replace each other; give each relay key "
+                   "a name of its own (certcast keygen NAME)";
+    return NULL;
+}
+
 static void
 s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
                  const cc_member_t *member)
@@ -333,6 +355,12 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
     if (!streq (member->role, "relay")) {
         cc_engine_refuse (self, routing, request->corr, member->curve,
                           CC_ENOTALLOWED, "only relays send rosters");
+        return;
+    }
+    const char *clash = s_roster_name_clash (self, member);
+    if (clash) {
+        cc_engine_refuse (self, routing, request->corr, member->curve,
+                          CC_ENOTALLOWED, clash);
         return;
     }
     if (request->roster->parts)
