@@ -154,6 +154,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
 {
     const char *program = relay? "certcast-relay": "certcast-broker";
     int exit_code = 0;
+    cc_wire_malloc_setup ();
     cc_config_t *config = cc_config_new (
         relay? "relay": "broker",
         relay? "certcast-relay --sector S --upstream HOST:PORT --upstream-pub FILE "

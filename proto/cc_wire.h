@@ -22,6 +22,13 @@
 //  a new stream appears instead of waiting for its periodic Hello.
 #define CC_TOPIC_ALIVE  "$alive"
 
+//  Set a broker's malloc for certcast's traffic; call first in main.
+//  Frames up to CC_WIRE_MAX_FRAME come from the heap and are reused, and a
+//  freed burst stays in the heap instead of going back to the kernel and
+//  being faulted in again (see cc_wire.c).
+void
+    cc_wire_malloc_setup (void);
+
 //  If topic/body is an alive heartbeat, the broker's stream count; else -1.
 int64_t
     cc_wire_alive_streams (const char *topic, zframe_t *body);

@@ -305,9 +305,16 @@ scenario_burst () {
     wait_for 120 counter_at_least national ack_rows "$BURST_AGENTS" || fail "warm-up acks not in the national ledger"
     say "burst: $BURST_COUNT x $BURST_SIZE B advisories, all at once, to $BURST_AGENTS swarm agents"
     perf_begin burst
+    local name cpu0=() index=0
+    for name in national banking swarm; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
     bench_publish --count "$BURST_COUNT" --size $BURST_SIZE --window "$BURST_COUNT" \
         --await-acks $((BURST_COUNT * BURST_AGENTS)) --times "$WORK/burst.times" \
         --timeout 300 >"$WORK/burst.out" || say "burst: cc_bench exit $?"
+    # Where the CPU went during the burst, per process (CPU seconds).
+    for name in national banking swarm; do
+        echo "cpu_s_$name $(ticks_to_s $(( $(cpu_ticks "${PIDS[$name]}") - ${cpu0[$index]} )))" >>"$WORK/burst.out"
+        index=$((index + 1))
+    done
     perf_end
     stop swarm
     cat "$T/swarm.out" >>"$WORK/burst.out"
@@ -679,7 +686,7 @@ if selected burst; then
         "same chain with CURVE on both hops (context only)"
     record burst_deliveries "$dps" "deliveries/s" "$(kv deliveries_per_s "$WORK/zmq.out")" \
         zmq_forwarder ratio-ge 0.35 \
-        "$BURST_COUNT x ${BURST_SIZE} B body advisories published at once (window $BURST_COUNT) -> national -> 1 relay -> $BURST_AGENTS agents (one swarm process), durable at every hop; clock stops when all $((BURST_COUNT * BURST_AGENTS)) acks are in the national ledger (national ledger rows: $(kv ledger_rows "$f"))"
+        "$BURST_COUNT x ${BURST_SIZE} B body advisories published at once (window $BURST_COUNT) -> national -> 1 relay -> $BURST_AGENTS agents (one swarm process), durable at every hop; clock stops when all $((BURST_COUNT * BURST_AGENTS)) acks are in the national ledger (national ledger rows: $(kv ledger_rows "$f")); CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relay $(kv cpu_s_banking "$f"), swarm $(kv cpu_s_swarm "$f")"
     record burst_inbox_deliveries "$ips" "deliveries/s" "$(kv deliveries_per_s "$WORK/zmq.out")" \
         zmq_forwarder info "" "same burst, clock stopped at the last agent inbox commit (the swarm's last durable commit)"
 fi

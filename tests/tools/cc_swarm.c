@@ -1125,6 +1125,9 @@ s_run (int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+    //  Thousands of agents share this one heap, as at a broker (the real
+    //  agent keeps glibc's defaults: its resident size matters more).
+    cc_wire_malloc_setup ();
     zsys_handler_set (NULL);
     if (argc >= 2 && streq (argv [1], "keygen"))
         return s_keygen (argc, argv);
