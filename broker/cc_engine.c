@@ -574,10 +574,11 @@ s_self_destroy (self_t **self_p)
 //  connection (ZMQ_TCP_MAXRT is TCP_USER_TIMEOUT on Linux), and keepalive
 //  probes, answered by the peer's kernel alone, find a dead control link
 //  that carried nothing for as long (at most a minute); each probe has a
-//  third of that to be answered. Both are set on the listener and inherited by every accepted
-//  connection. Tighter (10 heartbeats, a probe every 2 s) aborted 6,864
-//  live connections (TcpExtTCPAbortOnTimeout) during one bench run with
-//  10,000 agents on two loaded cores, whose probes were answered late.
+//  third of that to be answered. Both are set on the listener and
+//  inherited by every accepted connection. Tighter (10 heartbeats, a
+//  probe every 2 s) aborted 6,864 live connections
+//  (TcpExtTCPAbortOnTimeout) during one bench run with 10,000 agents on
+//  two loaded cores, whose probes were answered late.
 static void
 s_drop_vanished_peers (self_t *self, zsock_t *sock)
 {
@@ -775,17 +776,17 @@ s_engine_actor (zsock_t *pipe, void *args)
                  self->listen_host, self->config.listen_port,
                  self->config.listen_port + 1);
     int64_t heartbeat = self->config.heartbeat_ms;
+    //  Not a whole heartbeat when it is long: the upstream link's resends
+    //  keep their pace under a relay's 5 s heartbeat.
+    int64_t wait_max = heartbeat < ENGINE_WAKE_MAX_MS? heartbeat:
+                                                         ENGINE_WAKE_MAX_MS;
     while (!self->terminated) {
         int64_t now = zclock_mono ();
         int64_t wait = self->next_heartbeat - now;
         if (wait < 0)
             wait = 0;
-        if (wait > heartbeat)
-            wait = heartbeat;
-        //  The upstream link's resends keep their pace under a relay's
-        //  long heartbeat.
-        if (wait > ENGINE_WAKE_MAX_MS)
-            wait = ENGINE_WAKE_MAX_MS;
+        if (wait > wait_max)
+            wait = wait_max;
         if (self->acks_due && self->acks_due - now < wait)
             wait = self->acks_due > now? self->acks_due - now: 0;
         void *which = zpoller_wait (self->poller, (int) wait);

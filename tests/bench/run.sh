@@ -25,6 +25,8 @@
 #   KEEP=1               keep the temp directories (logs, data)
 #   BENCH_JSON=FILE      where to write the JSON (default ./bench.json)
 #   BENCH_TMP=DIR        where the run's directories go (default build/bench)
+#   HEARTBEAT=MS         the national broker's and agents' --heartbeat (1000)
+#   RELAY_HEARTBEAT=MS   the relays' --heartbeat (5000, certcast-relay's default)
 #   BENCH_PERF=name[,..] record a perf profile of these processes (national,
 #                        banking, telecom, swarm..) over each scenario's
 #                        timed part, into the work dir (use with KEEP=1;
