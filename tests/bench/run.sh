@@ -470,16 +470,28 @@ start_swarm () {
     PIDS[$name]=$!
 }
 
-# start_swarms NAME SECTOR PREFIX COUNT [options]: as many swarm processes
-# NAME-1, NAME-2.. as the open-file limit needs (4 fds per agent: two
-# sockets, each a TCP connection and a mailbox); sets SWARMS to their names.
+# swarm_sizes COUNT: how many simulated agents each process gets when
+# COUNT are split over as few processes as the open-file limit allows
+# (4 fds per agent: two sockets, each a TCP connection and a mailbox),
+# in parts of equal size.
+swarm_sizes () {
+    local count=$1 per=$(( ($(ulimit -n) - 1024) / 4 )) parts size
+    [ "$per" -ge 1 ] || per=1
+    parts=$(( (count + per - 1) / per ))
+    while [ "$parts" -gt 0 ]; do
+        size=$(( (count + parts - 1) / parts ))
+        echo "$size"
+        count=$(( count - size )); parts=$(( parts - 1 ))
+    done
+}
+
+# start_swarms NAME SECTOR PREFIX COUNT [options]: swarm processes NAME-1,
+# NAME-2.. of swarm_sizes; sets SWARMS to their names.
 SWARMS=()
 start_swarms () {
     local name=$1 sector=$2 prefix=$3 count=$4; shift 4
-    local per=$(( ($(ulimit -n) - 1024) / 4 )) first=1 part=1 size
-    [ "$per" -ge 1 ] || per=1
-    while [ "$first" -le "$count" ]; do
-        size=$(( count - first + 1 )); [ "$size" -gt "$per" ] && size=$per
+    local first=1 part=1 size
+    for size in $(swarm_sizes "$count"); do
         start_swarm "$name-$part" "$sector" "$prefix" "$size" --first "$first" "$@"
         SWARMS+=("$name-$part")
         first=$(( first + size )); part=$(( part + 1 ))
@@ -573,6 +585,62 @@ scenario_alert () {
     say "alert: CPU seconds: national $(kv cpu_s_national "$WORK/alert.out"), relays $(kv cpu_s_banking "$WORK/alert.out") + $(kv cpu_s_telecom "$WORK/alert.out"), swarm $(kv cpu_s_swarm "$WORK/alert.out")"
     say "alert: every agent inbox committed after $(kv agents_committed_ms "$WORK/alert.out") ms, every ack durable at its relay after $(kv relays_acked_ms "$WORK/alert.out") ms"
     stop banking; stop telecom; stop national
+    alert_transport "$(kv signed_bytes "$WORK/alert.out")"
+}
+
+# alert_transport SIGNED_BYTES: the alert's messages without certcast
+# (cc_fanout): one publish of the delivery's size from a top node through
+# two middles to ALERT_AGENTS leaves over CURVE, one ack of a signed ack's
+# size from each, a reply to each, the acks upstream in batches; the same
+# processes as the alert, on the same cores. Appends transport_ms and the
+# CPU seconds of each part to alert.out.
+alert_transport () {
+    local dir=$WORK/fanout frame=$(( ${1:-832} + 16 )) half=$(( ALERT_AGENTS / 2 ))
+    local relay count part size name names=(fanout-top)
+    mkdir -p "$dir"
+    say "alert transport: the same messages over libzmq and CURVE alone (cc_fanout), $frame B publish"
+    "$CC_BIN/cc_fanout" top --dir "$dir" --acks "$ALERT_AGENTS" --middles 2 --size "$frame" \
+        >"$dir/top.out" 2>"$dir/top.log" &
+    PIDS[fanout-top]=$!
+    for relay in banking telecom; do
+        count=$half; [ "$relay" = telecom ] && count=$(( ALERT_AGENTS - half ))
+        "$CC_BIN/cc_fanout" middle --dir "$dir" --name "$relay" --clients "$count" \
+            >"$dir/$relay.out" 2>"$dir/$relay.log" &
+        PIDS[fanout-$relay]=$!
+        names+=("fanout-$relay")
+        part=1
+        for size in $(swarm_sizes "$count"); do
+            "$CC_BIN/cc_fanout" leaves --dir "$dir" --middle "$relay" --count "$size" \
+                >"$dir/$relay-$part.out" 2>"$dir/$relay-$part.log" &
+            PIDS[fanout-$relay-$part]=$!
+            names+=("fanout-$relay-$part")
+            part=$(( part + 1 ))
+        done
+    done
+    if ! wait_for 600 grep -q '^ready' "$dir/top.out"; then
+        for name in "${names[@]}"; do stop "$name"; done
+        fail "alert transport: leaves not all connected"
+    fi
+    sleep 1
+    local cpu0=() index=0 ticks leaves_ticks=0
+    for name in "${names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
+    kill -USR1 "${PIDS[fanout-top]}"
+    wait_for 120 grep -q '^done' "$dir/top.out" || say "alert transport: not all acks arrived"
+    for name in "${names[@]}"; do
+        ticks=$(( $(cpu_ticks "${PIDS[$name]}") - ${cpu0[$index]} ))
+        case $name in
+            fanout-top|fanout-banking|fanout-telecom) echo "transport_cpu_s_${name#fanout-} $(ticks_to_s $ticks)" ;;
+            *) leaves_ticks=$(( leaves_ticks + ticks )) ;;
+        esac
+        index=$(( index + 1 ))
+    done >>"$WORK/alert.out"
+    {
+        echo "transport_cpu_s_leaves $(ticks_to_s $leaves_ticks)"
+        echo "transport_ms $(kv elapsed_ms "$dir/top.out")"
+        echo "transport_frame $frame"
+    } >>"$WORK/alert.out"
+    for name in "${names[@]}"; do stop "$name"; done
+    say "alert transport: $(kv transport_ms "$WORK/alert.out") ms; CPU seconds: top $(kv transport_cpu_s_top "$WORK/alert.out"), middles $(kv transport_cpu_s_banking "$WORK/alert.out") + $(kv transport_cpu_s_telecom "$WORK/alert.out"), leaves $(kv transport_cpu_s_leaves "$WORK/alert.out")"
 }
 
 scenario_ingest () {
@@ -734,8 +802,16 @@ if selected alert; then
     sign=$(kv sign_per_s "$WORK/ed25519.out"); verify=$(kv verify_per_s "$WORK/ed25519.out")
     floor=$(awk -v n="$ALERT_AGENTS" -v s="$sign" -v v="$verify" -v c="$(nproc)" \
         'BEGIN { if (s > 0 && v > 0) printf "%.0f", 1000 * (n / s + 2 * n / v) / c }')
-    record national_alert "$ms" ms "$floor" "ed25519_floor" le 1500 \
-        "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms; CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relays $(kv cpu_s_banking "$f") + $(kv cpu_s_telecom "$f"), swarm $(kv cpu_s_swarm "$f"). Baseline: the Ed25519 floor of that work spread over $(nproc) cores: $ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker. The swarm verifies identical advisory bytes once per swarm thread (its one verify of the alert took $(kv swarm-banking-1_verify_us "$f") us, cold); verifying for every agent, at the baseline's verify rate, would add $(awk -v n="$ALERT_AGENTS" -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v > 0) printf "%.0f", 1000 * n / v / c }') ms of CPU per core"
+    # The transport's CPU and the Ed25519 work cannot take less than their
+    # sum spread over the cores, nor less than the transport's own time.
+    transport_cpu=$(awk '$1 ~ /^transport_cpu_s_/ { t += $2; n++ } END { if (n) printf "%.2f", t }' "$f")
+    both=$(awk -v n="$ALERT_AGENTS" -v s="$sign" -v v="$verify" -v c="$(nproc)" \
+        -v tc="$transport_cpu" -v tm="$(kv transport_ms "$f")" \
+        'BEGIN { if (s > 0 && v > 0 && tc != "" && tm != "") { b = 1000 * (tc + n / s + 2 * n / v) / c; printf "%.0f", (b > tm? b: tm) } }')
+    record baseline_alert_transport "$(kv transport_ms "$f")" ms "" "" info "" \
+        "the alert's messages without certcast (cc_fanout): one $(kv transport_frame "$f") B publish from a top node through 2 middles to $ALERT_AGENTS leaves in the alert's $(kv swarm_processes "$f") processes, each leaf its own CURVE key, SUB and DEALER; each leaf sends one 240 B ack, each middle answers it and sends acks upstream in batches; publish to the last ack at the top. No signatures, no LMDB, no protobuf. CPU seconds: top $(kv transport_cpu_s_top "$f"), middles $(kv transport_cpu_s_banking "$f") + $(kv transport_cpu_s_telecom "$f"), leaves $(kv transport_cpu_s_leaves "$f")"
+    record national_alert "$ms" ms "$both" "transport + ed25519 floor" le 1500 \
+        "1 advisory (all sectors) -> national -> 2 relays -> $ALERT_AGENTS swarm agents ($(kv swarm_processes "$f") swarm processes, each agent its own CURVE and Ed25519 keys and sockets), durable at every hop: publish sent to the last of $ALERT_AGENTS new rows in the national ledger (status polled every 20 ms); every agent inbox committed at $(kv agents_committed_ms "$f") ms, every ack durable at its relay at $(kv relays_acked_ms "$f") ms; CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relays $(kv cpu_s_banking "$f") + $(kv cpu_s_telecom "$f"), swarm $(kv cpu_s_swarm "$f"). Baseline: the least this work can take on $(nproc) cores: the transport alone (baseline_alert_transport, $transport_cpu CPU s) plus the Ed25519 work ($ALERT_AGENTS ack signatures + $ALERT_AGENTS verifies at the relays + $ALERT_AGENTS at the national broker, $floor ms on its own over the cores), spread over the cores. The swarm verifies identical advisory bytes once per swarm thread (its one verify of the alert took $(kv swarm-banking-1_verify_us "$f") us, cold); verifying for every agent, at the baseline's verify rate, would add $(awk -v n="$ALERT_AGENTS" -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v > 0) printf "%.0f", 1000 * n / v / c }') ms of CPU per core"
     record relay_idle_cpu "$(kv relay_idle_cpu_pct "$f")" "% of a core" "" "" info "" \
         "the banking relay with $((ALERT_AGENTS / 2)) agents connected and nothing published, over $ALERT_IDLE_S s before the alert (its heartbeat every $RELAY_HEARTBEAT ms, the relay's default)"
 fi

@@ -96,7 +96,8 @@ s_print_rss (void)
 int
 main (int argc, char **argv)
 {
-    if (argc != 2) {
+    //  An option is not a directory to create and commit into.
+    if (argc != 2 || argv [1][0] == '-') {
         fprintf (stderr, "usage: cc_floor DIR\n");
         return 2;
     }
