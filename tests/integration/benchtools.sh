@@ -12,6 +12,11 @@
 # 3. cc_bench baseline-ed25519: one-core and all-cores verify rates are
 #    positive and the all-cores run used as many threads as there are
 #    cores (its "cores" line equals nproc).
+# 4. cc_fanout (the alert's transport floor): a top, two middles and four
+#    leaves processes of 15 leaves each over CURVE; on SIGUSR1 the top
+#    publishes once and must count exactly 60 acks (one per leaf, so it
+#    counts what arrived, not what it was told), every leaves process
+#    gets its 15 replies, and all exit 0 on SIGTERM.
 source "$(dirname "$0")/lib.sh"
 
 say "1. cc_floor"
@@ -45,4 +50,30 @@ for key in sign_per_s verify_per_s verify_all_cores_per_s; do
 done
 [ "$(awk '$1 == "cores" { print $2 }' "$T/ed.out")" = "$(nproc)" ] \
     || fail "all-cores run: $(grep cores "$T/ed.out"), nproc $(nproc)"
+
+say "4. cc_fanout: 60 leaves behind 2 middles"
+mkdir -p "$T/fanout"
+start fanout-top "$CC_BIN/cc_fanout" top --dir "$T/fanout" --acks 60 --middles 2 --size 848
+for middle in m1 m2; do
+    start "fanout-$middle" "$CC_BIN/cc_fanout" middle --dir "$T/fanout" --name "$middle" --clients 30
+    for part in 1 2; do
+        start "fanout-$middle-$part" "$CC_BIN/cc_fanout" leaves --dir "$T/fanout" --middle "$middle" --count 15
+    done
+done
+wait_for 60 grep -q '^ready' "$T/fanout-top.log" || fail "the top never had its middles ready"
+kill -USR1 "${PIDS[fanout-top]}"
+wait_for 30 grep -q '^done' "$T/fanout-top.log" || fail "the top never counted its acks: $(cat "$T/fanout-top.log")"
+[ "$(awk '$1 == "acks" { print $2 }' "$T/fanout-top.log")" = 60 ] \
+    || fail "the top counted $(grep '^acks' "$T/fanout-top.log"), not 60"
+awk '$1 == "elapsed_ms" && $2 > 0 { found = 1 } END { exit !found }' "$T/fanout-top.log" \
+    || fail "no elapsed time: $(cat "$T/fanout-top.log")"
+for middle in m1 m2; do
+    for part in 1 2; do
+        wait_for 10 grep -q '^acked' "$T/fanout-$middle-$part.log" \
+            || fail "leaves $middle-$part did not get their replies"
+        stop "fanout-$middle-$part"
+    done
+    stop "fanout-$middle"
+done
+stop fanout-top
 say "ok"
