@@ -15,7 +15,7 @@
         D/top.ports. Prints "ready" once M middles said ready and are
         subscribed, then on SIGUSR1 publishes one message of B bytes
         (default 1024) and counts acks arriving upstream in batches,
-        answering each batch. Prints "elapsed_ms", "cpu_s" and "done"
+        answering each batch. Prints "elapsed_ms", "cpu_s", "acks" and "done"
         when N acks arrived, then waits for SIGTERM.
     cc_fanout middle --dir D --name NAME --clients N
         A relay. Subscribes to top, binds its own XPUB and ROUTER (keys
