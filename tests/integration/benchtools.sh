@@ -17,6 +17,14 @@
 #    publishes once and must count exactly 60 acks (one per leaf, so it
 #    counts what arrived, not what it was told), every leaves process
 #    gets its 15 replies, and all exit 0 on SIGTERM.
+# 5. cc_bench baseline-lmdb-load (end to end's loaded-disk floor): 3
+#    writers of 20 commits at 200/s each; every one of the 60 commits is
+#    timed and none failed, the open-loop schedule held (the run took at
+#    least the 19 intervals), and each writer's environment holds its 20
+#    rows. Zero writers: exit 2 with the reason, nothing created.
+# 6. cc_bench baseline-reqrep (ack ingest's transport floor): 500
+#    requests of 156 B, 64 outstanding, all answered with 8 B replies; it
+#    reports the process's CPU time. Missing sizes: exit 2.
 source "$(dirname "$0")/lib.sh"
 
 say "1. cc_floor"
@@ -76,4 +84,31 @@ for middle in m1 m2; do
     stop "fanout-$middle"
 done
 stop fanout-top
+
+say "5. cc_bench baseline-lmdb-load: 3 writers x 20 commits at 200/s"
+"$CC_BIN/cc_bench" baseline-lmdb-load "$T/load" --writers 3 --rate 200 --commits 20 --size 512 \
+    >"$T/load.out" || fail "baseline-lmdb-load exited $?: $(cat "$T/load.out")"
+kv () { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+[ "$(kv loaded_commit_n "$T/load.out")" = 60 ] || fail "timed $(kv loaded_commit_n "$T/load.out") commits, not 60"
+[ "$(kv failures "$T/load.out")" = 0 ] || fail "$(kv failures "$T/load.out") commits failed"
+awk '$1 == "loaded_commit_p50_ms" && $2 > 0 { p = 1 } $1 == "elapsed_s" && $2 >= 0.095 { e = 1 }
+     END { exit !(p && e) }' "$T/load.out" || fail "implausible figures: $(tr '\n' ' ' <"$T/load.out")"
+for writer in 0 1 2; do
+    rows=$(mdb_stat -s log "$T/load/writer-$writer" 2>/dev/null | awk '/Entries:/ { print $2 }')
+    [ "$rows" = 20 ] || fail "writer $writer's environment holds '$rows' rows, not 20"
+done
+"$CC_BIN/cc_bench" baseline-lmdb-load "$T/load-none" --writers 0 >"$T/none.out" 2>"$T/none.err"; status=$?
+[ $status = 2 ] || fail "--writers 0 exited $status, not 2"
+[ "$(wc -l <"$T/none.err")" -le 2 ] && [ ! -e "$T/load-none" ] || fail "--writers 0: $(cat "$T/none.err"); created: $(ls "$T/load-none" 2>&1)"
+
+say "6. cc_bench baseline-reqrep: 500 requests, window 64"
+"$CC_BIN/cc_bench" baseline-reqrep 500 156 8 --window 64 >"$T/reqrep.out" \
+    || fail "baseline-reqrep exited $?: $(cat "$T/reqrep.out")"
+[ "$(kv answered "$T/reqrep.out")" = 500 ] || fail "answered $(kv answered "$T/reqrep.out") of 500"
+[ "$(kv request_bytes "$T/reqrep.out")" = 156 ] && [ "$(kv reply_bytes "$T/reqrep.out")" = 8 ] \
+    || fail "sizes: $(tr '\n' ' ' <"$T/reqrep.out")"
+awk '$1 == "requests_per_s" && $2 > 0 { r = 1 } $1 == "cpu_s" && $2 >= 0 { c = 1 } END { exit !(r && c) }' \
+    "$T/reqrep.out" || fail "no rate or CPU time: $(tr '\n' ' ' <"$T/reqrep.out")"
+"$CC_BIN/cc_bench" baseline-reqrep 500 >/dev/null 2>&1; status=$?
+[ $status = 2 ] || fail "missing sizes exited $status, not 2"
 say "ok"

@@ -16,12 +16,27 @@
         Durable LMDB commits through cc_store_write (full data sync): N
         commits of one put each (latency p50/p99), then T transactions of
         G puts each (puts per second).
+    cc_bench baseline-lmdb-load DIR [--writers W] [--rate R] [--commits N]
+                                    [--size BYTES]
+        The same durable commits under the disk load of a scenario: W
+        threads, each with its own LMDB environment in DIR/writer-K (as
+        each daemon and agent has its own), each committing one put N
+        times at R commits a second on a shared open-loop schedule. The
+        latency of every commit (p50/p99 over all of them): what one
+        durable commit costs while the rest of a federation is flushing.
     cc_bench baseline-zmq COUNT SIZE [--subs N] [--rounds R] [--curve]
         Raw libzmq chain with no certcast code in it: PUB -> (XSUB/XPUB
         zmq_proxy) -> N SUB, over TCP on 127.0.0.1, each party with its own
         context (its own I/O thread), unlimited high-water marks. COUNT
         messages of SIZE bytes; deliveries/s = COUNT x N / (first send to
         last receipt at the slowest subscriber); median of R rounds.
+    cc_bench baseline-reqrep COUNT REQUEST_BYTES REPLY_BYTES [--window W]
+        The transport of ack ingest with no certcast code in it: a libzmq
+        DEALER sends COUNT requests of REQUEST_BYTES to a ROUTER (its own
+        context and thread) that answers each with REPLY_BYTES, over TCP
+        on 127.0.0.1 with CurveZMQ, at most W outstanding (default 256).
+        Prints the time and the CPU seconds of the whole process (both
+        ends and both I/O threads) after one warm-up round trip.
     cc_bench publish-rtt --to HOST:PORT --server-pub FILE --key FILE
                          --delegation FILE --count N [--size BYTES]
                          [--rate PER_S] [--window W] [--sector S]
@@ -75,6 +90,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define BENCH_STATUS_EVERY_MS  20       //  ack_rows polling interval
@@ -85,6 +101,7 @@ s_usage (const char *why)
 {
     fprintf (stderr, "cc_bench: %s\n"
              "usage: cc_bench baseline-ed25519|baseline-lmdb DIR|"
+             "baseline-lmdb-load DIR|baseline-reqrep COUNT REQ REP|"
              "baseline-zmq COUNT SIZE|publish-rtt|ack-ingest|watch [options] "
              "(see tests/tools/cc_bench.c)\n", why);
     return 2;
@@ -390,6 +407,106 @@ s_baseline_lmdb (s_opts_t *opts, const char *dir)
     free (latency);
     free (value);
     cc_store_destroy (&store);
+    return failures? 1: 0;
+}
+
+//  ==========================================================================
+//  baseline-lmdb-load: durable commits while other writers commit too
+
+//  One writer: its own LMDB environment in its own directory, one put per
+//  durable commit, on an open-loop schedule of `rate` commits a second
+//  from a start time shared by every writer.
+typedef struct {
+    char dir [PATH_MAX];
+    double rate;
+    size_t commits;
+    int64_t start_ns;
+    const uint8_t *value;
+    size_t value_size;
+    double *latency;            //  commits values, in ns
+    int failures;
+} s_load_writer_t;
+
+static void *
+s_load_writer (void *arg)
+{
+    s_load_writer_t *self = (s_load_writer_t *) arg;
+    size_t mapsize = self->commits * (self->value_size + 256) * 2 + (64 << 20);
+    cc_store_t *store = cc_store_open (self->dir, 0, mapsize);
+    if (!store) {
+        self->failures = (int) self->commits;
+        return NULL;
+    }
+    s_lmdb_batch_t batch = { store, 1, 1, self->value, self->value_size };
+    for (size_t index = 0; index < self->commits; index++) {
+        int64_t due = self->start_ns + (int64_t) ((double) index * 1e9 / self->rate);
+        struct timespec wake = { (time_t) (due / 1000000000), (long) (due % 1000000000) };
+        while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL) == EINTR)
+            ;
+        int64_t begin = s_mono_ns ();
+        if (cc_store_write (store, s_lmdb_put, &batch))
+            self->failures++;
+        self->latency [index] = (double) (s_mono_ns () - begin);
+        batch.next_key++;
+    }
+    cc_store_destroy (&store);
+    return NULL;
+}
+
+static int
+s_baseline_lmdb_load (s_opts_t *opts, const char *dir)
+{
+    size_t writers = (size_t) s_opt_number (opts, "--writers", 12);
+    double rate = s_opt_number (opts, "--rate", 100);
+    size_t commits = (size_t) s_opt_number (opts, "--commits", 1000);
+    size_t size = (size_t) s_opt_number (opts, "--size", 1024);
+    if (writers < 1 || writers > 1024 || rate <= 0 || commits < 1 || size < 1)
+        return s_usage ("--writers (1..1024), --rate, --commits and --size "
+                        "must be positive");
+    if (zsys_dir_create ("%s", dir))
+        return s_usage ("baseline-lmdb-load: cannot create DIR");
+    zsys_init ();
+    zsys_set_logident ("cc_bench");
+    uint8_t *value = (uint8_t *) zmalloc (size);
+    int rc = RAND_bytes (value, (int) size);
+    assert (rc == 1);
+    s_load_writer_t *writer =
+        (s_load_writer_t *) zmalloc (writers * sizeof (s_load_writer_t));
+    pthread_t *thread = (pthread_t *) zmalloc (writers * sizeof (pthread_t));
+    double *latency = (double *) zmalloc (writers * commits * sizeof (double));
+    //  Time for every writer to open its environment before the first
+    //  commit is due, so the load starts at once.
+    int64_t start = s_mono_ns () + 500 * 1000000LL;
+    for (size_t index = 0; index < writers; index++) {
+        s_load_writer_t *self = &writer [index];
+        snprintf (self->dir, sizeof self->dir, "%s/writer-%zu", dir, index);
+        zsys_dir_create ("%s", self->dir);
+        self->rate = rate;
+        self->commits = commits;
+        self->start_ns = start;
+        self->value = value;
+        self->value_size = size;
+        self->latency = latency + index * commits;
+        rc = pthread_create (&thread [index], NULL, s_load_writer, self);
+        assert (rc == 0);
+    }
+    int failures = 0;
+    for (size_t index = 0; index < writers; index++) {
+        pthread_join (thread [index], NULL);
+        failures += writer [index].failures;
+    }
+    double elapsed = (double) (s_mono_ns () - start) / 1e9;
+    printf ("writers %zu\n", writers);
+    printf ("rate_per_writer %.0f\n", rate);
+    printf ("value_bytes %zu\n", size);
+    printf ("elapsed_s %.3f\n", elapsed);
+    printf ("commits_per_s %.0f\n", (double) (writers * commits) / elapsed);
+    s_print_latency ("loaded_commit", latency, writers * commits);
+    printf ("failures %d\n", failures);
+    free (latency);
+    free (thread);
+    free (writer);
+    free (value);
     return failures? 1: 0;
 }
 
@@ -758,6 +875,117 @@ s_watch_done (s_watch_t *self)
     return !self || self->overflow
         || (self->created_total >= self->count * (size_t) self->dirs
             &&  self->moved_total >= self->count * (size_t) self->dirs);
+}
+
+//  ==========================================================================
+//  baseline-reqrep: DEALER -> ROUTER requests and replies, CURVE, no certcast
+
+typedef struct {
+    void *context;
+    void *router;
+    size_t requests;            //  to answer, the warm-up one included
+    size_t reply_size;
+} s_replier_t;
+
+static void *
+s_replier (void *arg)
+{
+    s_replier_t *self = (s_replier_t *) arg;
+    uint8_t *reply = (uint8_t *) zmalloc (self->reply_size);
+    zmq_msg_t identity, body;
+    zmq_msg_init (&identity);
+    zmq_msg_init (&body);
+    for (size_t index = 0; index < self->requests; index++) {
+        if (zmq_msg_recv (&identity, self->router, 0) == -1
+        ||  zmq_msg_recv (&body, self->router, 0) == -1)
+            break;              //  timed out: the client counts it lost
+        zmq_msg_send (&identity, self->router, ZMQ_SNDMORE);
+        zmq_send (self->router, reply, self->reply_size, 0);
+    }
+    zmq_msg_close (&identity);
+    zmq_msg_close (&body);
+    free (reply);
+    return NULL;
+}
+
+static double
+s_cpu_seconds (void)
+{
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+         + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+static int
+s_baseline_reqrep (s_opts_t *opts, size_t count, size_t request_size,
+                   size_t reply_size)
+{
+    size_t window = (size_t) s_opt_number (opts, "--window", 256);
+    if (count < 1 || request_size < 1 || reply_size < 1 || window < 1)
+        return s_usage ("COUNT, REQUEST_BYTES, REPLY_BYTES and --window "
+                        "must be positive");
+    char server_public [41], server_secret [41];
+    int rc = zmq_curve_keypair (server_public, server_secret);
+    assert (rc == 0);
+    s_replier_t replier = { zmq_ctx_new (), NULL, count + 1, reply_size };
+    replier.router = zmq_socket (replier.context, ZMQ_ROUTER);
+    s_unlimited (replier.router);
+    int timeout = 20000;
+    zmq_setsockopt (replier.router, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    s_curve_server (replier.router, server_secret);
+    rc = zmq_bind (replier.router, "tcp://127.0.0.1:*");
+    assert (rc == 0);
+    char endpoint [256];
+    size_t endpoint_size = sizeof endpoint;
+    zmq_getsockopt (replier.router, ZMQ_LAST_ENDPOINT, endpoint, &endpoint_size);
+    pthread_t thread;
+    rc = pthread_create (&thread, NULL, s_replier, &replier);
+    assert (rc == 0);
+
+    void *context = zmq_ctx_new ();
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    s_unlimited (dealer);
+    zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    s_curve_client (dealer, server_public);
+    rc = zmq_connect (dealer, endpoint);
+    assert (rc == 0);
+    uint8_t *request = (uint8_t *) zmalloc (request_size);
+    RAND_bytes (request, (int) request_size);
+    //  The handshake is not what we measure: one round trip first.
+    zmq_msg_t reply;
+    zmq_msg_init (&reply);
+    size_t answered = 0, sent = 0;
+    bool warm = zmq_send (dealer, request, request_size, 0) != -1
+             && zmq_msg_recv (&reply, dealer, 0) != -1;
+    double cpu_start = s_cpu_seconds ();
+    int64_t start = s_mono_ns ();
+    while (warm && answered < count) {
+        while (sent < count && sent - answered < window
+           &&  zmq_send (dealer, request, request_size, ZMQ_DONTWAIT) != -1)
+            sent++;
+        if (zmq_msg_recv (&reply, dealer, 0) == -1)
+            break;              //  timed out: lost
+        answered++;
+    }
+    double seconds = (double) (s_mono_ns () - start) / 1e9;
+    double cpu = s_cpu_seconds () - cpu_start;
+    zmq_msg_close (&reply);
+    zmq_close (dealer);
+    zmq_ctx_term (context);
+    pthread_join (thread, NULL);
+    zmq_close (replier.router);
+    zmq_ctx_term (replier.context);
+    free (request);
+    printf ("requests %zu\nrequest_bytes %zu\nreply_bytes %zu\nwindow %zu\n",
+            count, request_size, reply_size, window);
+    printf ("answered %zu\n", answered);
+    printf ("seconds %.6f\n", seconds);
+    //  Both ends and both I/O threads: the transport's whole CPU bill.
+    printf ("cpu_s %.3f\n", cpu);
+    if (answered == count)
+        printf ("requests_per_s %.0f\n", (double) count / seconds);
+    return answered == count? 0: 1;
 }
 
 //  ==========================================================================
@@ -1324,6 +1552,9 @@ s_ack_ingest (s_opts_t *opts)
     s_ackload_prepare (&load, (size_t) count, agents, batch, ids);
     zlist_destroy (&ids);
 
+    size_t request_bytes = 0, reply_bytes = 0;
+    for (size_t index = 0; index < load.requests; index++)
+        request_bytes += zframe_size (load.frames [index]);
     size_t sent = 0, answered = 0, refused = 0;
     uint64_t rows = 0;
     int64_t start = s_mono_ns (), last = start;
@@ -1340,6 +1571,7 @@ s_ack_ingest (s_opts_t *opts)
         while (zsock_events (dealer) & ZMQ_POLLIN) {
             zframe_t *frame = zframe_recv (dealer);
             Certcast__Control *reply = cc_wire_control_decode (frame);
+            reply_bytes += frame? zframe_size (frame): 0;
             zframe_destroy (&frame);
             if (!reply)
                 continue;
@@ -1361,6 +1593,10 @@ s_ack_ingest (s_opts_t *opts)
     printf ("answered %zu\nrefused %zu\nrows_new %" PRIu64 "\n", answered,
             refused, rows);
     printf ("seconds %.6f\n", seconds);
+    //  For the transport baseline: the same sizes without certcast.
+    printf ("request_bytes %zu\n", request_bytes / load.requests);
+    if (answered)
+        printf ("reply_bytes %zu\n", reply_bytes / answered);
     if (answered == load.requests && refused == 0 && seconds > 0)
         printf ("acks_per_s %.0f\n", (double) load.acks / seconds);
     for (size_t index = 0; index < load.requests; index++)
@@ -1473,12 +1709,26 @@ main (int argc, char **argv)
         opts.first = 3;
         return s_baseline_lmdb (&opts, argv [2]);
     }
+    if (streq (command, "baseline-lmdb-load")) {
+        if (argc < 3)
+            return s_usage ("baseline-lmdb-load needs DIR");
+        opts.first = 3;
+        return s_baseline_lmdb_load (&opts, argv [2]);
+    }
     if (streq (command, "baseline-zmq")) {
         if (argc < 4)
             return s_usage ("baseline-zmq needs COUNT SIZE");
         opts.first = 4;
         return s_baseline_zmq (&opts, (size_t) atol (argv [2]),
                                (size_t) atol (argv [3]));
+    }
+    if (streq (command, "baseline-reqrep")) {
+        if (argc < 5)
+            return s_usage ("baseline-reqrep needs COUNT REQUEST_BYTES REPLY_BYTES");
+        opts.first = 5;
+        return s_baseline_reqrep (&opts, (size_t) atol (argv [2]),
+                                  (size_t) atol (argv [3]),
+                                  (size_t) atol (argv [4]));
     }
     if (streq (command, "publish-rtt"))
         return s_publish_rtt (&opts);
