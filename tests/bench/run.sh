@@ -682,17 +682,39 @@ note "certcast bench: $(nproc) cores, load average $LOAD0, SCALE=$SCALE, BENCH=$
 awk -v l="$LOAD0" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }' && \
     note "WARNING: this machine is busy (load $LOAD0 on $(nproc) cores): figures will be worse than the programs deserve"
 
-if needs ed25519; then
-    note "== baseline: Ed25519 (OpenSSL EVP through cc_keys_sign / cc_ed25519_verify)"
-    "$BIN/cc_bench" baseline-ed25519 --size 1024 | tee "$WORK/ed25519.out" >&2
+# The Ed25519 baseline is measured before the scenarios and again right
+# after each scenario that is compared with it, and every figure keeps the
+# best it has seen: the host under these cores is shared, and one
+# measurement taken in a slow spell once made catch-up look like 0.89 of
+# the verify rate. A floor is the most the cores have been seen to do.
+ED25519_RUNS=0
+ed25519_measure () {
+    note "== baseline: Ed25519 (OpenSSL EVP through cc_keys_sign / cc_ed25519_verify)${1:+, again after $1}"
+    "$BIN/cc_bench" baseline-ed25519 --size 1024 >"$WORK/ed25519.new" || return 0
+    cat "$WORK/ed25519.new" >&2
+    ED25519_RUNS=$((ED25519_RUNS + 1))
+    if [ -s "$WORK/ed25519.out" ]; then
+        awk 'NR == FNR { best[$1] = $2; next }
+             { if (!($1 in best) || $2 + 0 > best[$1] + 0) best[$1] = $2; order[++n] = $1 }
+             END { for (i = 1; i <= n; i++) print order[i], best[order[i]] }' \
+            "$WORK/ed25519.out" "$WORK/ed25519.new" >"$WORK/ed25519.best"
+        mv "$WORK/ed25519.best" "$WORK/ed25519.out"
+    else
+        mv "$WORK/ed25519.new" "$WORK/ed25519.out"
+    fi
+    rm -f "$WORK/ed25519.new"
+}
+ed25519_record () {
+    local runs="best of $ED25519_RUNS measurements in this run"
     record baseline_ed25519_sign "$(kv sign_per_s "$WORK/ed25519.out")" "ops/s" "" "" info "" \
-        "cc_keys_sign over 1 KiB, one core"
+        "cc_keys_sign over 1 KiB, one core; $runs"
     record baseline_ed25519_verify "$(kv verify_per_s "$WORK/ed25519.out")" "ops/s" "" "" info "" \
-        "cc_ed25519_verify over 1 KiB, one core (fresh EVP_PKEY + EVP_MD_CTX per call, as certcast does)"
+        "cc_ed25519_verify over 1 KiB, one core (fresh EVP_PKEY + EVP_MD_CTX per call, as certcast does); $runs (each scenario compared with it used the best measured before its figure)"
     record baseline_ed25519_verify_all_cores "$(kv verify_all_cores_per_s "$WORK/ed25519.out")" "ops/s" \
         "$(kv verify_per_s "$WORK/ed25519.out")" ed25519_verify info "" \
-        "the same verify on $(kv cores "$WORK/ed25519.out") threads at once, one per core: what these cores give together (ratio: against one core)"
-fi
+        "the same verify on $(kv cores "$WORK/ed25519.out") threads at once, one per core: what these cores give together (ratio: against one core); $runs"
+}
+needs ed25519 && ed25519_measure
 if needs lmdb; then
     note "== baseline: LMDB durable commits (cc_store_write) in $WORK/lmdb"
     "$BIN/cc_bench" baseline-lmdb "$WORK/lmdb" --count "$LMDB_COUNT" --group 1000 \
@@ -783,6 +805,7 @@ fi
 
 if selected catchup; then
     scenario catchup
+    ed25519_measure catchup
     f=$WORK/catchup.out
     rate=""
     start=$(kv start_real_ns "$f"); acked=$(kv acks_done_real_ns "$f"); got=$(kv ack_rows_new "$f")
@@ -817,6 +840,7 @@ fi
 
 if selected alert; then
     scenario alert
+    ed25519_measure alert
     f=$WORK/alert.out
     ms=$(awk '$1 == "acks_done_s" { printf "%.0f", $2 * 1000 }' "$f")
     sign=$(kv sign_per_s "$WORK/ed25519.out"); verify=$(kv verify_per_s "$WORK/ed25519.out")
@@ -838,6 +862,7 @@ fi
 
 if selected ingest; then
     scenario ingest
+    ed25519_measure ingest
     f=$WORK/ingest.out
     verify=$(kv verify_per_s "$WORK/ed25519.out")
     cores_verify=$(awk -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v > 0) printf "%.0f", v * c }')
@@ -848,6 +873,7 @@ fi
 
 if selected ingestlink; then
     scenario ingestlink
+    ed25519_measure ingestlink
     f=$WORK/ingestlink.out
     verify=$(kv verify_per_s "$WORK/ed25519.out")
     cores_verify=$(awk -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v != "") printf "%.0f", v * c }')
@@ -872,6 +898,7 @@ if selected ingestlink; then
         "the same ingest against the most these cores can do: the transport's CPU seconds over the cores plus every ack verified at the faster of cores x one core and both cores at once, never faster than the transport alone (baseline_ingest_transport); ratio 1 is the floor. The target (0.8 x cores x verify = $(awk -v c="$cores_verify" 'BEGIN { printf "%.0f", 0.8 * c }') acks/s) is $( [ -n "$floor" ] && awk -v c="$cores_verify" -v f="$floor" 'BEGIN { if (0.8 * c > f + 0) print "above"; else print "within" }') this floor"
 fi
 
+needs ed25519 && ed25519_record
 record machine_load_at_start "$LOAD0" "" "" "" info "" \
     "1-minute load average before the run, $(nproc) cores: other work on the machine skews every figure"
 record machine_load_at_end "$(cut -d' ' -f1 /proc/loadavg)" "" "" "" info "" "1-minute load average after the run"
