@@ -9,12 +9,15 @@
     signed, not that there was anything to receive.
 
     Layout (see cc_ledger.h):
-        CC_DB_EVIDENCE  SHA-256(SignedAck)                -> SignedAck bytes
+        CC_DB_EVIDENCE_LOG  be64 n -> SignedAck bytes
         CC_DB_ACKS      id '\0' be32 rev, agent(32), status(1)
                         -> be64 received_at, be64 acked_at, be64 ledgered_at,
-                           evidence hash(32)
+                           evidence hash(32), be64 evidence n
         CC_DB_ACKQ      be64 n -> SignedAck bytes (relay: for upstream)
-        CC_DB_META      "ackq.next" (next n, from 1), "ackq.sent" (confirmed)
+        CC_DB_META      "evidence.next", "ackq.next" (next n, from 1),
+                        "ackq.sent" (confirmed)
+        CC_DB_EVIDENCE  SHA-256(SignedAck) -> SignedAck bytes: the evidence
+                        of schema 1's 56-byte rows, read only
     The module keeps no state; everything runs in the caller's transaction.
 */
 
@@ -22,7 +25,8 @@
 
 #define CC_LEDGER_ID_MAX        127     //  advisory id bytes in a row key
 #define CC_LEDGER_MAX_ENTRIES   4096    //  entries in one signed ack
-#define CC_LEDGER_VALUE_SIZE    56
+#define CC_LEDGER_VALUE_SIZE    64
+#define CC_LEDGER_VALUE_SIZE_V1 56      //  schema 1: no evidence number
 #define CC_LEDGER_KEY_MAX       (CC_LEDGER_ID_MAX + 1 + 4 + 32 + 1)
 
 //  Build a row key; returns its size. The id was checked by verify_ack.
@@ -198,11 +202,11 @@ s_held (cc_store_t *store, MDB_txn *txn, const Certcast__AckEntry *entry,
 //  --------------------------------------------------------------------------
 //  Store one verified ack. Everything is MDB_NOOVERWRITE: acks arrive at
 //  least once, and the first evidence for a row is the one that counts.
-//  The evidence is stored with the first row, so an ack that names only
-//  advisories we do not hold leaves nothing behind. The bytes are queued
-//  upstream only when they brought something new - new evidence or a new
-//  row - so an agent resending the same batch does not make the relay
-//  resend it to the national broker.
+//  The evidence is stored only with a new row, so an ack that names only
+//  advisories we do not hold, or only rows we have, leaves nothing behind
+//  and is not queued upstream: an agent resending the same batch does not
+//  make the relay resend it to the national broker. Evidence is numbered,
+//  so each commit appends it to one end of its table.
 
 int
 cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
@@ -217,7 +221,7 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
     assert (new_rows && unknown);
     *new_rows = 0;
     *unknown = 0;
-    MDB_dbi evidence = cc_store_dbi (store, CC_DB_EVIDENCE);
+    MDB_dbi evidence = cc_store_dbi (store, CC_DB_EVIDENCE_LOG);
     MDB_dbi acks = cc_store_dbi (store, CC_DB_ACKS);
     MDB_dbi ackq = cc_store_dbi (store, CC_DB_ACKQ);
     if (evidence == 0 || acks == 0 || ackq == 0)
@@ -225,9 +229,10 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
 
     uint8_t hash [32];
     cc_sha256 (signed_ack, size, hash);
-    MDB_val key = { sizeof (hash), hash };
-    MDB_val value = { size, (void *) signed_ack };
-    bool stored = false, new_evidence = false;
+    //  The number this evidence takes if a row is added
+    uint64_t number = cc_meta_get_u64 (store, txn, "evidence.next");
+    if (number == 0)
+        number = 1;
     int added = 0, rc = 0;
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
@@ -238,13 +243,6 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
             (*unknown)++;
             continue;
         }
-        if (!stored) {
-            rc = mdb_put (txn, evidence, &key, &value, MDB_NOOVERWRITE);
-            if (rc && rc != MDB_KEYEXIST)
-                return rc;
-            new_evidence = rc == 0;
-            stored = true;
-        }
         uint8_t row_key [CC_LEDGER_KEY_MAX];
         uint8_t row_value [CC_LEDGER_VALUE_SIZE];
         MDB_val mkey = {
@@ -254,6 +252,7 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
         cc_be64_put (row_value + 8, (uint64_t) ack->time);
         cc_be64_put (row_value + 16, (uint64_t) now);
         memcpy (row_value + 24, hash, 32);
+        cc_be64_put (row_value + 56, number);
         MDB_val mvalue = { sizeof (row_value), row_value };
         rc = mdb_put (txn, acks, &mkey, &mvalue, MDB_NOOVERWRITE);
         if (rc == 0)
@@ -262,14 +261,27 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
         if (rc != MDB_KEYEXIST)
             return rc;
     }
-    if (queue_upstream && (new_evidence || added > 0)) {
+    if (added == 0)
+        return 0;
+    uint8_t number_key [8];
+    cc_be64_put (number_key, number);
+    MDB_val key = { sizeof (number_key), number_key };
+    MDB_val value = { size, (void *) signed_ack };
+    //  Numbers only grow: MDB_APPEND writes at the end without a search,
+    //  and refuses (MDB_KEYEXIST) rather than misplace one
+    rc = mdb_put (txn, evidence, &key, &value, MDB_APPEND);
+    if (rc == 0)
+        rc = cc_meta_put_u64 (store, txn, "evidence.next", number + 1);
+    if (rc)
+        return rc;
+    if (queue_upstream) {
         uint64_t next = cc_meta_get_u64 (store, txn, "ackq.next");
         uint64_t sent = cc_meta_get_u64 (store, txn, "ackq.sent");
         if (next <= sent)
             next = sent + 1;            //  never queue below the watermark
-        uint8_t number [8];
-        cc_be64_put (number, next);
-        MDB_val qkey = { sizeof (number), number };
+        uint8_t queue_key [8];
+        cc_be64_put (queue_key, next);
+        MDB_val qkey = { sizeof (queue_key), queue_key };
         rc = mdb_put (txn, ackq, &qkey, &value, MDB_NOOVERWRITE);
         if (rc == 0)
             rc = cc_meta_put_u64 (store, txn, "ackq.next", next + 1);
@@ -289,7 +301,8 @@ s_row_decode (const MDB_val *key, const MDB_val *value, cc_ledger_row_t *row)
 {
     const uint8_t *bytes = (const uint8_t *) key->mv_data;
     if (key->mv_size < 39 || key->mv_size > CC_LEDGER_KEY_MAX
-    ||  value->mv_size != CC_LEDGER_VALUE_SIZE)
+    || (value->mv_size != CC_LEDGER_VALUE_SIZE
+    &&  value->mv_size != CC_LEDGER_VALUE_SIZE_V1))
         return false;
     size_t length = key->mv_size - 38;
     if (bytes [length] != '\0' || memchr (bytes, '\0', length))
@@ -305,6 +318,8 @@ s_row_decode (const MDB_val *key, const MDB_val *value, cc_ledger_row_t *row)
     row->acked_at = (int64_t) cc_be64_get (data + 8);
     row->ledgered_at = (int64_t) cc_be64_get (data + 16);
     memcpy (row->evidence, data + 24, 32);
+    if (value->mv_size == CC_LEDGER_VALUE_SIZE)
+        row->evidence_number = cc_be64_get (data + 56);
     return true;
 }
 
@@ -354,17 +369,24 @@ cc_ledger_each (cc_store_t *store, MDB_txn *txn, const char *advisory_id,
 
 
 int
-cc_ledger_evidence (cc_store_t *store, MDB_txn *txn, const uint8_t hash[32],
-                    MDB_val *signed_ack)
+cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
+                    const cc_ledger_row_t *row, MDB_val *signed_ack)
 {
     assert (store);
     assert (txn);
-    assert (hash);
+    assert (row);
     assert (signed_ack);
-    MDB_dbi dbi = cc_store_dbi (store, CC_DB_EVIDENCE);
+    uint8_t number [8];
+    cc_be64_put (number, row->evidence_number);
+    MDB_val key = { sizeof (number), number };
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_EVIDENCE_LOG);
+    if (row->evidence_number == 0) {
+        key.mv_size = 32;
+        key.mv_data = (void *) row->evidence;
+        dbi = cc_store_dbi (store, CC_DB_EVIDENCE);
+    }
     if (dbi == 0)
         return MDB_NOTFOUND;
-    MDB_val key = { 32, (void *) hash };
     return mdb_get (txn, dbi, &key, signed_ack);
 }
 
@@ -522,8 +544,7 @@ s_ledger_test_row (const cc_ledger_row_t *row, void *arg)
     assert (row->revision >= 1);
     //  The row points at evidence that hashes to its key
     MDB_val evidence;
-    assert (cc_ledger_evidence (rows->store, rows->txn, row->evidence,
-                                &evidence) == 0);
+    assert (cc_ledger_evidence (rows->store, rows->txn, row, &evidence) == 0);
     uint8_t hash [32];
     cc_sha256 ((const uint8_t *) evidence.mv_data, evidence.mv_size, hash);
     assert (memcmp (hash, row->evidence, 32) == 0);
@@ -624,16 +645,55 @@ s_ledger_test_put (cc_store_t *store, cc_keys_t *keys, const char **ids,
     return test;
 }
 
-static bool
-s_ledger_test_has_evidence (cc_store_t *store, const uint8_t hash [32])
+//  Signed acks kept as evidence since schema 2
+static size_t
+s_ledger_test_evidence_count (cc_store_t *store)
 {
     MDB_txn *txn;
     assert (cc_store_read (store, &txn) == 0);
-    MDB_val evidence;
-    int rc = cc_ledger_evidence (store, txn, hash, &evidence);
-    assert (rc == 0 || rc == MDB_NOTFOUND);
+    MDB_stat stat;
+    assert (mdb_stat (txn, cc_store_dbi (store, CC_DB_EVIDENCE_LOG), &stat) == 0);
     mdb_txn_abort (txn);
-    return rc == 0;
+    return stat.ms_entries;
+}
+
+typedef struct {
+    cc_store_t *store;
+    cc_keys_t *keys;
+    const char *id;
+} s_ledger_test_v1_t;
+
+//  A row and its evidence as schema 1 wrote them: 56 bytes, the evidence
+//  under its hash
+static int
+s_ledger_test_v1_batch (MDB_txn *txn, void *arg)
+{
+    s_ledger_test_v1_t *v1 = (s_ledger_test_v1_t *) arg;
+    const char *ids [] = { v1->id };
+    size_t size;
+    uint8_t *bytes = s_test_signed_ack (v1->keys, ids, 1, 1,
+                                        CERTCAST__ACK_STATUS__RECEIVED, 9,
+                                        false, &size);
+    uint8_t hash [32];
+    cc_sha256 (bytes, size, hash);
+    MDB_val key = { sizeof (hash), hash }, value = { size, bytes };
+    int rc = mdb_put (txn, cc_store_dbi (v1->store, CC_DB_EVIDENCE), &key,
+                      &value, 0);
+    uint8_t row_key [CC_LEDGER_KEY_MAX];
+    uint8_t row_value [CC_LEDGER_VALUE_SIZE_V1];
+    MDB_val mkey = {
+        s_row_key (row_key, v1->id, 1, cc_keys_sign_public (v1->keys),
+                   CERTCAST__ACK_STATUS__RECEIVED), row_key };
+    cc_be64_put (row_value, 1000);
+    cc_be64_put (row_value + 8, 2000);
+    cc_be64_put (row_value + 16, 5000);
+    memcpy (row_value + 24, hash, 32);
+    MDB_val mvalue = { sizeof (row_value), row_value };
+    if (rc == 0)
+        rc = mdb_put (txn, cc_store_dbi (v1->store, CC_DB_ACKS), &mkey,
+                      &mvalue, 0);
+    free (bytes);
+    return rc;
 }
 
 //  An ack entry for an advisory the store does not hold is no receipt:
@@ -645,20 +705,21 @@ s_ledger_test_unknown (cc_store_t *store, cc_keys_t *keys)
     uint8_t hash [32];
     s_ledger_test_hold (store, "PK-20", 1);
     size_t queued = s_ledger_test_peek (store, 8).count;
+    size_t kept = s_ledger_test_evidence_count (store);
     //  PK-9 was never held; PK-20 is
     const char *mixed [] = { "PK-9", "PK-20" };
     s_ledger_test_t test = s_ledger_test_put (store, keys, mixed, 2, 1, hash);
     assert (test.new_rows == 1 && test.unknown == 1);
     assert (s_ledger_test_count (store, "PK-9", key) == 0);
     assert (s_ledger_test_count (store, "PK-20", key) == 1);
-    assert (s_ledger_test_has_evidence (store, hash));
+    assert (s_ledger_test_evidence_count (store) == kept + 1);
     assert (s_ledger_test_peek (store, 8).count == (int) queued + 1);
     //  PK-20 revision 2 does not exist here: nothing is stored or queued
     const char *newer [] = { "PK-20" };
     test = s_ledger_test_put (store, keys, newer, 1, 2, hash);
     assert (test.new_rows == 0 && test.unknown == 1);
     assert (s_ledger_test_count (store, "PK-20", key) == 1);
-    assert (!s_ledger_test_has_evidence (store, hash));
+    assert (s_ledger_test_evidence_count (store) == kept + 1);
     assert (s_ledger_test_peek (store, 8).count == (int) queued + 1);
     //  An older revision than the one held was replaced here: a receipt
     s_ledger_test_hold (store, "PK-20", 3);
@@ -783,10 +844,35 @@ cc_ledger_test (bool verbose)
     assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
     assert (test.new_rows == 3);
 
-    //  The same ack again is harmless: no rows, nothing queued
+    assert (s_ledger_test_evidence_count (store) == 1);
+
+    //  The same ack again is harmless: no rows, nothing queued or kept;
+    //  and so is the same ack signed anew (another nonce): its rows have
+    //  their evidence already
     assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
     assert (test.new_rows == 0);
     assert (s_ledger_test_peek (store, 10).count == 1);
+    size_t resigned_size;
+    uint8_t *resigned = s_test_signed_ack (agent, ids, 3, 1,
+                                           CERTCAST__ACK_STATUS__RECEIVED,
+                                           11, false, &resigned_size);
+    Certcast__Ack *resigned_ack = cc_ledger_verify_ack (
+        resigned, resigned_size, NULL, &code, &reason);
+    assert (resigned_ack);
+    s_ledger_test_t resend = { store, resigned, resigned_size, resigned_ack,
+                               true, -1, 0, 0 };
+    assert (cc_store_write (store, s_ledger_test_batch, &resend) == 0);
+    assert (resend.new_rows == 0);
+    assert (s_ledger_test_peek (store, 10).count == 1);
+    assert (s_ledger_test_evidence_count (store) == 1);
+    certcast__ack__free_unpacked (resigned_ack, NULL);
+    free (resigned);
+
+    //  A schema 1 row (its evidence under its hash) reads as any other,
+    //  evidence included (s_ledger_test_row checks it hashes to the row)
+    s_ledger_test_v1_t v1 = { store, agent, "PK-OLD" };
+    assert (cc_store_write (store, s_ledger_test_v1_batch, &v1) == 0);
+    assert (s_ledger_test_count (store, "PK-OLD", cc_keys_sign_public (agent)) == 1);
 
     //  A later status for one advisory is a new row and a new queue entry
     size_t applied_size;
@@ -806,7 +892,7 @@ cc_ledger_test (bool verbose)
     store = cc_store_new (base, 0);
     assert (store);
     const uint8_t *agent_key = cc_keys_sign_public (agent);
-    assert (s_ledger_test_count (store, NULL, agent_key) == 4);
+    assert (s_ledger_test_count (store, NULL, agent_key) == 5);  //  PK-1 twice, PK-10, PK-2, PK-OLD
     assert (s_ledger_test_count (store, "PK-1", agent_key) == 2);
     assert (s_ledger_test_count (store, "PK-10", agent_key) == 1);
     assert (s_ledger_test_count (store, "PK-2", agent_key) == 1);

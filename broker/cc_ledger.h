@@ -1,14 +1,20 @@
 /*  cc_ledger.h - the acknowledgement ledger (Rule 26 evidence).
 
-    The ledger keeps every signed ack as evidence (CC_DB_EVIDENCE, keyed by
-    SHA-256 of the SignedAck bytes) and one row per (advisory id, revision,
-    agent, status) pointing at it (CC_DB_ACKS). Row key:
+    The ledger keeps every signed ack that brought a new row as evidence
+    (CC_DB_EVIDENCE_LOG, numbered in the order it was ledgered) and one row
+    per (advisory id, revision, agent, status) pointing at it (CC_DB_ACKS).
+    Row key:
         advisory id, '\0', be32 revision, agent sign key (32), status (1)
-    Row value (cc_ledger_row_t packed, 56 bytes):
+    Row value (64 bytes):
         be64 received_at, be64 acked_at (signed ack time), be64 ledgered_at,
-        evidence hash (32)
+        evidence hash (32: SHA-256 of the SignedAck bytes), be64 evidence
+        number
     Rows are written with MDB_NOOVERWRITE: an ack repeated at-least-once is
-    harmless and the first evidence is kept.
+    harmless and the first evidence is kept. Rows of schema 1 (56 bytes,
+    no number) name their evidence by hash in CC_DB_EVIDENCE, and are read
+    as ever; evidence is numbered since schema 2 because a hash key puts
+    each ack's evidence on a B-tree leaf of its own, so a commit of N acks
+    wrote about N pages.
 
     A relay also queues each ledgered SignedAck in CC_DB_ACKQ for upstream,
     and the upstream watermark "ackq.sent" in CC_DB_META says how far the
@@ -26,6 +32,7 @@ typedef struct {
     int64_t acked_at;           //  time in the signed ack
     int64_t ledgered_at;        //  when this ledger committed the row
     uint8_t evidence [32];      //  SHA-256 of the SignedAck bytes
+    uint64_t evidence_number;   //  in CC_DB_EVIDENCE_LOG; 0: by hash (schema 1)
 } cc_ledger_row_t;
 
 //  Verify signed_ack bytes: decodes SignedAck and Ack (bounded), checks
@@ -51,14 +58,16 @@ Certcast__Ack *
                                  const uint8_t *expected_agent, int *code,
                                  const char **reason) CC_WUR;
 
-//  Store one verified signed ack: the evidence and one row per entry
-//  that names an advisory this store holds (CC_DB_ADVISORIES: that id at
-//  that revision or a later one). An entry for any other advisory is no
-//  receipt of anything sent from here: it gets no row, and is counted in
-//  *unknown; an ack with no other entry is not stored or queued at all.
-//  `ack` is the already-verified decode of the same bytes. Sets *new_rows
-//  to how many rows were not already present. If queue_upstream, also
-//  appends the bytes to CC_DB_ACKQ. 0 or LMDB error.
+//  Store one verified signed ack: one row per entry that names an
+//  advisory this store holds (CC_DB_ADVISORIES: that id at that revision
+//  or a later one) and is not in the ledger yet, and the ack as their
+//  evidence. An entry for any other advisory is no receipt of anything
+//  sent from here: it gets no row, and is counted in *unknown. An ack that
+//  adds no row (all unknown, or a resend, even signed anew) is not stored
+//  or queued at all: the rows it names have their evidence. `ack` is the
+//  already-verified decode of the same bytes. Sets *new_rows to how many
+//  rows were added. If queue_upstream and rows were added, also appends
+//  the bytes to CC_DB_ACKQ. 0 or LMDB error.
 int
     cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
                    size_t size, const Certcast__Ack *ack, int64_t now,
@@ -73,7 +82,7 @@ int
 //  Evidence bytes for a row. 0, MDB_NOTFOUND or LMDB error.
 int
     cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
-                        const uint8_t hash[32], MDB_val *signed_ack);
+                        const cc_ledger_row_t *row, MDB_val *signed_ack);
 
 //  Upstream queue: up to max entries after watermark "ackq.sent" and
 //  after `after` (a confirmation not yet committed; 0: none), each

@@ -24,7 +24,10 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#define CC_STORE_SCHEMA       1
+//  2: ledger rows of 64 bytes, new evidence in evidence_log (cc_ledger.c).
+//  A writer stamps an older store with it as it opens it: rows of either
+//  size are read, and a binary older than the stamp refuses to write.
+#define CC_STORE_SCHEMA       2
 #define CC_STORE_MAPSIZE      ((size_t) 64 * 1024 * 1024)
 #define CC_STORE_MAXREADERS   126
 #define CC_STORE_MAX_GROWTHS  8
@@ -40,7 +43,7 @@ struct _cc_store_t {
 //  Database names, in cc_db_t order. Names are part of the on-disk format.
 static const char *s_db_names [CC_DB_COUNT] = {
     "meta", "log", "heads", "advisories", "acks", "evidence", "ackq",
-    "roster", "seen", "inbox", "cursors", "outbox", "handoff"
+    "roster", "seen", "inbox", "cursors", "outbox", "handoff", "evidence_log"
 };
 
 
@@ -95,11 +98,11 @@ s_open_dbis (cc_store_t *self)
     }
     if (rc == 0 && !self->readonly) {
         uint64_t schema = cc_meta_get_u64 (self, txn, "schema");
-        if (schema == 0)
-            rc = cc_meta_put_u64 (self, txn, "schema", CC_STORE_SCHEMA);
-        else
         if (schema > CC_STORE_SCHEMA)
             rc = MDB_VERSION_MISMATCH;
+        else
+        if (schema < CC_STORE_SCHEMA)
+            rc = cc_meta_put_u64 (self, txn, "schema", CC_STORE_SCHEMA);
     }
     if (rc) {
         mdb_txn_abort (txn);
@@ -477,6 +480,26 @@ s_test_batch (MDB_txn *txn, void *arg)
     return batch->fail? -1: 0;
 }
 
+typedef struct {
+    cc_store_t *store;
+    uint64_t schema;
+} s_test_stamp_t;
+
+static int
+s_test_stamp_batch (MDB_txn *txn, void *arg)
+{
+    s_test_stamp_t *stamp = (s_test_stamp_t *) arg;
+    return cc_meta_put_u64 (stamp->store, txn, "schema", stamp->schema);
+}
+
+//  Stamps the store's schema as another version would have
+static void
+s_test_stamp (cc_store_t *store, uint64_t schema)
+{
+    s_test_stamp_t stamp = { store, schema };
+    assert (cc_store_write (store, s_test_stamp_batch, &stamp) == 0);
+}
+
 //  Every record in [first, first+count) present with its fill byte
 static bool
 s_test_records_ok (cc_store_t *store, uint32_t first, uint32_t count,
@@ -567,6 +590,26 @@ cc_store_test (bool verbose)
     assert (cc_meta_get_u64 (store, txn, "test.last") == 3);
     assert (cc_meta_get_u64 (store, txn, "schema") == CC_STORE_SCHEMA);
     mdb_txn_abort (txn);
+
+    //  A store of an older schema is stamped with ours when a writer
+    //  opens it; a writer refuses one of a newer schema, a reader opens it
+    s_test_stamp (store, 1);
+    cc_store_destroy (&store);
+    store = cc_store_new (dir, 0);
+    assert (store);
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_meta_get_u64 (store, txn, "schema") == CC_STORE_SCHEMA);
+    mdb_txn_abort (txn);
+    char *newer = zsys_sprintf ("%s/newer", base);
+    cc_store_t *future = cc_store_new (newer, 0);
+    assert (future);
+    s_test_stamp (future, CC_STORE_SCHEMA + 1);
+    cc_store_destroy (&future);
+    assert (cc_store_new (newer, 0) == NULL);
+    future = cc_store_new (newer, CC_STORE_READONLY);
+    assert (future);
+    cc_store_destroy (&future);
+    zstr_free (&newer);
 
     //  Map growth: 80 x 1 MiB in batches of 8 overflows the 64 MiB map
     size_t mib = 1024 * 1024;

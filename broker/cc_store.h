@@ -29,7 +29,7 @@ typedef enum {
     CC_DB_HEADS,          //  stream -> be64 head
     CC_DB_ADVISORIES,     //  advisory id -> be32 revision + encoded Signed
     CC_DB_ACKS,           //  ledger row key -> ledger row value
-    CC_DB_EVIDENCE,       //  SHA-256(SignedAck) -> encoded SignedAck
+    CC_DB_EVIDENCE,       //  SHA-256(SignedAck) -> encoded SignedAck (schema 1)
     CC_DB_ACKQ,           //  be64 n -> encoded SignedAck (to forward upstream)
     CC_DB_ROSTER,         //  sign key(32) -> encoded RosterEntry
     CC_DB_SEEN,           //  sign key(32) -> be64 last seen (unix seconds)
@@ -37,6 +37,7 @@ typedef enum {
     CC_DB_CURSORS,        //  agent: stream -> be64 last committed seq
     CC_DB_OUTBOX,         //  agent: be64 nonce -> encoded SignedAck
     CC_DB_HANDOFF,        //  agent: be64 n -> inbox key awaiting hand-over
+    CC_DB_EVIDENCE_LOG,   //  be64 n -> encoded SignedAck (schema 2 on)
     CC_DB_COUNT
 } cc_db_t;
 
