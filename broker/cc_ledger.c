@@ -14,8 +14,7 @@
                         -> be64 received_at, be64 acked_at, be64 ledgered_at,
                            evidence hash(32), be64 evidence n
         CC_DB_ACKQ      be64 n -> SignedAck bytes (relay: for upstream)
-        CC_DB_META      "evidence.next", "ackq.next" (next n, from 1),
-                        "ackq.sent" (confirmed)
+        CC_DB_META      "ackq.next" (next n, from 1), "ackq.sent" (confirmed)
         CC_DB_EVIDENCE  SHA-256(SignedAck) -> SignedAck bytes: the evidence
                         of schema 1's 56-byte rows, read only
     The module keeps no state; everything runs in the caller's transaction.
@@ -200,6 +199,26 @@ s_held (cc_store_t *store, MDB_txn *txn, const Certcast__AckEntry *entry,
 
 
 //  --------------------------------------------------------------------------
+//  The number after the last evidence kept, from 1.
+
+static int
+s_evidence_next (MDB_txn *txn, MDB_dbi evidence, uint64_t *number)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, evidence, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    rc = mdb_cursor_get (cursor, &key, &value, MDB_LAST);
+    mdb_cursor_close (cursor);
+    *number = 1;
+    if (rc == 0 && key.mv_size == 8)
+        *number = cc_be64_get ((const uint8_t *) key.mv_data) + 1;
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Store one verified ack. Everything is MDB_NOOVERWRITE: acks arrive at
 //  least once, and the first evidence for a row is the one that counts.
 //  The evidence is stored only with a new row, so an ack that names only
@@ -229,11 +248,13 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
 
     uint8_t hash [32];
     cc_sha256 (signed_ack, size, hash);
-    //  The number this evidence takes if a row is added
-    uint64_t number = cc_meta_get_u64 (store, txn, "evidence.next");
-    if (number == 0)
-        number = 1;
-    int added = 0, rc = 0;
+    //  The number this evidence takes if a row is added: the table's own
+    //  last key says it, so no counter can disagree with it
+    uint64_t number = 0;
+    int rc = s_evidence_next (txn, evidence, &number);
+    if (rc)
+        return rc;
+    int added = 0;
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
         bool held = false;
@@ -270,8 +291,6 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
     //  Numbers only grow: MDB_APPEND writes at the end without a search,
     //  and refuses (MDB_KEYEXIST) rather than misplace one
     rc = mdb_put (txn, evidence, &key, &value, MDB_APPEND);
-    if (rc == 0)
-        rc = cc_meta_put_u64 (store, txn, "evidence.next", number + 1);
     if (rc)
         return rc;
     if (queue_upstream) {
