@@ -28,6 +28,7 @@
 //  A writer stamps an older store with it as it opens it: rows of either
 //  size are read, and a binary older than the stamp refuses to write.
 #define CC_STORE_SCHEMA       2
+#define CC_STORE_ENEWER       (-1)    //  s_open_dbis: a newer schema, said
 #define CC_STORE_MAPSIZE      ((size_t) 64 * 1024 * 1024)
 #define CC_STORE_MAXREADERS   126
 #define CC_STORE_MAX_GROWTHS  8
@@ -98,8 +99,12 @@ s_open_dbis (cc_store_t *self)
     }
     if (rc == 0 && !self->readonly) {
         uint64_t schema = cc_meta_get_u64 (self, txn, "schema");
-        if (schema > CC_STORE_SCHEMA)
-            rc = MDB_VERSION_MISMATCH;
+        if (schema > CC_STORE_SCHEMA) {
+            zsys_error ("store %s: written by a newer certcast (schema %"
+                        PRIu64 "; this one writes up to %d): not opened",
+                        self->dir, schema, CC_STORE_SCHEMA);
+            rc = CC_STORE_ENEWER;
+        }
         else
         if (schema < CC_STORE_SCHEMA)
             rc = cc_meta_put_u64 (self, txn, "schema", CC_STORE_SCHEMA);
@@ -164,10 +169,14 @@ cc_store_open (const char *dir, int flags, size_t initial_mapsize)
         if (info.me_mapsize < mapsize)
             rc = mdb_env_set_mapsize (self->env, mapsize);
     }
-    if (rc == 0)
+    bool said = false;          //  s_open_dbis said why itself
+    if (rc == 0) {
         rc = s_open_dbis (self);
+        said = rc == CC_STORE_ENEWER;
+    }
     if (rc) {
-        zsys_error ("store %s: %s", dir, mdb_strerror (rc));
+        if (!said)
+            zsys_error ("store %s: %s", dir, mdb_strerror (rc));
         cc_store_destroy (&self);
         return NULL;
     }
