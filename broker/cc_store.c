@@ -26,7 +26,8 @@
 
 //  2: ledger rows of 64 bytes, new evidence in evidence_log (cc_ledger.c).
 //  A writer stamps an older store with it as it opens it: rows of either
-//  size are read, and a binary older than the stamp refuses to write.
+//  size are read. A store stamped newer than this is refused (writers of
+//  schema 1 refused it too; their readers did not check).
 #define CC_STORE_SCHEMA       2
 #define CC_STORE_ENEWER       (-1)    //  s_open_dbis: a newer schema, said
 #define CC_STORE_MAPSIZE      ((size_t) 64 * 1024 * 1024)
