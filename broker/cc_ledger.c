@@ -212,9 +212,13 @@ s_evidence_next (MDB_txn *txn, MDB_dbi evidence, uint64_t *number)
     rc = mdb_cursor_get (cursor, &key, &value, MDB_LAST);
     mdb_cursor_close (cursor);
     *number = 1;
-    if (rc == 0 && key.mv_size == 8)
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc == 0 && key.mv_size != 8)
+        return MDB_CORRUPTED;   //  not our table: never guess a number
+    if (rc == 0)
         *number = cc_be64_get ((const uint8_t *) key.mv_data) + 1;
-    return rc == MDB_NOTFOUND? 0: rc;
+    return rc;
 }
 
 
@@ -406,7 +410,13 @@ cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
     }
     if (dbi == 0)
         return MDB_NOTFOUND;
-    return mdb_get (txn, dbi, &key, signed_ack);
+    int rc = mdb_get (txn, dbi, &key, signed_ack);
+    if (rc)
+        return rc;
+    //  Evidence is what the row says it is, or it is no evidence
+    uint8_t hash [32];
+    cc_sha256 ((const uint8_t *) signed_ack->mv_data, signed_ack->mv_size, hash);
+    return CRYPTO_memcmp (hash, row->evidence, 32) == 0? 0: MDB_CORRUPTED;
 }
 
 
@@ -715,6 +725,155 @@ s_ledger_test_v1_batch (MDB_txn *txn, void *arg)
     return rc;
 }
 
+//  Two puts in one transaction, as an engine cycle makes them
+static int
+s_ledger_test_pair_batch (MDB_txn *txn, void *arg)
+{
+    s_ledger_test_t *pair = (s_ledger_test_t *) arg;
+    for (int index = 0; index < 2; index++) {
+        int rc = cc_ledger_put (pair [index].store, txn, pair [index].bytes,
+                                pair [index].size, pair [index].ack, 5000,
+                                true, &pair [index].new_rows,
+                                &pair [index].unknown);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+//  The evidence number and hash of `agent`'s row for id with status
+typedef struct {
+    const char *id;
+    int status;
+    const uint8_t *agent;
+    uint64_t number;
+    cc_ledger_row_t row;
+} s_ledger_test_find_t;
+
+static void
+s_ledger_test_find_row (const cc_ledger_row_t *row, void *arg)
+{
+    s_ledger_test_find_t *find = (s_ledger_test_find_t *) arg;
+    if (row->status == find->status && memcmp (row->agent, find->agent, 32) == 0) {
+        find->number = row->evidence_number;
+        find->row = *row;
+    }
+}
+
+static uint64_t
+s_ledger_test_number (cc_store_t *store, const char *id, int status,
+                      const uint8_t *agent)
+{
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    s_ledger_test_find_t find;
+    memset (&find, 0, sizeof find);
+    find.id = id;
+    find.status = status;
+    find.agent = agent;
+    assert (cc_ledger_each (store, txn, id, s_ledger_test_find_row, &find) == 0);
+    mdb_txn_abort (txn);
+    return find.number;
+}
+
+typedef struct {
+    cc_store_t *store;
+    const uint8_t *hash;
+} s_ledger_test_forge_t;
+
+//  Other bytes under a schema 1 row's evidence hash
+static int
+s_ledger_test_forge_batch (MDB_txn *txn, void *arg)
+{
+    s_ledger_test_forge_t *forge = (s_ledger_test_forge_t *) arg;
+    MDB_val key = { 32, (void *) forge->hash };
+    MDB_val value = { 6, (void *) "forged" };
+    return mdb_put (txn, cc_store_dbi (forge->store, CC_DB_EVIDENCE), &key,
+                    &value, 0);
+}
+
+//  Acks of one cycle get consecutive evidence numbers; an ack that adds a
+//  row beside one already ledgered leaves the old row its own evidence.
+static void
+s_ledger_test_numbers (cc_store_t *store, cc_keys_t *keys)
+{
+    const uint8_t *key = cc_keys_sign_public (keys);
+    s_ledger_test_hold (store, "PK-30", 1);
+    s_ledger_test_hold (store, "PK-31", 1);
+    s_ledger_test_hold (store, "PK-32", 1);
+    size_t kept = s_ledger_test_evidence_count (store);
+    const char *first_ids [] = { "PK-30" }, *second_ids [] = { "PK-31" };
+    s_ledger_test_t pair [2];
+    const char **ids [2] = { first_ids, second_ids };
+    uint8_t *bytes [2];
+    int code;
+    const char *reason;
+    for (int index = 0; index < 2; index++) {
+        size_t size;
+        bytes [index] = s_test_signed_ack (keys, ids [index], 1, 1,
+                                           CERTCAST__ACK_STATUS__RECEIVED,
+                                           40 + (uint64_t) index, false, &size);
+        Certcast__Ack *ack = cc_ledger_verify_ack (bytes [index], size, NULL,
+                                                   &code, &reason);
+        assert (ack);
+        s_ledger_test_t entry = { store, bytes [index], size, ack, true, 0, 0, 0 };
+        pair [index] = entry;
+    }
+    assert (cc_store_write (store, s_ledger_test_pair_batch, pair) == 0);
+    assert (pair [0].new_rows == 1 && pair [1].new_rows == 1);
+    assert (s_ledger_test_evidence_count (store) == kept + 2);
+    uint64_t first = s_ledger_test_number (store, "PK-30",
+                                           CERTCAST__ACK_STATUS__RECEIVED, key);
+    uint64_t second = s_ledger_test_number (store, "PK-31",
+                                            CERTCAST__ACK_STATUS__RECEIVED, key);
+    assert (first > 0 && second == first + 1);
+    for (int index = 0; index < 2; index++) {
+        certcast__ack__free_unpacked ((Certcast__Ack *) pair [index].ack, NULL);
+        free (bytes [index]);
+    }
+    //  PK-31 again with PK-32: one new row, evidence number second + 1;
+    //  PK-31's row keeps the evidence it had
+    const char *partial [] = { "PK-31", "PK-32" };
+    size_t size;
+    uint8_t *both = s_test_signed_ack (keys, partial, 2, 1,
+                                       CERTCAST__ACK_STATUS__RECEIVED, 42,
+                                       false, &size);
+    Certcast__Ack *ack = cc_ledger_verify_ack (both, size, NULL, &code, &reason);
+    assert (ack);
+    s_ledger_test_t test = { store, both, size, ack, true, 0, 0, 0 };
+    assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
+    assert (test.new_rows == 1);
+    assert (s_ledger_test_number (store, "PK-32", CERTCAST__ACK_STATUS__RECEIVED,
+                                  key) == second + 1);
+    assert (s_ledger_test_number (store, "PK-31", CERTCAST__ACK_STATUS__RECEIVED,
+                                  key) == second);
+    assert (s_ledger_test_evidence_count (store) == kept + 3);
+    certcast__ack__free_unpacked (ack, NULL);
+    free (both);
+
+    //  Evidence that does not hash to its row is refused, not returned
+    s_ledger_test_v1_t v1 = { store, keys, "PK-BAD" };
+    assert (cc_store_write (store, s_ledger_test_v1_batch, &v1) == 0);
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    s_ledger_test_find_t find;
+    memset (&find, 0, sizeof find);
+    find.id = "PK-BAD";
+    find.status = CERTCAST__ACK_STATUS__RECEIVED;
+    find.agent = key;
+    assert (cc_ledger_each (store, txn, "PK-BAD", s_ledger_test_find_row,
+                            &find) == 0);
+    MDB_val evidence;
+    assert (cc_ledger_evidence (store, txn, &find.row, &evidence) == 0);
+    mdb_txn_abort (txn);
+    s_ledger_test_forge_t forge = { store, find.row.evidence };
+    assert (cc_store_write (store, s_ledger_test_forge_batch, &forge) == 0);
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_ledger_evidence (store, txn, &find.row, &evidence)
+            == MDB_CORRUPTED);
+    mdb_txn_abort (txn);
+}
+
 //  An ack entry for an advisory the store does not hold is no receipt:
 //  no row, counted, and the ack's other entries still stand.
 static void
@@ -974,6 +1133,7 @@ cc_ledger_test (bool verbose)
 
     cc_keys_t *third_agent = cc_keys_generate ();
     s_ledger_test_unknown (store, third_agent);
+    s_ledger_test_numbers (store, third_agent);
     cc_keys_destroy (&third_agent);
     cc_store_destroy (&store);
 

@@ -79,7 +79,9 @@ int
     cc_ledger_each (cc_store_t *store, MDB_txn *txn, const char *advisory_id,
                     cc_ledger_row_fn *fn, void *arg);
 
-//  Evidence bytes for a row. 0, MDB_NOTFOUND or LMDB error.
+//  Evidence bytes for a row, checked against the row's hash. 0,
+//  MDB_NOTFOUND, MDB_CORRUPTED (bytes that do not hash to the row's) or
+//  LMDB error.
 int
     cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
                         const cc_ledger_row_t *row, MDB_val *signed_ack);

@@ -769,7 +769,7 @@ if selected e2e; then
     rm -rf "$WORK/lmdbload"
     loaded=$WORK/lmdbload.out
     record baseline_lmdb_loaded_commit_p50 "$(kv loaded_commit_p50_ms "$loaded")" ms "" "" info "" \
-        "one durable commit while $writers writers (each its own environment, as each daemon and agent) commit $E2E_RATE times a second each; p99 $(kv loaded_commit_p99_ms "$loaded") ms"
+        "one durable commit while $writers writers (each its own environment, as each daemon and agent) commit $E2E_RATE times a second each; p99 $(kv loaded_commit_p99_ms "$loaded") ms; the latest any commit started after it was due: $(kv schedule_late_max_ms "$loaded") ms"
     floor=$(awk -v p="$(kv loaded_commit_p50_ms "$loaded")" 'BEGIN { if (p != "") printf "%.3f", 3 * p }')
     record e2e_inbox_p50 "$(kv inbox_p50_ms "$f")" ms "$floor" "3 x loaded_commit_p50" le 2 \
         "publish sent to agent inbox committed (its spool temp file created, seen by inotify), $E2E_COUNT advisories at $E2E_RATE/s (achieved ${achieved:-?}/s), $E2E_AGENTS agents behind one relay; ${n:-0}/${want:-?} deliveries seen. Baseline: three durable commits in series (national, relay, agent), the floor of any design that commits at every hop, each at its p50 under the scenario's least disk load ($writers writers at $E2E_RATE/s, measured after it); on the idle disk three commits take $(awk -v p="$(kv commit_p50_ms "$WORK/lmdb.out")" 'BEGIN { if (p != "") printf "%.3f", 3 * p }') ms"

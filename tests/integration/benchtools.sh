@@ -21,7 +21,8 @@
 #    writers of 20 commits at 200/s each; every one of the 60 commits is
 #    timed and none failed, the open-loop schedule held (the run took at
 #    least the 19 intervals), and each writer's environment holds its 20
-#    rows. Zero writers: exit 2 with the reason, nothing created.
+#    rows. Zero writers: exit 2 with the reason, nothing created; a DIR
+#    it cannot create: exit 1, one line, no figures.
 # 6. cc_bench baseline-reqrep (ack ingest's transport floor): 500
 #    requests of 156 B, 64 outstanding, all answered with 8 B replies; it
 #    reports the process's CPU time. Missing sizes: exit 2.
@@ -92,7 +93,8 @@ kv () { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 [ "$(kv loaded_commit_n "$T/load.out")" = 60 ] || fail "timed $(kv loaded_commit_n "$T/load.out") commits, not 60"
 [ "$(kv failures "$T/load.out")" = 0 ] || fail "$(kv failures "$T/load.out") commits failed"
 awk '$1 == "loaded_commit_p50_ms" && $2 > 0 { p = 1 } $1 == "elapsed_s" && $2 >= 0.095 { e = 1 }
-     END { exit !(p && e) }' "$T/load.out" || fail "implausible figures: $(tr '\n' ' ' <"$T/load.out")"
+     $1 == "schedule_late_max_ms" && $2 >= 0 { l = 1 }
+     END { exit !(p && e && l) }' "$T/load.out" || fail "implausible figures: $(tr '\n' ' ' <"$T/load.out")"
 for writer in 0 1 2; do
     rows=$(mdb_stat -s log "$T/load/writer-$writer" 2>/dev/null | awk '/Entries:/ { print $2 }')
     [ "$rows" = 20 ] || fail "writer $writer's environment holds '$rows' rows, not 20"
@@ -100,6 +102,10 @@ done
 "$CC_BIN/cc_bench" baseline-lmdb-load "$T/load-none" --writers 0 >"$T/none.out" 2>"$T/none.err"; status=$?
 [ $status = 2 ] || fail "--writers 0 exited $status, not 2"
 [ "$(wc -l <"$T/none.err")" -le 2 ] && [ ! -e "$T/load-none" ] || fail "--writers 0: $(cat "$T/none.err"); created: $(ls "$T/load-none" 2>&1)"
+"$CC_BIN/cc_bench" baseline-lmdb-load "$T/plain-file/load" --writers 1 --commits 1 \
+    >"$T/nodir.out" 2>"$T/nodir.err"; status=$?
+[ $status = 1 ] && [ "$(wc -l <"$T/nodir.err")" = 1 ] && [ ! -s "$T/nodir.out" ] \
+    || fail "a DIR it cannot create: exit $status, $(cat "$T/nodir.err") $(cat "$T/nodir.out")"
 
 say "6. cc_bench baseline-reqrep: 500 requests, window 64"
 "$CC_BIN/cc_bench" baseline-reqrep 500 156 8 --window 64 >"$T/reqrep.out" \
