@@ -253,12 +253,10 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
     uint8_t hash [32];
     cc_sha256 (signed_ack, size, hash);
     //  The number this evidence takes if a row is added: the table's own
-    //  last key says it, so no counter can disagree with it
+    //  last key says it, so no counter can disagree with it. Looked up at
+    //  the first held entry: an ack of unknowns needs none.
     uint64_t number = 0;
-    int rc = s_evidence_next (txn, evidence, &number);
-    if (rc)
-        return rc;
-    int added = 0;
+    int added = 0, rc = 0;
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
         bool held = false;
@@ -268,6 +266,8 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
             (*unknown)++;
             continue;
         }
+        if (number == 0 && (rc = s_evidence_next (txn, evidence, &number)))
+            return rc;
         uint8_t row_key [CC_LEDGER_KEY_MAX];
         uint8_t row_value [CC_LEDGER_VALUE_SIZE];
         MDB_val mkey = {

@@ -770,9 +770,10 @@ if selected e2e; then
     loaded=$WORK/lmdbload.out
     record baseline_lmdb_loaded_commit_p50 "$(kv loaded_commit_p50_ms "$loaded")" ms "" "" info "" \
         "one durable commit while $writers writers (each its own environment, as each daemon and agent) commit $E2E_RATE times a second each; p99 $(kv loaded_commit_p99_ms "$loaded") ms; the latest any commit started after it was due: $(kv schedule_late_max_ms "$loaded") ms"
-    floor=$(awk -v p="$(kv loaded_commit_p50_ms "$loaded")" 'BEGIN { if (p != "") printf "%.3f", 3 * p }')
+    three () { awk -v p="$1" 'BEGIN { if (p != "") printf "%.3f", 3 * p }'; }
+    floor=$(three "$(kv loaded_commit_p50_ms "$loaded")")
     record e2e_inbox_p50 "$(kv inbox_p50_ms "$f")" ms "$floor" "3 x loaded_commit_p50" le 2 \
-        "publish sent to agent inbox committed (its spool temp file created, seen by inotify), $E2E_COUNT advisories at $E2E_RATE/s (achieved ${achieved:-?}/s), $E2E_AGENTS agents behind one relay; ${n:-0}/${want:-?} deliveries seen. Baseline: three durable commits in series (national, relay, agent), the floor of any design that commits at every hop, each at its p50 under the scenario's least disk load ($writers writers at $E2E_RATE/s, measured after it); on the idle disk three commits take $(awk -v p="$(kv commit_p50_ms "$WORK/lmdb.out")" 'BEGIN { if (p != "") printf "%.3f", 3 * p }') ms"
+        "publish sent to agent inbox committed (its spool temp file created, seen by inotify), $E2E_COUNT advisories at $E2E_RATE/s (achieved ${achieved:-?}/s), $E2E_AGENTS agents behind one relay; ${n:-0}/${want:-?} deliveries seen. Baseline: three durable commits in series (national, relay, agent), the floor of any design that commits at every hop, each at its p50 under the scenario's least disk load ($writers writers at $E2E_RATE/s, measured after it); on the idle disk three commits take $(three "$(kv commit_p50_ms "$WORK/lmdb.out")") ms"
     record e2e_inbox_p99 "$(kv inbox_p99_ms "$f")" ms "$(kv loaded_commit_p99_ms "$loaded")" \
         "loaded_commit_p99" le 5 "same deliveries, 99th percentile. Baseline: the p99 of one commit under the same load, a lower bound for three in series"
     record e2e_handover_p50 "$(kv spool_p50_ms "$f")" ms "" "" info "" \

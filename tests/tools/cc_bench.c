@@ -90,7 +90,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define BENCH_STATUS_EVERY_MS  20       //  ack_rows polling interval
@@ -927,13 +926,13 @@ s_replier (void *arg)
     return NULL;
 }
 
+//  CPU time of every thread of this process, both ends and I/O threads
 static double
 s_cpu_seconds (void)
 {
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-         + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    struct timespec now;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
 }
 
 static int
