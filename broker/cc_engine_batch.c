@@ -361,21 +361,26 @@ s_answer (self_t *self, cc_engine_item_t *item, bool committed)
 //  ack would otherwise cost a disk sync of its own, and those syncs hold
 //  up the next advisory's commit at this hop (and every other writer on
 //  the disk). Advisories, rosters and reports never wait; acks that are
-//  waiting ride with them. Nothing is answered before the commit, so a
-//  crash meanwhile loses nothing an agent was told: it sends again.
+//  waiting ride with them. Nor does a group of ACK_GROUP acks: its
+//  senders wait for their answer to send more, and the checks of what
+//  they sent already keep the cores busy through its sync. Nothing is
+//  answered before the commit, so a crash meanwhile loses nothing an
+//  agent was told: it sends again.
 static bool
 s_acks_may_wait (self_t *self)
 {
     if (!self->acks_due || self->report_confirm
-    ||  zlistx_size (self->batch) >= CYCLE_MAX_MESSAGES
     ||  zclock_mono () >= self->acks_due)
         return false;
+    size_t acks = 0;
     for (cc_engine_item_t *item =
              (cc_engine_item_t *) zlistx_first (self->batch);
-         item; item = (cc_engine_item_t *) zlistx_next (self->batch))
+         item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
         if (item->type != ITEM_ACKS)
             return false;
-    return true;
+        acks += item->n_acks;
+    }
+    return acks < ACK_GROUP;
 }
 
 //  An ack entry for an advisory we do not hold is no receipt: the ledger
@@ -401,7 +406,7 @@ s_count_acks (self_t *self, cc_engine_item_t *item)
 void
 cc_engine_cycle_end (self_t *self, bool flush)
 {
-    cc_engine_verify_batch (self);
+    cc_engine_verify_advance (self, flush);
     if (zlistx_size (self->batch) == 0)
         self->acks_due = 0;
     if (zlistx_size (self->batch) == 0 && !self->report_confirm
@@ -451,11 +456,18 @@ cc_engine_cycle_end (self_t *self, bool flush)
             if (item->type == ITEM_ACKS)
                 s_count_acks (self, item);
         }
+        else
+        if (!committed && item->type == ITEM_FORWARD)
+            cc_engine_stall (self, item->stream, item->seq);
         s_answer (self, item, committed);
     }
     zlistx_purge (self->outgoing);
     zlistx_purge (self->batch);
-    zhashx_purge (self->pending_heads);
+    //  No delivery in flight: fetch from the committed heads again.
+    if (zlistx_size (self->lane_advisories) == 0) {
+        zhashx_purge (self->pending_heads);
+        zhashx_purge (self->stalled);
+    }
     self->acks_due = 0;
     if (committed)
         self->ackq_confirm = 0;

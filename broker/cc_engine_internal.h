@@ -2,11 +2,12 @@
     and the batch items, shared by the files of the one engine actor
     (cc_engine.c: actor, sockets and control handlers; cc_engine_batch.c:
     the cycle's items, its one write transaction and its replies;
-    cc_engine_verify.c: verification of a cycle before the write;
+    cc_engine_verify.c: the verification pipeline between intake and the
+    write;
     cc_engine_upstream.c: a relay's side of its upstream link;
     cc_engine_status.c: the STATUS reply). Only the engine thread touches
-    any of it, but for the pool jobs of cc_engine_verify.c that each write
-    only their own item or ack.
+    any of it, but for the verifier's jobs (cc_engine_verify.c), which each
+    write only their own item or ack while the item waits in its lane.
 
     Not a class: the engine is one actor, and these files are the parts of
     its one poll cycle, so they share its self_t as the one owner.
@@ -15,6 +16,9 @@
 #define CC_ENGINE_INTERNAL_H_INCLUDED
 
 #define CYCLE_MAX_MESSAGES  2000    //  per socket per cycle (bounded batch)
+#define VERIFY_BACKLOG_MAX  2000    //  checks waiting: stop reading requests
+#define ACK_LINGER_MS       10      //  acks alone wait this long for company
+#define ACK_GROUP           64      //  ...or until this many are verified
 
 typedef struct _cc_engine_ack_t cc_engine_ack_t;
 
@@ -40,7 +44,9 @@ typedef struct {
     //  verification's verdict (advisories; acks keep their own)
     int refused_code;
     const char *refused_reason;
-    bool verified;                  //  verified and screened (acks may wait)
+    int64_t received;               //  wall clock at intake: checked as of then
+    size_t jobs, jobs_sent, jobs_done;  //  checks this item needs
+    uint64_t epoch;                 //  ITEM_FORWARD: stall epoch at intake
     //  ITEM_ROSTER: a relay's whole roster, put together from its parts
     cc_roster_set_t *roster;
     char via [64];
@@ -58,8 +64,8 @@ typedef struct {
     size_t n_placed;
 } cc_engine_item_t;
 
-//  One signed ack of an Acks request. A pool job fills everything below
-//  envelope and expected; the engine reads it after the run.
+//  One signed ack of an Acks request. A verifier job fills everything below
+//  envelope and expected; the engine reads it once its chunk is back.
 struct _cc_engine_ack_t {
     const Certcast__SignedAck *envelope;    //  in the item's request
     const uint8_t *expected;        //  agent key it must carry, NULL: any
@@ -105,11 +111,23 @@ typedef struct {
     cc_upstream_t *upstream;        //  relays only
     zhashx_t *heads;                //  stream -> uint64_t * committed head
     zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
-    zlistx_t *batch;                //  cc_engine_item_t
+    //  Intake order, kept per lane: an item leaves its lane for the batch
+    //  once it and every item before it in the lane are verified. Acks and
+    //  advisories never depend on each other's uncommitted items (an ack
+    //  names an advisory agents could only have seen committed), so
+    //  advisories do not wait behind an ack storm's checks.
+    zlistx_t *lane_advisories;      //  cc_engine_item_t, owned: all but acks
+    zlistx_t *lane_acks;            //  cc_engine_item_t, owned
+    zlistx_t *unsent_advisories;    //  borrowed: items with checks to send
+    zlistx_t *unsent_acks;          //  borrowed
+    size_t jobs_unsent, jobs_unfinished;
+    cc_verifier_t *verifier;        //  the checks, on worker actors
+    uint64_t forward_epoch;         //  bumped at each stall
+    zhashx_t *stalled;              //  stream -> epoch it stalled at (value)
+    bool router_paused;             //  backlog full: not reading requests
+    zlistx_t *batch;                //  cc_engine_item_t, verified, to write
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
-    cc_pool_t *pool;                //  verifies a cycle's batch
-    int64_t verify_now;             //  wall clock of this cycle's checks
     int64_t acks_due;               //  mono ms the waiting acks commit, 0: none
     int64_t started;
     int64_t next_heartbeat;
@@ -180,10 +198,28 @@ void
 
 //  cc_engine_verify.c
 
-//  Verify every advisory and ack of the batch not verified yet, and drop
-//  (with its refusal) what may not be written.
+//  Start the verifier and its lanes; false if a worker could not start.
+bool
+    cc_engine_verify_start (self_t *self);
+
+//  Stop the verifier (after the chunks it holds), then free the lanes.
 void
-    cc_engine_verify_batch (self_t *self);
+    cc_engine_verify_stop (self_t *self);
+
+//  Queue an arrived item for verification in its lane. Takes ownership.
+void
+    cc_engine_queue (self_t *self, cc_engine_item_t *item);
+
+//  Collect finished checks, send more, and move every verified item at
+//  the head of its lane into the batch, refusing what failed. With
+//  `finish`, first wait until nothing is left to check.
+void
+    cc_engine_verify_advance (self_t *self, bool finish);
+
+//  A delivery of `stream` at `seq` will not be written: later ones that
+//  arrived already are dropped, and the stream is fetched again from seq.
+void
+    cc_engine_stall (self_t *self, const char *stream, uint64_t seq);
 
 //  cc_engine_upstream.c (relays)
 

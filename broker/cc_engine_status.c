@@ -55,6 +55,10 @@ cc_engine_status_json (self_t *self)
     fprintf (out, "},\"refused_total\":%" PRIu64 ",", total);
     fprintf (out, "\"map_size\":%zu,\"map_growths\":%d",
              cc_store_mapsize (self->store), cc_store_growths (self->store));
+    //  Signature checks queued or running: near VERIFY_BACKLOG_MAX, this
+    //  hop has stopped reading requests until its cores catch up.
+    fprintf (out, ",\"verifying\":%zu,\"intake_paused\":%s",
+             self->jobs_unfinished, self->router_paused? "true": "false");
     if (self->upstream)
         fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
                  ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",

@@ -38,7 +38,7 @@ s_upstream_delivery (void *arg, const char *stream, uint64_t seq,
     item->stream = strdup (stream);
     item->seq = seq;
     item->delivery = zchunk_new (bytes, size);
-    zlistx_add_end (self->batch, item);
+    cc_engine_queue (self, item);
     cc_engine_set_head (self->pending_heads, stream, seq);
 }
 

@@ -1,13 +1,24 @@
-/*  cc_engine_verify.c - the broker engine's verification of a poll
-    cycle: every advisory (cc_advisory_open, against the pinned root) and
-    every signed ack (cc_ledger_verify_signed_ack) of the batch, at once on
-    the fork-join pool (Ed25519 is the one CPU-bound step, and a cycle
-    holds up to thousands of acks), then screened for scope. What fails is
-    refused with the same replies as ever and dropped from the batch
-    before the write transaction begins.
+/*  cc_engine_verify.c - the broker engine's verification pipeline: every
+    advisory (cc_advisory_open, against the pinned root) and every signed
+    ack (cc_ledger_verify_signed_ack) that arrives is checked on the
+    verifier's worker actors while the engine goes on reading, committing
+    and answering; then screened for scope. What fails is refused with the
+    same replies as ever and never reaches the batch, so the write
+    transaction sees only verified items.
+
+    Why a pipeline: with a fork-join pool the engine verified a cycle, then
+    committed, then answered, then waited for new requests, and the cores
+    sat idle through all but the first (a third of each cycle under a
+    steady ack load). Now the checks of the next requests run through the
+    disk sync of the last ones. Advisories are sent to the workers before
+    acks, and their lane moves on its own, so a publish is not held behind
+    thousands of queued acks.
 */
 #include "cc_broker.h"
 #include "cc_engine_internal.h"
+
+#define CHUNK_JOBS      32      //  checks per message to a worker
+#define INLINE_BELOW    4       //  fewer checks, workers idle: do them here
 
 //  One verification job: an advisory item, or one ack of an item.
 typedef struct {
@@ -15,7 +26,7 @@ typedef struct {
     cc_engine_ack_t *ack;                   //  NULL: the item's advisory
 } s_job_t;
 
-//  Pool job: touches only its own ack, and reads the envelope.
+//  Verifier job: touches only its own ack, and reads the envelope.
 static void
 s_verify_ack (cc_engine_ack_t *ack)
 {
@@ -31,8 +42,7 @@ s_verify_ack (cc_engine_ack_t *ack)
     certcast__signed_ack__pack (ack->envelope, ack->bytes);
 }
 
-//  Pool job: touches only its own item; reads the root key and the clock
-//  the engine set before the run.
+//  Verifier job: touches only its own item, and reads the root key.
 static void
 s_verify_advisory (self_t *self, cc_engine_item_t *item)
 {
@@ -54,7 +64,7 @@ s_verify_advisory (self_t *self, cc_engine_item_t *item)
     //  Only a publish is taken at intake; a record and a delivery were
     //  valid when issued.
     item->advisory = cc_advisory_open (
-        signed_bytes, size, self->root_key, self->verify_now,
+        signed_bytes, size, self->root_key, item->received,
         item->type == ITEM_PUBLISH? CC_AT_INTAKE: CC_AT_DELIVERY,
         &item->refused_code, &item->refused_reason);
     if (delivery)
@@ -139,75 +149,188 @@ s_screen (self_t *self, cc_engine_item_t *item, const char **reason)
     return *reason? code: CC_OK;
 }
 
-//  Drop what failed, with its refusal, so the batch holds only what may
-//  be written. A delivery that failed leaves its stream waiting here,
-//  loudly, rather than skipping a number agents expect: the later ones of
-//  that stream in this batch go too (they are fetched again).
-static void
-s_screen_batch (self_t *self)
+//  A stall moves the stream's fetch point back to the failed delivery;
+//  deliveries of it that arrived before the stall carry an older epoch and
+//  are dropped when they leave the lane, so none is written past the gap.
+void
+cc_engine_stall (self_t *self, const char *stream, uint64_t seq)
 {
-    zhashx_t *stalled = NULL;
-    for (cc_engine_item_t *item =
-             (cc_engine_item_t *) zlistx_first (self->batch);
-         item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
-        if (item->verified)
-            continue;               //  an ack that waited: screened already
-        const char *reason = NULL;
-        int code = s_screen (self, item, &reason);
-        if (code == CC_OK && item->type == ITEM_FORWARD && stalled
-        &&  zhashx_lookup (stalled, item->stream)) {
-            zlistx_delete (self->batch, zlistx_cursor (self->batch));
-            continue;
-        }
-        if (code == CC_OK)
-            continue;
-        if (item->type == ITEM_FORWARD) {
-            if (!stalled)
-                stalled = zhashx_new ();
-            zhashx_insert (stalled, item->stream, item);
-        }
-        cc_engine_refuse (self, item->routing, item->corr, item->peer, code,
-                          reason);
-        zlistx_delete (self->batch, zlistx_cursor (self->batch));
-    }
-    zhashx_destroy (&stalled);
-    for (cc_engine_item_t *item =
-             (cc_engine_item_t *) zlistx_first (self->batch);
-         item; item = (cc_engine_item_t *) zlistx_next (self->batch))
-        item->verified = true;
+    //  The epoch is the value itself (never 0): nothing to allocate.
+    zhashx_update (self->stalled, stream,
+                   (void *) (uintptr_t) ++self->forward_epoch);
+    uint64_t pending = cc_engine_head (self->pending_heads, stream);
+    if (seq > 0 && (pending == 0 || seq - 1 < pending))
+        cc_engine_set_head (self->pending_heads, stream, seq - 1);
 }
 
-//  Every advisory and every ack of the cycle, verified across the pool.
-void
-cc_engine_verify_batch (self_t *self)
+static bool
+s_is_stale (self_t *self, cc_engine_item_t *item)
+{
+    if (item->type != ITEM_FORWARD)
+        return false;
+    uintptr_t epoch = (uintptr_t) zhashx_lookup (self->stalled, item->stream);
+    return epoch && item->epoch < epoch;
+}
+
+//  A verified item leaves its lane: into the batch, or refused.
+static void
+s_screen_item (self_t *self, cc_engine_item_t *item)
+{
+    const char *reason = NULL;
+    int code = s_screen (self, item, &reason);
+    if (s_is_stale (self, item))
+        cc_engine_item_destroy ((void **) &item);
+    else
+    if (code == CC_OK) {
+        zlistx_add_end (self->batch, item);
+        if (item->type == ITEM_ACKS && !self->acks_due)
+            self->acks_due = zclock_mono () + ACK_LINGER_MS;
+    }
+    else {
+        //  A delivery that failed leaves its stream waiting here, loudly,
+        //  rather than skipping a number agents expect.
+        if (item->type == ITEM_FORWARD)
+            cc_engine_stall (self, item->stream, item->seq);
+        cc_engine_refuse (self, item->routing, item->corr, item->peer, code,
+                          reason);
+        cc_engine_item_destroy ((void **) &item);
+    }
+}
+
+static void
+s_take_verified (self_t *self, zlistx_t *lane)
+{
+    cc_engine_item_t *item = (cc_engine_item_t *) zlistx_first (lane);
+    while (item && item->jobs_done == item->jobs) {
+        zlistx_detach_cur (lane);
+        s_screen_item (self, item);
+        item = (cc_engine_item_t *) zlistx_first (lane);
+    }
+}
+
+//  Fill `jobs` from the head of an unsent list; returns how many.
+static size_t
+s_fill (self_t *self, zlistx_t *unsent, s_job_t *jobs, size_t room)
 {
     size_t count = 0;
-    for (cc_engine_item_t *item =
-             (cc_engine_item_t *) zlistx_first (self->batch);
-         item; item = (cc_engine_item_t *) zlistx_next (self->batch))
-        count += item->verified || item->type == ITEM_ROSTER? 0:
-                 item->type == ITEM_ACKS? item->n_acks: 1;
-    if (count > 0) {
-        s_job_t *jobs = (s_job_t *) zmalloc (count * sizeof (s_job_t));
-        size_t index = 0;
-        for (cc_engine_item_t *item =
-                 (cc_engine_item_t *) zlistx_first (self->batch);
-             item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
-            if (item->type == ITEM_ROSTER || item->verified)
-                continue;
-            if (item->type != ITEM_ACKS)
-                jobs [index++].item = item;
-            for (size_t ack = 0; item->type == ITEM_ACKS && ack < item->n_acks;
-                 ack++) {
-                jobs [index].item = item;
-                jobs [index++].ack = &item->acks [ack];
-            }
+    cc_engine_item_t *item = (cc_engine_item_t *) zlistx_first (unsent);
+    while (item && count < room) {
+        jobs [count].item = item;
+        jobs [count].ack = item->type == ITEM_ACKS?
+                           &item->acks [item->jobs_sent]: NULL;
+        count++;
+        if (++item->jobs_sent == item->jobs) {
+            zlistx_detach_cur (unsent);
+            item = (cc_engine_item_t *) zlistx_first (unsent);
         }
-        assert (index == count);
-        self->verify_now = (int64_t) time (NULL);
-        cc_pool_run (self->pool, jobs, count, sizeof (s_job_t), s_verify_job,
-                     self);
-        free (jobs);
     }
-    s_screen_batch (self);
+    self->jobs_unsent -= count;
+    return count;
+}
+
+static void
+s_finished (self_t *self, zframe_t **frame_p)
+{
+    s_job_t *jobs = (s_job_t *) zframe_data (*frame_p);
+    size_t count = zframe_size (*frame_p) / sizeof (s_job_t);
+    for (size_t index = 0; index < count; index++)
+        jobs [index].item->jobs_done++;
+    self->jobs_unfinished -= count;
+    zframe_destroy (frame_p);
+}
+
+//  The next chunk to send: advisories first.
+static size_t
+s_next_chunk (self_t *self, s_job_t *jobs)
+{
+    size_t count = s_fill (self, self->unsent_advisories, jobs, CHUNK_JOBS);
+    return count + s_fill (self, self->unsent_acks, jobs + count,
+                           CHUNK_JOBS - count);
+}
+
+//  A few checks with every worker idle run here: waking a worker costs
+//  more than they do.
+static void
+s_send (self_t *self)
+{
+    s_job_t jobs [CHUNK_JOBS];
+    if (self->jobs_unsent && self->jobs_unsent < INLINE_BELOW
+    &&  cc_verifier_busy (self->verifier) == 0) {
+        size_t count = s_next_chunk (self, jobs);
+        for (size_t index = 0; index < count; index++) {
+            s_verify_job (&jobs [index], self);
+            jobs [index].item->jobs_done++;
+        }
+        self->jobs_unfinished -= count;
+        return;
+    }
+    while (self->jobs_unsent && cc_verifier_room (self->verifier)) {
+        size_t count = s_next_chunk (self, jobs);
+        bool sent = cc_verifier_send (self->verifier, jobs, count);
+        assert (sent);
+    }
+}
+
+void
+cc_engine_queue (self_t *self, cc_engine_item_t *item)
+{
+    item->received = (int64_t) time (NULL);
+    item->epoch = self->forward_epoch;
+    item->jobs = item->type == ITEM_ACKS? item->n_acks:
+                 item->type == ITEM_ROSTER? 0: 1;
+    zlistx_add_end (item->type == ITEM_ACKS? self->lane_acks:
+                    self->lane_advisories, item);
+    if (item->jobs) {
+        zlistx_add_end (item->type == ITEM_ACKS? self->unsent_acks:
+                        self->unsent_advisories, item);
+        self->jobs_unsent += item->jobs;
+        self->jobs_unfinished += item->jobs;
+    }
+}
+
+void
+cc_engine_verify_advance (self_t *self, bool finish)
+{
+    while (true) {
+        zframe_t *frame;
+        while ((frame = cc_verifier_recv (self->verifier, false)))
+            s_finished (self, &frame);
+        s_send (self);
+        if (!finish || self->jobs_unfinished == 0)
+            break;
+        frame = cc_verifier_recv (self->verifier, true);
+        if (!frame)
+            break;          //  interrupted: what is checked still goes
+        s_finished (self, &frame);
+    }
+    s_take_verified (self, self->lane_advisories);
+    s_take_verified (self, self->lane_acks);
+}
+
+bool
+cc_engine_verify_start (self_t *self)
+{
+    self->lane_advisories = zlistx_new ();
+    zlistx_set_destructor (self->lane_advisories, cc_engine_item_destroy);
+    self->lane_acks = zlistx_new ();
+    zlistx_set_destructor (self->lane_acks, cc_engine_item_destroy);
+    self->unsent_advisories = zlistx_new ();
+    self->unsent_acks = zlistx_new ();
+    self->stalled = zhashx_new ();
+    //  The engine thread no longer verifies alongside: one worker a core.
+    self->verifier = cc_verifier_new (cc_pool_workers_default () + 1,
+                                      sizeof (s_job_t), s_verify_job, self);
+    return self->verifier != NULL;
+}
+
+void
+cc_engine_verify_stop (self_t *self)
+{
+    //  Workers first: they may hold jobs that point into lane items.
+    cc_verifier_destroy (&self->verifier);
+    zlistx_destroy (&self->unsent_advisories);
+    zlistx_destroy (&self->unsent_acks);
+    zlistx_destroy (&self->lane_advisories);
+    zlistx_destroy (&self->lane_acks);
+    zhashx_destroy (&self->stalled);
 }

@@ -895,6 +895,12 @@ if selected ingestlink; then
         if (n == "" || v + 0 <= 0 || t == "" || cpu == "") exit
         rate = c * v; if (va + 0 > rate) rate = va
         s = cpu / c + n / rate; if (t > s) s = t; printf "%.0f", n / s }')
+    # The relay's CPU per ack against one verify on one core: whatever the
+    # overlap, acks/s cannot pass cores / (CPU per ack, relay and client),
+    # so the target needs that to stay within 1.25 verifies.
+    record ack_ingest_relay_cpu_per_ack "$(awk -v s="$(kv relay_cpu_s "$f")" -v n="$(kv acks "$f")" 'BEGIN { if (n > 0 && s != "") printf "%.1f", s * 1e6 / n }')" \
+        "us" "$(awk -v v="$verify" 'BEGIN { if (v > 0) printf "%.1f", 1e6 / v }')" "one ed25519_verify" info "" \
+        "the relay's CPU time (all its threads) per ack in ack_ingest_one_link, against the CPU time of one verify on one core; the cores were $(kv machine_busy_pct "$f") % busy from first send to last Acked (client, relay and all else; /proc/stat). At 0.8 x cores x verify the relay and the client together may spend 1.25 verifies per ack"
     record baseline_ingest_transport "$(kv transport_requests_per_s "$f")" "requests/s" "" "" info "" \
         "$(kv transport_requests "$f") requests of $(kv transport_request_bytes "$f") B answered with $(kv transport_reply_bytes "$f") B, window $INGEST_WINDOW, libzmq DEALER to ROUTER over CurveZMQ in one process, no certcast: $(kv transport_seconds "$f") s, $(kv transport_cpu_s "$f") CPU s (both ends)"
     record ack_ingest_one_link_floor "$(kv acks_per_s "$f")" "acks/s" "$floor" \

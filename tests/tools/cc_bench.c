@@ -935,6 +935,26 @@ s_cpu_seconds (void)
     return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
 }
 
+//  Busy and total CPU ticks of the whole machine, all cores (/proc/stat):
+//  whether a figure was set by waiting or by the cores being full.
+static void
+s_machine_ticks (uint64_t *busy, uint64_t *total)
+{
+    uint64_t field [8] = { 0 };
+    FILE *file = fopen ("/proc/stat", "r");
+    if (file) {
+        if (fscanf (file, "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+                    " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &field [0],
+                    &field [1], &field [2], &field [3], &field [4], &field [5],
+                    &field [6], &field [7]) != 8)
+            memset (field, 0, sizeof field);
+        fclose (file);
+    }
+    //  user nice system idle iowait irq softirq steal
+    *busy = field [0] + field [1] + field [2] + field [5] + field [6] + field [7];
+    *total = *busy + field [3] + field [4];
+}
+
 static int
 s_baseline_reqrep (s_opts_t *opts, size_t count, size_t request_size,
                    size_t reply_size)
@@ -1575,6 +1595,8 @@ s_ack_ingest (s_opts_t *opts)
         request_bytes += zframe_size (load.frames [index]);
     size_t sent = 0, answered = 0, refused = 0;
     uint64_t rows = 0;
+    uint64_t busy0, total0, busy1, total1;
+    s_machine_ticks (&busy0, &total0);
     int64_t start = s_mono_ns (), last = start;
     int64_t deadline = start + (int64_t) (timeout_s * 1e9);
     while (answered < load.requests && !zsys_interrupted
@@ -1605,7 +1627,11 @@ s_ack_ingest (s_opts_t *opts)
             certcast__control__free_unpacked (reply, NULL);
         }
     }
+    s_machine_ticks (&busy1, &total1);
     double seconds = (double) (last - start) / 1e9;
+    if (total1 > total0)
+        printf ("machine_busy_pct %.1f\n",
+                100.0 * (double) (busy1 - busy0) / (double) (total1 - total0));
     printf ("acks %zu\nrequests %zu\nbatch %zu\nagents %zu\n", load.acks,
             load.requests, batch, agents);
     printf ("answered %zu\nrefused %zu\nrows_new %" PRIu64 "\n", answered,

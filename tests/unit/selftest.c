@@ -14,6 +14,7 @@ typedef struct {
 
 static const test_item_t s_tests [] = {
     { "pool", cc_pool_test },
+    { "verifier", cc_verifier_test },
     { "config", cc_config_test },
     { "wire", cc_wire_test },
     { "keys", cc_keys_test },
