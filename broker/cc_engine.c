@@ -16,11 +16,10 @@
     User-Id (its CURVE key) looked up in the roster, never the ROUTER
     routing id, and every advisory (cc_advisory_open, against the pinned
     root) and every signed ack (cc_ledger_verify_signed_ack) is verified
-    before the transaction begins. Handlers only queue what arrived;
-    cc_engine_cycle_end first verifies the whole cycle at once on the
-    fork-join pool (cc_pool: Ed25519 is the one CPU-bound step, and a cycle
-    holds up to thousands of acks), refuses what failed with the same
-    replies as ever, and only then writes what passed.
+    before the transaction begins. Handlers only queue what arrived; the
+    checks run on worker actors while the engine goes on (cc_engine_verify:
+    Ed25519 is the one CPU-bound step), what failed is refused with the
+    same replies as ever, and cc_engine_cycle_end writes only what passed.
 
     self_t owns the store, roster, sockets, ZAP actor, upstream link,
     heartbeats (cc_heartbeats) and the batch; batch items own their frames
@@ -497,18 +496,22 @@ s_roster_write (MDB_txn *txn, void *arg)
     return rc;
 }
 
-static time_t
+static int64_t
 s_mtime (const char *path)
 {
+    //  Nanoseconds, as cc_zap compares: a file removed within the second
+    //  of the directory's last change must not go unnoticed.
     struct stat info;
-    return stat (path, &info) == 0? info.st_mtime: 0;
+    if (stat (path, &info))
+        return 0;
+    return (int64_t) info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
 }
 
 //  Reread the allow directory if it changed (cc_zap rereads it itself).
 static void
 s_rescan_roster (self_t *self, bool force)
 {
-    time_t mtime = s_mtime (self->allow_dir);
+    int64_t mtime = s_mtime (self->allow_dir);
     if (!force && mtime == self->allow_mtime)
         return;
     self->allow_mtime = mtime;
@@ -836,6 +839,8 @@ s_engine_actor (zsock_t *pipe, void *args)
             self->next_housekeeping = now + ROSTER_RESCAN_MS;
         }
     }
+    //  Whatever was read is checked, written and answered before we go.
+    self->draining = true;
     cc_engine_cycle_end (self, true);
     s_self_destroy (&self);
     //  Free this thread's OpenSSL state now: the thread is detached and

@@ -406,7 +406,7 @@ s_count_acks (self_t *self, cc_engine_item_t *item)
 void
 cc_engine_cycle_end (self_t *self, bool flush)
 {
-    cc_engine_verify_advance (self, flush);
+    cc_engine_verify_advance (self, self->draining);
     if (zlistx_size (self->batch) == 0)
         self->acks_due = 0;
     if (zlistx_size (self->batch) == 0 && !self->report_confirm

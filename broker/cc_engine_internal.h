@@ -47,6 +47,7 @@ typedef struct {
     int64_t received;               //  wall clock at intake: checked as of then
     size_t jobs, jobs_sent, jobs_done;  //  checks this item needs
     uint64_t epoch;                 //  ITEM_FORWARD: stall epoch at intake
+    uint64_t forwards_before;       //  ITEM_ACKS: forwards queued before it
     //  ITEM_ROSTER: a relay's whole roster, put together from its parts
     cc_roster_set_t *roster;
     char via [64];
@@ -125,6 +126,12 @@ typedef struct {
     uint64_t forward_epoch;         //  bumped at each stall
     zhashx_t *stalled;              //  stream -> epoch it stalled at (value)
     bool router_paused;             //  backlog full: not reading requests
+    bool draining;                  //  exiting: check all that was read
+    size_t verify_workers;
+    //  An agent that moved here from another relay may ack an advisory
+    //  whose delivery is still being checked in our advisory lane: its ack
+    //  waits for the forwards queued before it, or it would be "unknown".
+    uint64_t forwards_queued, forwards_taken;
     zlistx_t *batch;                //  cc_engine_item_t, verified, to write
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
@@ -132,7 +139,7 @@ typedef struct {
     int64_t started;
     int64_t next_heartbeat;
     int64_t next_housekeeping;
-    time_t allow_mtime;
+    int64_t allow_mtime;            //  ns
     uint64_t ackq_confirm;          //  upstream confirmed up to, to commit
     uint64_t ackq_confirmed;        //  the same, committed or not
     char report_stream [80];        //  own stream of the report in flight

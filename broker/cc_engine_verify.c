@@ -201,8 +201,12 @@ static void
 s_take_verified (self_t *self, zlistx_t *lane)
 {
     cc_engine_item_t *item = (cc_engine_item_t *) zlistx_first (lane);
-    while (item && item->jobs_done == item->jobs) {
+    while (item && item->jobs_done == item->jobs
+    &&    (item->type != ITEM_ACKS
+       ||  item->forwards_before <= self->forwards_taken)) {
         zlistx_detach_cur (lane);
+        if (item->type == ITEM_FORWARD)
+            self->forwards_taken++;
         s_screen_item (self, item);
         item = (cc_engine_item_t *) zlistx_first (lane);
     }
@@ -215,6 +219,17 @@ s_fill (self_t *self, zlistx_t *unsent, s_job_t *jobs, size_t room)
     size_t count = 0;
     cc_engine_item_t *item = (cc_engine_item_t *) zlistx_first (unsent);
     while (item && count < room) {
+        //  A delivery behind a stall is dropped unread: no check for it.
+        if (s_is_stale (self, item)) {
+            size_t skipped = item->jobs - item->jobs_sent;
+            self->jobs_unsent -= skipped;
+            self->jobs_unfinished -= skipped;
+            item->jobs_done += skipped;
+            item->jobs_sent = item->jobs;
+            zlistx_detach_cur (unsent);
+            item = (cc_engine_item_t *) zlistx_first (unsent);
+            continue;
+        }
         jobs [count].item = item;
         jobs [count].ack = item->type == ITEM_ACKS?
                            &item->acks [item->jobs_sent]: NULL;
@@ -239,13 +254,19 @@ s_finished (self_t *self, zframe_t **frame_p)
     zframe_destroy (frame_p);
 }
 
-//  The next chunk to send: advisories first.
+//  The next chunk to send: advisories first. A short queue is split
+//  over the workers, so a burst of a few publishes uses every core.
 static size_t
 s_next_chunk (self_t *self, s_job_t *jobs)
 {
-    size_t count = s_fill (self, self->unsent_advisories, jobs, CHUNK_JOBS);
+    size_t size = self->verify_workers?
+        (self->jobs_unsent + self->verify_workers - 1) / self->verify_workers:
+        CHUNK_JOBS;
+    if (size > CHUNK_JOBS)
+        size = CHUNK_JOBS;
+    size_t count = s_fill (self, self->unsent_advisories, jobs, size);
     return count + s_fill (self, self->unsent_acks, jobs + count,
-                           CHUNK_JOBS - count);
+                           size - count);
 }
 
 //  A few checks with every worker idle run here: waking a worker costs
@@ -266,6 +287,8 @@ s_send (self_t *self)
     }
     while (self->jobs_unsent && cc_verifier_room (self->verifier)) {
         size_t count = s_next_chunk (self, jobs);
+        if (count == 0)
+            break;              //  all that was left was stale
         bool sent = cc_verifier_send (self->verifier, jobs, count);
         assert (sent);
     }
@@ -276,6 +299,9 @@ cc_engine_queue (self_t *self, cc_engine_item_t *item)
 {
     item->received = (int64_t) time (NULL);
     item->epoch = self->forward_epoch;
+    if (item->type == ITEM_FORWARD)
+        self->forwards_queued++;
+    item->forwards_before = self->forwards_queued;
     item->jobs = item->type == ITEM_ACKS? item->n_acks:
                  item->type == ITEM_ROSTER? 0: 1;
     zlistx_add_end (item->type == ITEM_ACKS? self->lane_acks:
@@ -318,8 +344,9 @@ cc_engine_verify_start (self_t *self)
     self->unsent_acks = zlistx_new ();
     self->stalled = zhashx_new ();
     //  The engine thread no longer verifies alongside: one worker a core.
-    self->verifier = cc_verifier_new (cc_pool_workers_default () + 1,
-                                      sizeof (s_job_t), s_verify_job, self);
+    self->verify_workers = cc_pool_workers_default () + 1;
+    self->verifier = cc_verifier_new (self->verify_workers, sizeof (s_job_t),
+                                      s_verify_job, self);
     return self->verifier != NULL;
 }
 
