@@ -244,13 +244,18 @@ s_fill (self_t *self, zlistx_t *unsent, s_job_t *jobs, size_t room)
 }
 
 static void
-s_finished (self_t *self, zframe_t **frame_p)
+s_done (self_t *self, s_job_t *jobs, size_t count)
 {
-    s_job_t *jobs = (s_job_t *) zframe_data (*frame_p);
-    size_t count = zframe_size (*frame_p) / sizeof (s_job_t);
     for (size_t index = 0; index < count; index++)
         jobs [index].item->jobs_done++;
     self->jobs_unfinished -= count;
+}
+
+static void
+s_finished (self_t *self, zframe_t **frame_p)
+{
+    s_done (self, (s_job_t *) zframe_data (*frame_p),
+            zframe_size (*frame_p) / sizeof (s_job_t));
     zframe_destroy (frame_p);
 }
 
@@ -277,12 +282,14 @@ s_send (self_t *self)
     s_job_t jobs [CHUNK_JOBS];
     if (self->jobs_unsent && self->jobs_unsent < INLINE_BELOW
     &&  cc_verifier_busy (self->verifier) == 0) {
-        size_t count = s_next_chunk (self, jobs);
-        for (size_t index = 0; index < count; index++) {
-            s_verify_job (&jobs [index], self);
-            jobs [index].item->jobs_done++;
+        //  All of them: a chunk is split over the workers, and what a
+        //  first chunk left would wait for the next wake-up.
+        while (self->jobs_unsent) {
+            size_t count = s_next_chunk (self, jobs);
+            for (size_t index = 0; index < count; index++)
+                s_verify_job (&jobs [index], self);
+            s_done (self, jobs, count);
         }
-        self->jobs_unfinished -= count;
         return;
     }
     while (self->jobs_unsent && cc_verifier_room (self->verifier)) {
