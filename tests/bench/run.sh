@@ -667,10 +667,20 @@ scenario_ingest () {
     # its upstream queue keeps every ack for later (nothing is dropped).
     stop national
     say "ingest: national stopped; each agent now sends 3 signed acks per advisory (APPLIED, NOT_APPLICABLE, FAILED)"
+    # The relay is idle while the swarm signs and commits its flood, so its
+    # CPU from here on is the flood's.
+    local ticks0 messages0
+    ticks0=$(cpu_ticks "${PIDS[banking]}")
+    messages0=$(json_number "$(status_of banking)" ack_messages)
+    perf_begin ingest
     kill -USR1 "${PIDS[swarm]}"
     wait_for 300 swarm_said swarm flood_acks_per_s || fail "flood not acked"
+    perf_end
+    local relay_cpu
+    relay_cpu=$(ticks_to_s $(( $(cpu_ticks "${PIDS[banking]}") - ticks0 )))
     stop swarm
-    cat "$T/swarm.out" | tee "$WORK/ingest.out"
+    { cat "$T/swarm.out"; echo "relay_cpu_s $relay_cpu"
+      echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))"; } | tee "$WORK/ingest.out"
     stop banking
 }
 
@@ -872,7 +882,7 @@ if selected ingest; then
     cores_verify=$(awk -v v="$verify" -v c="$(nproc)" 'BEGIN { if (v > 0) printf "%.0f", v * c }')
     record ack_ingest "$(kv flood_acks_per_s "$f")" "acks/s" "$cores_verify" "cores x ed25519_verify" \
         ratio-ge 0.8 \
-        "$(kv flood_acks "$f") signed acks (one entry each) from $INGEST_AGENTS swarm agents sent at once to one relay (national stopped, so the relay does nothing else): first send to last Acked (Acked is sent after the durable commit); $(kv flood_ms "$f") ms. The swarm's 2,000 agents run on the same cores. The target is $(awk -v c="$cores_verify" -v a="$(kv verify_all_cores_per_s "$WORK/ed25519.out")" 'BEGIN { if (a > 0) printf "%.2f", 0.8 * c / a }') of the rate both cores verify at together with nothing else to do"
+        "$(kv flood_acks "$f") signed acks (one entry each) from $INGEST_AGENTS swarm agents sent at once to one relay (national stopped, so the relay does nothing else): first send to last Acked (Acked is sent after the durable commit); $(kv flood_ms "$f") ms; the relay used $(kv relay_cpu_s "$f") s of CPU ($(awk -v s="$(kv relay_cpu_s "$f")" -v n="$(kv flood_acks "$f")" 'BEGIN { if (n > 0 && s != "") printf "%.0f", s * 1e6 / n }') us per ack). The swarm's 2,000 agents run on the same cores. The target is $(awk -v c="$cores_verify" -v a="$(kv verify_all_cores_per_s "$WORK/ed25519.out")" 'BEGIN { if (a > 0) printf "%.2f", 0.8 * c / a }') of the rate both cores verify at together with nothing else to do"
 fi
 
 if selected ingestlink; then

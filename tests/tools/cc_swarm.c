@@ -747,8 +747,12 @@ s_housekeeping (s_shard_t *shard)
         for (size_t stream = 0; stream < agent->stream_count; stream++)
             if (agent->streams [stream].head > agent->streams [stream].cursor)
                 s_fetch (shard, agent, &agent->streams [stream]);
+        //  A flood ack waits for the flood's go: resent before it, every
+        //  ack would reach the relay twice and ingest would measure
+        //  double the work.
         for (size_t ack = 0; ack < agent->unacked_count; ack++)
-            if (now - agent->unacked [ack].sent >= RESEND_MS)
+            if (now - agent->unacked [ack].sent >= RESEND_MS
+            &&  (!agent->unacked [ack].flood || shard->flood_sent))
                 s_send_ack (shard, agent, &agent->unacked [ack]);
     }
 }
