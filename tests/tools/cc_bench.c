@@ -31,10 +31,14 @@
         messages of SIZE bytes; deliveries/s = COUNT x N / (first send to
         last receipt at the slowest subscriber); median of R rounds.
     cc_bench baseline-reqrep COUNT REQUEST_BYTES REPLY_BYTES [--window W]
+                             [--peers P]
         The transport of ack ingest with no certcast code in it: a libzmq
         DEALER sends COUNT requests of REQUEST_BYTES to a ROUTER (its own
         context and thread) that answers each with REPLY_BYTES, over TCP
         on 127.0.0.1 with CurveZMQ, at most W outstanding (default 256).
+        --peers P: P DEALERs, each its own CURVE key and connection (as P
+        agents), the requests shared among them, at most W outstanding
+        each.
         Prints the time and the CPU seconds of the whole process (both
         ends and both I/O threads) after one warm-up round trip.
     cc_bench publish-rtt --to HOST:PORT --server-pub FILE --key FILE
@@ -960,13 +964,17 @@ s_baseline_reqrep (s_opts_t *opts, size_t count, size_t request_size,
                    size_t reply_size)
 {
     size_t window = (size_t) s_opt_number (opts, "--window", 256);
-    if (count < 1 || request_size < 1 || reply_size < 1 || window < 1)
-        return s_usage ("COUNT, REQUEST_BYTES, REPLY_BYTES and --window "
-                        "must be positive");
+    size_t peers = (size_t) s_opt_number (opts, "--peers", 1);
+    if (count < 1 || request_size < 1 || reply_size < 1 || window < 1
+    ||  peers < 1 || peers > count)
+        return s_usage ("COUNT, REQUEST_BYTES, REPLY_BYTES, --window and "
+                        "--peers must be positive, --peers at most COUNT");
     char server_public [41], server_secret [41];
     int rc = zmq_curve_keypair (server_public, server_secret);
     assert (rc == 0);
-    s_replier_t replier = { zmq_ctx_new (), NULL, count + 1, reply_size };
+    //  Each peer's warm-up round trip is answered too.
+    s_replier_t replier = { zmq_ctx_new (), NULL, count + peers, reply_size };
+    zmq_ctx_set (replier.context, ZMQ_MAX_SOCKETS, (int) peers + 64);
     replier.router = zmq_socket (replier.context, ZMQ_ROUTER);
     s_unlimited (replier.router);
     int timeout = 20000;
@@ -981,49 +989,80 @@ s_baseline_reqrep (s_opts_t *opts, size_t count, size_t request_size,
     rc = pthread_create (&thread, NULL, s_replier, &replier);
     assert (rc == 0);
 
+    //  Each peer is a DEALER of its own CURVE key and connection, as each
+    //  agent is; they share one context and I/O thread, as a swarm's do.
     void *context = zmq_ctx_new ();
-    void *dealer = zmq_socket (context, ZMQ_DEALER);
-    s_unlimited (dealer);
-    zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    s_curve_client (dealer, server_public);
-    rc = zmq_connect (dealer, endpoint);
-    assert (rc == 0);
+    zmq_ctx_set (context, ZMQ_MAX_SOCKETS, (int) peers + 64);
+    void **dealers = (void **) zmalloc (peers * sizeof (void *));
+    size_t *sent = (size_t *) zmalloc (peers * sizeof (size_t));
+    size_t *answered = (size_t *) zmalloc (peers * sizeof (size_t));
     uint8_t *request = (uint8_t *) zmalloc (request_size);
     RAND_bytes (request, (int) request_size);
-    //  The handshake is not what we measure: one round trip first.
     zmq_msg_t reply;
     zmq_msg_init (&reply);
-    size_t answered = 0, sent = 0;
-    bool warm = zmq_send (dealer, request, request_size, 0) != -1
-             && zmq_msg_recv (&reply, dealer, 0) != -1;
+    bool warm = true;
+    for (size_t peer = 0; peer < peers; peer++) {
+        dealers [peer] = zmq_socket (context, ZMQ_DEALER);
+        if (!dealers [peer]) {
+            fprintf (stderr, "cc_bench: peer %zu: %s\n", peer, zmq_strerror (zmq_errno ()));
+            warm = false;
+            peers = peer;
+            break;
+        }
+        s_unlimited (dealers [peer]);
+        zmq_setsockopt (dealers [peer], ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+        s_curve_client (dealers [peer], server_public);
+        rc = zmq_connect (dealers [peer], endpoint);
+        assert (rc == 0);
+        //  The handshake is not what we measure: one round trip first.
+        warm = warm && zmq_send (dealers [peer], request, request_size, 0) != -1;
+    }
+    for (size_t peer = 0; peer < peers && warm; peer++)
+        warm = zmq_msg_recv (&reply, dealers [peer], 0) != -1;
+    size_t done = 0;
     double cpu_start = s_cpu_seconds ();
     int64_t start = s_mono_ns ();
-    while (warm && answered < count) {
-        while (sent < count && sent - answered < window
-           &&  zmq_send (dealer, request, request_size, ZMQ_DONTWAIT) != -1)
-            sent++;
-        if (zmq_msg_recv (&reply, dealer, 0) == -1)
-            break;              //  timed out: lost
-        answered++;
+    while (warm && done < count) {
+        //  Peer P's share is every peers-th request from P.
+        for (size_t peer = 0; peer < peers; peer++) {
+            size_t share = count / peers + (peer < count % peers);
+            while (sent [peer] < share && sent [peer] - answered [peer] < window
+               &&  zmq_send (dealers [peer], request, request_size, ZMQ_DONTWAIT) != -1)
+                sent [peer]++;
+        }
+        for (size_t peer = 0; peer < peers && warm; peer++) {
+            if (sent [peer] == answered [peer])
+                continue;
+            if (zmq_msg_recv (&reply, dealers [peer], 0) == -1)
+                warm = false;   //  timed out: lost
+            else {
+                answered [peer]++;
+                done++;
+            }
+        }
     }
     double seconds = (double) (s_mono_ns () - start) / 1e9;
     double cpu = s_cpu_seconds () - cpu_start;
     zmq_msg_close (&reply);
-    zmq_close (dealer);
+    for (size_t peer = 0; peer < peers; peer++)
+        zmq_close (dealers [peer]);
     zmq_ctx_term (context);
     pthread_join (thread, NULL);
     zmq_close (replier.router);
     zmq_ctx_term (replier.context);
     free (request);
-    printf ("requests %zu\nrequest_bytes %zu\nreply_bytes %zu\nwindow %zu\n",
-            count, request_size, reply_size, window);
-    printf ("answered %zu\n", answered);
+    free (dealers);
+    free (sent);
+    free (answered);
+    printf ("requests %zu\nrequest_bytes %zu\nreply_bytes %zu\nwindow %zu\npeers %zu\n",
+            count, request_size, reply_size, window, peers);
+    printf ("answered %zu\n", done);
     printf ("seconds %.6f\n", seconds);
     //  Both ends and both I/O threads: the transport's whole CPU bill.
     printf ("cpu_s %.3f\n", cpu);
-    if (answered == count)
+    if (done == count)
         printf ("requests_per_s %.0f\n", (double) count / seconds);
-    return answered == count? 0: 1;
+    return done == count? 0: 1;
 }
 
 //  ==========================================================================
