@@ -380,7 +380,11 @@ s_acks_may_wait (self_t *self)
             return false;
         acks += item->n_acks;
     }
-    return acks < ACK_GROUP;
+    //  While more checks are running than are done, the batch waits for
+    //  them (within the linger): a commit's pages are shared by all its
+    //  acks, and with thousands of agents each ack's ledger row is on a
+    //  page of its own.
+    return acks < ACK_GROUP || acks < self->jobs_unfinished;
 }
 
 //  An ack entry for an advisory we do not hold is no receipt: the ledger
