@@ -25,7 +25,9 @@
 #    it cannot create: exit 1, one line, no figures.
 # 6. cc_bench baseline-reqrep (ack ingest's transport floor): 500
 #    requests of 156 B, 64 outstanding, all answered with 8 B replies; it
-#    reports the process's CPU time. Missing sizes: exit 2.
+#    reports the process's CPU time. With --peers 50, the 500 come over 50
+#    connections (the replier sees 50). Missing sizes, or more peers than
+#    requests: exit 2.
 source "$(dirname "$0")/lib.sh"
 
 say "1. cc_floor"
@@ -117,4 +119,10 @@ awk '$1 == "requests_per_s" && $2 > 0 { r = 1 } $1 == "cpu_s" && $2 >= 0 { c = 1
     "$T/reqrep.out" || fail "no rate or CPU time: $(tr '\n' ' ' <"$T/reqrep.out")"
 "$CC_BIN/cc_bench" baseline-reqrep 500 >/dev/null 2>&1; status=$?
 [ $status = 2 ] || fail "missing sizes exited $status, not 2"
+"$CC_BIN/cc_bench" baseline-reqrep 500 156 8 --peers 50 --window 10 >"$T/peers.out" \
+    || fail "baseline-reqrep --peers 50 exited $?: $(cat "$T/peers.out")"
+[ "$(kv answered "$T/peers.out")" = 500 ] && [ "$(kv peers_seen "$T/peers.out")" = 50 ] \
+    || fail "--peers 50: $(tr '\n' ' ' <"$T/peers.out")"
+"$CC_BIN/cc_bench" baseline-reqrep 500 156 8 --peers 501 >/dev/null 2>&1; status=$?
+[ $status = 2 ] || fail "more peers than requests exited $status, not 2"
 say "ok"

@@ -905,8 +905,10 @@ s_watch_done (s_watch_t *self)
 typedef struct {
     void *context;
     void *router;
-    size_t requests;            //  to answer, the warm-up one included
+    size_t requests;            //  to answer, the warm-up ones included
     size_t reply_size;
+    size_t warmups;             //  the first requests: one from each peer
+    size_t peers_seen;          //  distinct connections among them
 } s_replier_t;
 
 static void *
@@ -917,13 +919,23 @@ s_replier (void *arg)
     zmq_msg_t identity, body;
     zmq_msg_init (&identity);
     zmq_msg_init (&body);
+    zhashx_t *seen = zhashx_new ();
     for (size_t index = 0; index < self->requests; index++) {
         if (zmq_msg_recv (&identity, self->router, 0) == -1
         ||  zmq_msg_recv (&body, self->router, 0) == -1)
             break;              //  timed out: the client counts it lost
+        if (index < self->warmups) {
+            char name [2 * 256 + 1];
+            size_t size = zmq_msg_size (&identity);
+            cc_hex_encode ((const uint8_t *) zmq_msg_data (&identity),
+                           size < 256? size: 256, name);
+            zhashx_insert (seen, name, "");
+        }
         zmq_msg_send (&identity, self->router, ZMQ_SNDMORE);
         zmq_send (self->router, reply, self->reply_size, 0);
     }
+    self->peers_seen = zhashx_size (seen);
+    zhashx_destroy (&seen);
     zmq_msg_close (&identity);
     zmq_msg_close (&body);
     free (reply);
@@ -973,7 +985,8 @@ s_baseline_reqrep (s_opts_t *opts, size_t count, size_t request_size,
     int rc = zmq_curve_keypair (server_public, server_secret);
     assert (rc == 0);
     //  Each peer's warm-up round trip is answered too.
-    s_replier_t replier = { zmq_ctx_new (), NULL, count + peers, reply_size };
+    s_replier_t replier = { zmq_ctx_new (), NULL, count + peers, reply_size,
+                            peers, 0 };
     zmq_ctx_set (replier.context, ZMQ_MAX_SOCKETS, (int) peers + 64);
     replier.router = zmq_socket (replier.context, ZMQ_ROUTER);
     s_unlimited (replier.router);
@@ -1056,7 +1069,7 @@ s_baseline_reqrep (s_opts_t *opts, size_t count, size_t request_size,
     free (answered);
     printf ("requests %zu\nrequest_bytes %zu\nreply_bytes %zu\nwindow %zu\npeers %zu\n",
             count, request_size, reply_size, window, peers);
-    printf ("answered %zu\n", done);
+    printf ("answered %zu\npeers_seen %zu\n", done, replier.peers_seen);
     printf ("seconds %.6f\n", seconds);
     //  Both ends and both I/O threads: the transport's whole CPU bill.
     printf ("cpu_s %.3f\n", cpu);

@@ -47,6 +47,7 @@
 #define HELLO_RETRY_MS      2000
 #define RESEND_MS           30000   //  the relay answers every ack; a busy one late
 #define SWEEP_MS            1000    //  look at every socket this often
+#define DONE_LINGER_MS      20      //  confirmed acks leave the outbox together
 #define CACHE_MAX           16384   //  verified advisories kept per thread
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
@@ -117,6 +118,7 @@ typedef struct {
     size_t *recheck, recheck_count; //  agents we sent on
     struct { size_t agent; uint64_t nonce; } *done;   //  outbox deletes
     size_t done_count, done_max;
+    int64_t done_since;             //  mono ms of the oldest done entry
     bool flood_prepared, flood_sent;
     pthread_t thread;
 } s_shard_t;
@@ -476,6 +478,8 @@ s_acked (s_shard_t *shard, s_agent_t *agent, uint64_t nonce)
             atomic_store (&swarm->last_acked_ns, s_real_ns ());
         free (unacked->bytes);
         *unacked = agent->unacked [--agent->unacked_count];
+        if (shard->done_count == 0)
+            shard->done_since = zclock_mono ();
         s_grow ((void **) &shard->done, &shard->done_max,
                 shard->done_count + 1, sizeof shard->done [0]);
         shard->done [shard->done_count].agent = (size_t) (agent - shard->agents);
@@ -648,6 +652,14 @@ static void
 s_commit (s_shard_t *shard)
 {
     if (shard->dirty_count == 0 && shard->done_count == 0)
+        return;
+    //  Confirmed acks leave the outbox a little later, together, as an
+    //  agent's do: lost in a crash, an ack is only sent again. One sync
+    //  per wake-up would bill the swarm (on the relay's cores) for
+    //  thousands of agents' disks.
+    if (shard->dirty_count == 0
+    &&  zclock_mono () - shard->done_since < DONE_LINGER_MS
+    &&  !atomic_load (&shard->swarm->stop))
         return;
     for (size_t dirty = 0; dirty < shard->dirty_count; dirty++) {
         s_agent_t *agent = &shard->agents [shard->dirty [dirty]];
@@ -879,6 +891,7 @@ s_shard_run (void *arg)
             s_recheck (shard);
         }
     }
+    s_commit (shard);
     for (size_t index = 0; index < shard->count; index++)
         s_agent_stop (&shard->agents [index]);
     OPENSSL_thread_stop ();
