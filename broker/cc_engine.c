@@ -30,6 +30,7 @@
 */
 #include "cc_broker.h"
 #include "cc_engine_internal.h"
+#include <pthread.h>
 #include <sys/stat.h>
 
 #define FETCH_CAP           256     //  deliveries per Fetch reply
@@ -781,6 +782,7 @@ s_pace_router (self_t *self)
 static void
 s_engine_actor (zsock_t *pipe, void *args)
 {
+    pthread_setname_np (pthread_self (), "cc-engine");
     self_t *self = s_self_new (pipe, (const cc_engine_config_t *) args);
     zsock_signal (pipe, 0);
     zstr_send (pipe, self? "READY": "FAILED");

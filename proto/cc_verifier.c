@@ -10,6 +10,7 @@
 */
 #include "cc_proto.h"
 #include <openssl/crypto.h>
+#include <pthread.h>
 
 #define HOLD_PER_WORKER  3
 
@@ -37,6 +38,8 @@ static void
 s_worker (zsock_t *pipe, void *args)
 {
     cc_verifier_t *self = (cc_verifier_t *) args;
+    //  So that top -H and /proc show the operator where the CPU goes.
+    pthread_setname_np (pthread_self (), "cc-verify");
     zsock_signal (pipe, 0);
     while (true) {
         zframe_t *frame = zframe_recv (pipe);

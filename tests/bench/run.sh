@@ -101,6 +101,24 @@ needs () {      # needs BASELINE: run it if any scenario that uses it runs
 note () { echo "# $*" >&2; }
 kv () { awk -v k="$1" '$1 == k { print $2; exit }' "$2" 2>/dev/null; }
 cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime of PID
+# thread_ticks PID: "NAME TICKS" per thread name of PID (cc-engine,
+# cc-verify, ZMQbg/IO/0, ...), the ticks of threads of one name summed.
+thread_ticks () {
+    local task
+    for task in /proc/"$1"/task/*; do
+        # comm may hold spaces and parentheses: fields after the last ")"
+        awk '{ name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\) [A-Z] .*/, "", name)
+               rest = $0; sub(/.*\) /, "", rest); split(rest, f, " ")
+               gsub(/ /, "_", name); print name, f[12] + f[13] }' "$task/stat" 2>/dev/null
+    done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
+}
+# thread_cpu BEFORE AFTER PREFIX: "PREFIX_NAME SECONDS" per thread name
+# from two thread_ticks outputs.
+thread_cpu () {
+    awk -v p="$3" -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
+        { d = $2 - a[$1]; gsub(/[^A-Za-z0-9_-]/, "_", $1); printf "%s_%s %.2f\n", p, $1, d / hz }' \
+        <(echo "$1") <(echo "$2")
+}
 ticks_to_s () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
 # perf_begin SCENARIO: perf record every process BENCH_PERF names over the
 # timed part of SCENARIO; perf_end stops them. Without BENCH_PERF, nothing.
@@ -386,8 +404,9 @@ scenario_ingestlink () {
         || fail "ingestlink advisories not at the relay"
     stop national
     say "ingestlink: $INGEST_COUNT signed acks from 100 agents for $advisories advisories, $INGEST_BATCH per request, to the banking relay"
-    local pid=${PIDS[banking]} ticks0 ticks1
+    local pid=${PIDS[banking]} ticks0 ticks1 threads0
     perf_begin ingestlink
+    threads0=$(thread_ticks "$pid")
     ticks0=$(cpu_ticks "$pid")
     "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
         --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
@@ -398,6 +417,7 @@ scenario_ingestlink () {
     # counts other people's work, this does not.
     ticks1=$(cpu_ticks "$pid")
     echo "relay_cpu_s $(ticks_to_s $((ticks1 - ticks0)))" >>"$WORK/ingestlink.out"
+    thread_cpu "$threads0" "$(thread_ticks "$pid")" relay_cpu_s >>"$WORK/ingestlink.out"
     stop banking
     # The same requests and replies, sizes and window over libzmq and
     # CurveZMQ alone, with the relay stopped: what the transport costs.
@@ -669,7 +689,8 @@ scenario_ingest () {
     say "ingest: national stopped; each agent now sends 3 signed acks per advisory (APPLIED, NOT_APPLICABLE, FAILED)"
     # The relay is idle while the swarm signs and commits its flood, so its
     # CPU from here on is the flood's.
-    local ticks0 messages0
+    local ticks0 messages0 threads0
+    threads0=$(thread_ticks "${PIDS[banking]}")
     ticks0=$(cpu_ticks "${PIDS[banking]}")
     messages0=$(json_number "$(status_of banking)" ack_messages)
     perf_begin ingest
@@ -678,8 +699,10 @@ scenario_ingest () {
     perf_end
     local relay_cpu
     relay_cpu=$(ticks_to_s $(( $(cpu_ticks "${PIDS[banking]}") - ticks0 )))
+    local threads
+    threads=$(thread_cpu "$threads0" "$(thread_ticks "${PIDS[banking]}")" relay_cpu_s)
     stop swarm
-    { cat "$T/swarm.out"; echo "relay_cpu_s $relay_cpu"
+    { cat "$T/swarm.out"; echo "relay_cpu_s $relay_cpu"; echo "$threads"
       echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))"; } | tee "$WORK/ingest.out"
     stop banking
     # The flood's transport alone: as many requests (an Acks of one entry
