@@ -29,7 +29,8 @@
         zmq_proxy) -> N SUB, over TCP on 127.0.0.1, each party with its own
         context (its own I/O thread), unlimited high-water marks. COUNT
         messages of SIZE bytes; deliveries/s = COUNT x N / (first send to
-        last receipt at the slowest subscriber); median of R rounds.
+        last receipt at the slowest subscriber); median of R rounds; and
+        the median round's CPU seconds over the same span (cpu_s).
     cc_bench baseline-reqrep COUNT REQUEST_BYTES REPLY_BYTES [--window W]
                              [--peers P]
         The transport of ack ingest with no certcast code in it: a libzmq
@@ -542,6 +543,7 @@ typedef struct {
     char server_public [41];    //  Z85, when curve
     atomic_int *ready;          //  subscribers that saw a warm-up message
     int64_t last_ns;            //  receipt of the last data message
+    double last_cpu;            //  the process's CPU seconds then
     size_t received;            //  data messages received
 } s_sub_t;
 
@@ -554,6 +556,15 @@ s_curve_client (void *socket, const char *server_public)
     zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, server_public, 40);
     zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, public_key, 40);
     zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, secret_key, 40);
+}
+
+//  CPU time of every thread of this process, both ends and I/O threads
+static double
+s_cpu_seconds (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
 }
 
 static void
@@ -597,8 +608,10 @@ s_subscriber (void *arg)
             break;              //  timed out: counted as lost
         if (*(char *) zmq_msg_data (&topic) == 'd') {
             sub->received++;
-            if (sub->received == sub->count)
+            if (sub->received == sub->count) {
                 sub->last_ns = s_mono_ns ();
+                sub->last_cpu = s_cpu_seconds ();
+            }
         }
         else
         if (!warm) {
@@ -627,8 +640,10 @@ s_proxy (void *arg)
 }
 
 //  One round; returns deliveries per second, or -1 on lost messages.
+//  Deliveries per second of one round; *cpu: the process's CPU seconds
+//  from the first send to the last receipt (every party and I/O thread).
 static double
-s_zmq_round (size_t count, size_t size, int subs, bool curve)
+s_zmq_round (size_t count, size_t size, int subs, bool curve, double *cpu)
 {
     char server_public [41], server_secret [41];
     char relay_public [41], relay_secret [41];
@@ -699,6 +714,7 @@ s_zmq_round (size_t count, size_t size, int subs, bool curve)
     }
     uint8_t *body = (uint8_t *) zmalloc (size);
     memset (body, 0x5A, size);
+    double cpu_start = s_cpu_seconds (), cpu_last = cpu_start;
     int64_t start = s_mono_ns ();
     for (size_t index = 0; index < count; index++) {
         zmq_send (pub, "d", 1, ZMQ_SNDMORE);
@@ -711,7 +727,10 @@ s_zmq_round (size_t count, size_t size, int subs, bool curve)
         received += sub [index].received;
         if (sub [index].last_ns > last)
             last = sub [index].last_ns;
+        if (sub [index].last_cpu > cpu_last)
+            cpu_last = sub [index].last_cpu;
     }
+    *cpu = cpu_last - cpu_start;
     zmq_send (steer, "TERMINATE", 9, 0);
     pthread_join (proxy_thread, NULL);
     zmq_close (steer);
@@ -738,9 +757,10 @@ s_baseline_zmq (s_opts_t *opts, size_t count, size_t size)
     if (count < 1 || size < 1 || subs < 1 || rounds < 1)
         return s_usage ("COUNT, SIZE, --subs and --rounds must be positive");
     double *rates = (double *) zmalloc (rounds * sizeof (double));
+    double *cpus = (double *) zmalloc (rounds * sizeof (double));
     int lost = 0;
     for (int round = 0; round < rounds; round++) {
-        rates [round] = s_zmq_round (count, size, subs, curve);
+        rates [round] = s_zmq_round (count, size, subs, curve, &cpus [round]);
         if (rates [round] < 0) {
             lost++;
             rates [round] = 0;
@@ -752,8 +772,11 @@ s_baseline_zmq (s_opts_t *opts, size_t count, size_t size)
     printf ("deliveries_per_s %.0f\n", s_percentile (rates, rounds, 0.5));
     printf ("deliveries_per_s_min %.0f\n", rates [0]);
     printf ("deliveries_per_s_max %.0f\n", rates [rounds - 1]);
+    qsort (cpus, rounds, sizeof (double), s_compare_double);
+    printf ("cpu_s %.3f\n", s_percentile (cpus, rounds, 0.5));
     printf ("rounds_with_loss %d\n", lost);
     free (rates);
+    free (cpus);
     return lost? 1: 0;
 }
 
@@ -940,15 +963,6 @@ s_replier (void *arg)
     zmq_msg_close (&body);
     free (reply);
     return NULL;
-}
-
-//  CPU time of every thread of this process, both ends and I/O threads
-static double
-s_cpu_seconds (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
-    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
 }
 
 //  Busy and total CPU ticks of the whole machine, all cores (/proc/stat):
