@@ -94,7 +94,7 @@ needs () {      # needs BASELINE: run it if any scenario that uses it runs
     selected baselines && return 0
     case $1 in
         lmdb) selected publish || selected e2e || selected e2etrace ;;
-        ed25519) selected catchup || selected alert || selected ingest || selected ingestlink ;;
+        ed25519) selected catchup || selected alert || selected ingest || selected ingestlink || selected burst ;;
         zmq) selected burst ;;
     esac
 }
@@ -844,6 +844,29 @@ if selected burst; then
         "$BURST_COUNT x ${BURST_SIZE} B body advisories published at once (window $BURST_COUNT) -> national -> 1 relay -> $BURST_AGENTS agents (one swarm process), durable at every hop; clock stops when all $((BURST_COUNT * BURST_AGENTS)) acks are in the national ledger (national ledger rows: $(kv ledger_rows "$f")); CPU seconds meanwhile: national $(kv cpu_s_national "$f"), relay $(kv cpu_s_banking "$f"), swarm $(kv cpu_s_swarm "$f")"
     record burst_inbox_deliveries "$ips" "deliveries/s" "$(kv deliveries_per_s "$WORK/zmq.out")" \
         zmq_forwarder info "" "same burst, clock stopped at the last agent inbox commit (the swarm's last durable commit)"
+    # The least this burst can take on these cores: the CURVE chain's own
+    # CPU for the same deliveries plus the Ed25519 work the run did (each
+    # advisory verified at the national broker, the relay and once per
+    # swarm thread; each ack signature made by an agent and verified at the
+    # relay and the national broker), spread over the cores; never less
+    # than the CURVE chain's own time. Also the same with one ack per agent,
+    # the fewest signatures any design could use.
+    ed25519_measure burst
+    burst_floor () {   # burst_floor ACKS: deliveries/s
+        awk -v n=$((BURST_COUNT * BURST_AGENTS)) -v adv="$BURST_COUNT" -v acks="$1" \
+            -v swarm="$(kv verify_calls "$f")" -v cpu="$(kv cpu_s "$WORK/zmq-curve.out")" \
+            -v dps="$(kv deliveries_per_s "$WORK/zmq-curve.out")" -v c="$(nproc)" \
+            -v v="$(kv verify_per_s "$WORK/ed25519.out")" -v sg="$(kv sign_per_s "$WORK/ed25519.out")" 'BEGIN {
+            if (acks == "" || swarm == "" || cpu == "" || dps + 0 <= 0 || v + 0 <= 0 || sg + 0 <= 0) exit
+            t = (cpu + (2 * adv + swarm + 2 * acks) / v + acks / sg) / c
+            if (n / dps > t) t = n / dps
+            printf "%.0f", n / t }'
+    }
+    floor=$(burst_floor "$(kv acks_sent "$f")")
+    fewest=$(burst_floor "$BURST_AGENTS")
+    target=$(awk -v d="$(kv deliveries_per_s "$WORK/zmq.out")" 'BEGIN { if (d > 0) printf "%.0f", 0.35 * d }')
+    record burst_floor "$dps" "deliveries/s" "$floor" "curve + ed25519 floor" info "" \
+        "burst_deliveries against the most these cores can do for it: the CURVE chain's CPU for the same deliveries ($(kv cpu_s "$WORK/zmq-curve.out") s, baseline_zmq_forwarder_curve) plus this run's Ed25519 work ($((2 * BURST_COUNT)) advisory verifies at the national broker and the relay, $(kv verify_calls "$f") in the swarm, $(kv acks_sent "$f") ack signatures made and each verified twice) over the cores. The target (0.35 x forwarder = $target deliveries/s) is $( [ -n "$floor" ] && [ -n "$target" ] && awk -v t="$target" -v f="$floor" 'BEGIN { print (t > f + 0)? "above": "within" }') this floor. With one ack per agent (the fewest signatures) the floor would be $fewest deliveries/s"
 fi
 
 if selected catchup; then
