@@ -579,7 +579,8 @@ scenario_alert () {
         >"$WORK/alert-idle.out"
     say "alert: banking relay idle with $half agents: $(kv relay_idle_cpu_pct "$WORK/alert-idle.out") % of a core"
     say "alert: one critical advisory to all sectors; clock stops when $ALERT_AGENTS more acks are in the national ledger"
-    local name cpu0=() cpu_names=(national banking telecom "${SWARMS[@]}")
+    local name cpu0=() cpu_names=(national banking telecom "${SWARMS[@]}") status0
+    status0=$(status_of banking)
     perf_begin alert
     for name in "${cpu_names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
     BENCH_SECTOR=all bench_publish --count 1 --size $SMALL_SIZE --await-acks "$ALERT_AGENTS" \
@@ -596,6 +597,14 @@ scenario_alert () {
         index=$((index + 1))
     done
     echo "cpu_s_swarm $(ticks_to_s $swarm_ticks)" >>"$WORK/alert.out"
+    # What the banking relay handled meanwhile (the alert's whole traffic
+    # would be one delivery out and one ack in per agent, and a few
+    # commits and upstream batches).
+    local status1 counter
+    status1=$(status_of banking)
+    for counter in fetches deliveries_served ack_messages ack_rows acks_upstream commits; do
+        echo "banking_$counter $(( $(json_number "$status1" $counter) - $(json_number "$status0" $counter) ))"
+    done >>"$WORK/alert.out"
     cat "$WORK/alert-idle.out" >>"$WORK/alert.out"
     cat "$WORK/alert.out"
     echo "swarm_processes ${#SWARMS[@]}" >>"$WORK/alert.out"
