@@ -257,8 +257,10 @@ scenario_publish () {
     bench_federation 0
     start_national
     say "publish: $PUBLISH_COUNT sequential publishes over one CURVE connection"
+    perf_begin publish
     bench_publish --count "$PUBLISH_COUNT" --size $SMALL_SIZE --window 1 \
         >"$WORK/publish.out" || say "publish: cc_bench exit $?"
+    perf_end
     cat "$WORK/publish.out"
     stop national
 }
