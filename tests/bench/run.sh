@@ -101,25 +101,25 @@ needs () {      # needs BASELINE: run it if any scenario that uses it runs
 note () { echo "# $*" >&2; }
 kv () { awk -v k="$1" '$1 == k { print $2; exit }' "$2" 2>/dev/null; }
 cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # utime + stime of PID
-# thread_ticks PID: "NAME TICKS" per thread name of PID (cc-engine,
-# cc-verify, ZMQbg/IO/0, ...), the ticks of threads of one name summed.
-thread_ticks () {
+# cpu_ns PID: nanoseconds every live thread of PID has run (schedstat):
+# ticks come in 10 ms steps, too coarse for CPU per ack.
+cpu_ns () { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
+ns_to_s () { awk -v n="$1" 'BEGIN { printf "%.3f", n / 1e9 }'; }
+# thread_ns PID: "NAME NS" per thread name of PID (cc-engine, cc-verify,
+# ZMQbg/IO/0, ...), the run time of threads of one name summed.
+thread_ns () {
     local task
     for task in /proc/"$1"/task/*; do
-        # comm may hold spaces and parentheses: fields after the last ")"
-        awk '{ name = $0; sub(/^[0-9]+ \(/, "", name); sub(/\) [A-Z] .*/, "", name)
-               rest = $0; sub(/.*\) /, "", rest); split(rest, f, " ")
-               gsub(/ /, "_", name); print name, f[12] + f[13] }' "$task/stat" 2>/dev/null
-    done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
+        { tr ' ' '_' <"$task/comm"; cat "$task/schedstat"; } 2>/dev/null | paste -sd ' '
+    done | awk 'NF >= 2 { t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
 }
 # thread_cpu BEFORE AFTER PREFIX: "PREFIX_NAME SECONDS" per thread name
-# from two thread_ticks outputs.
+# from two thread_ns outputs.
 thread_cpu () {
-    awk -v p="$3" -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next }
-        { d = $2 - a[$1]; gsub(/[^A-Za-z0-9_-]/, "_", $1); printf "%s_%s %.2f\n", p, $1, d / hz }' \
+    awk -v p="$3" 'NR == FNR { a[$1] = $2; next }
+        { d = $2 - a[$1]; gsub(/[^A-Za-z0-9_-]/, "_", $1); printf "%s_%s %.3f\n", p, $1, d / 1e9 }' \
         <(echo "$1") <(echo "$2")
 }
-ticks_to_s () { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
 # perf_begin SCENARIO: perf record every process BENCH_PERF names over the
 # timed part of SCENARIO; perf_end stops them. Without BENCH_PERF, nothing.
 PERF_PIDS=()
@@ -330,13 +330,13 @@ scenario_burst () {
     say "burst: $BURST_COUNT x $BURST_SIZE B advisories, all at once, to $BURST_AGENTS swarm agents"
     perf_begin burst
     local name cpu0=() index=0
-    for name in national banking swarm; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
+    for name in national banking swarm; do cpu0+=("$(cpu_ns "${PIDS[$name]}")"); done
     bench_publish --count "$BURST_COUNT" --size $BURST_SIZE --window "$BURST_COUNT" \
         --await-acks $((BURST_COUNT * BURST_AGENTS)) --times "$WORK/burst.times" \
         --timeout 300 >"$WORK/burst.out" || say "burst: cc_bench exit $?"
     # Where the CPU went during the burst, per process (CPU seconds).
     for name in national banking swarm; do
-        echo "cpu_s_$name $(ticks_to_s $(( $(cpu_ticks "${PIDS[$name]}") - ${cpu0[$index]} )))" >>"$WORK/burst.out"
+        echo "cpu_s_$name $(ns_to_s $(( $(cpu_ns "${PIDS[$name]}") - ${cpu0[$index]} )))" >>"$WORK/burst.out"
         index=$((index + 1))
     done
     perf_end
@@ -406,10 +406,10 @@ scenario_ingestlink () {
         || fail "ingestlink advisories not at the relay"
     stop national
     say "ingestlink: $INGEST_COUNT signed acks from 100 agents for $advisories advisories, $INGEST_BATCH per request, to the banking relay"
-    local pid=${PIDS[banking]} ticks0 ticks1 threads0
+    local pid=${PIDS[banking]} ns0 ns1 threads0
     perf_begin ingestlink
-    threads0=$(thread_ticks "$pid")
-    ticks0=$(cpu_ticks "$pid")
+    threads0=$(thread_ns "$pid")
+    ns0=$(cpu_ns "$pid")
     "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
         --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
         --count "$INGEST_COUNT" --agents 100 --batch "$INGEST_BATCH" --window "$INGEST_WINDOW" \
@@ -417,9 +417,9 @@ scenario_ingestlink () {
     perf_end
     # The relay's own CPU time: on a shared host the wall clock also
     # counts other people's work, this does not.
-    ticks1=$(cpu_ticks "$pid")
-    echo "relay_cpu_s $(ticks_to_s $((ticks1 - ticks0)))" >>"$WORK/ingestlink.out"
-    thread_cpu "$threads0" "$(thread_ticks "$pid")" relay_cpu_s >>"$WORK/ingestlink.out"
+    ns1=$(cpu_ns "$pid")
+    echo "relay_cpu_s $(ns_to_s $((ns1 - ns0)))" >>"$WORK/ingestlink.out"
+    thread_cpu "$threads0" "$(thread_ns "$pid")" relay_cpu_s >>"$WORK/ingestlink.out"
     stop banking
     # The same requests and replies, sizes and window over libzmq and
     # CurveZMQ alone, with the relay stopped: what the transport costs.
@@ -574,31 +574,31 @@ scenario_alert () {
     # published (heartbeats and $alive to every agent, once a heartbeat).
     local idle0 idle1
     say "alert: the banking relay idle for $ALERT_IDLE_S s"
-    idle0=$(cpu_ticks "${PIDS[banking]}")
+    idle0=$(cpu_ns "${PIDS[banking]}")
     sleep "$ALERT_IDLE_S"
-    idle1=$(cpu_ticks "${PIDS[banking]}")
-    echo "relay_idle_cpu_pct $(awk -v t=$((idle1 - idle0)) -v hz="$(getconf CLK_TCK)" -v s="$ALERT_IDLE_S" 'BEGIN { printf "%.1f", 100 * t / hz / s }')" \
+    idle1=$(cpu_ns "${PIDS[banking]}")
+    echo "relay_idle_cpu_pct $(awk -v n=$((idle1 - idle0)) -v s="$ALERT_IDLE_S" 'BEGIN { printf "%.1f", 100 * n / 1e9 / s }')" \
         >"$WORK/alert-idle.out"
     say "alert: banking relay idle with $half agents: $(kv relay_idle_cpu_pct "$WORK/alert-idle.out") % of a core"
     say "alert: one critical advisory to all sectors; clock stops when $ALERT_AGENTS more acks are in the national ledger"
     local name cpu0=() cpu_names=(national banking telecom "${SWARMS[@]}") status0
     status0=$(status_of banking)
     perf_begin alert
-    for name in "${cpu_names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
+    for name in "${cpu_names[@]}"; do cpu0+=("$(cpu_ns "${PIDS[$name]}")"); done
     BENCH_SECTOR=all bench_publish --count 1 --size $SMALL_SIZE --await-acks "$ALERT_AGENTS" \
         --times "$WORK/alert.times" --timeout 120 >"$WORK/alert.out" || say "alert: cc_bench exit $?"
     perf_end
     # Where the CPU went during the alert, per process (CPU seconds).
-    local index=0 swarm_ticks=0 ticks
+    local index=0 swarm_ns=0 ns
     for name in "${cpu_names[@]}"; do
-        ticks=$(( $(cpu_ticks "${PIDS[$name]}") - ${cpu0[$index]} ))
+        ns=$(( $(cpu_ns "${PIDS[$name]}") - ${cpu0[$index]} ))
         case $name in
-            swarm-*) swarm_ticks=$((swarm_ticks + ticks)) ;;
-            *) echo "cpu_s_$name $(ticks_to_s $ticks)" >>"$WORK/alert.out" ;;
+            swarm-*) swarm_ns=$((swarm_ns + ns)) ;;
+            *) echo "cpu_s_$name $(ns_to_s $ns)" >>"$WORK/alert.out" ;;
         esac
         index=$((index + 1))
     done
-    echo "cpu_s_swarm $(ticks_to_s $swarm_ticks)" >>"$WORK/alert.out"
+    echo "cpu_s_swarm $(ns_to_s $swarm_ns)" >>"$WORK/alert.out"
     # What the banking relay handled meanwhile (the alert's whole traffic
     # would be one delivery out and one ack in per agent, and a few
     # commits and upstream batches).
@@ -661,20 +661,20 @@ alert_transport () {
         fail "alert transport: leaves not all connected"
     fi
     sleep 1
-    local cpu0=() index=0 ticks leaves_ticks=0
-    for name in "${names[@]}"; do cpu0+=("$(cpu_ticks "${PIDS[$name]}")"); done
+    local cpu0=() index=0 ns leaves_ns=0
+    for name in "${names[@]}"; do cpu0+=("$(cpu_ns "${PIDS[$name]}")"); done
     kill -USR1 "${PIDS[fanout-top]}"
     wait_for 120 grep -q '^done' "$dir/top.out" || say "alert transport: not all acks arrived"
     for name in "${names[@]}"; do
-        ticks=$(( $(cpu_ticks "${PIDS[$name]}") - ${cpu0[$index]} ))
+        ns=$(( $(cpu_ns "${PIDS[$name]}") - ${cpu0[$index]} ))
         case $name in
-            fanout-top|fanout-banking|fanout-telecom) echo "transport_cpu_s_${name#fanout-} $(ticks_to_s $ticks)" ;;
-            *) leaves_ticks=$(( leaves_ticks + ticks )) ;;
+            fanout-top|fanout-banking|fanout-telecom) echo "transport_cpu_s_${name#fanout-} $(ns_to_s $ns)" ;;
+            *) leaves_ns=$(( leaves_ns + ns )) ;;
         esac
         index=$(( index + 1 ))
     done >>"$WORK/alert.out"
     {
-        echo "transport_cpu_s_leaves $(ticks_to_s $leaves_ticks)"
+        echo "transport_cpu_s_leaves $(ns_to_s $leaves_ns)"
         echo "transport_ms $(kv elapsed_ms "$dir/top.out")"
         echo "transport_frame $frame"
     } >>"$WORK/alert.out"
@@ -700,18 +700,18 @@ scenario_ingest () {
     say "ingest: national stopped; each agent now sends 3 signed acks per advisory (APPLIED, NOT_APPLICABLE, FAILED)"
     # The relay is idle while the swarm signs and commits its flood, so its
     # CPU from here on is the flood's.
-    local ticks0 messages0 threads0
-    threads0=$(thread_ticks "${PIDS[banking]}")
-    ticks0=$(cpu_ticks "${PIDS[banking]}")
+    local ns0 messages0 threads0
+    threads0=$(thread_ns "${PIDS[banking]}")
+    ns0=$(cpu_ns "${PIDS[banking]}")
     messages0=$(json_number "$(status_of banking)" ack_messages)
     perf_begin ingest
     kill -USR1 "${PIDS[swarm]}"
     wait_for 300 swarm_said swarm flood_acks_per_s || fail "flood not acked"
     perf_end
     local relay_cpu
-    relay_cpu=$(ticks_to_s $(( $(cpu_ticks "${PIDS[banking]}") - ticks0 )))
+    relay_cpu=$(ns_to_s $(( $(cpu_ns "${PIDS[banking]}") - ns0 )))
     local threads
-    threads=$(thread_cpu "$threads0" "$(thread_ticks "${PIDS[banking]}")" relay_cpu_s)
+    threads=$(thread_cpu "$threads0" "$(thread_ns "${PIDS[banking]}")" relay_cpu_s)
     stop swarm
     { cat "$T/swarm.out"; echo "relay_cpu_s $relay_cpu"; echo "$threads"
       echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))"; } | tee "$WORK/ingest.out"
