@@ -703,7 +703,9 @@ scenario_ingest () {
     local ns0 messages0 threads0
     threads0=$(thread_ns "${PIDS[banking]}")
     ns0=$(cpu_ns "${PIDS[banking]}")
-    messages0=$(json_number "$(status_of banking)" ack_messages)
+    local status0
+    status0=$(status_of banking)
+    messages0=$(json_number "$status0" ack_messages)
     perf_begin ingest
     kill -USR1 "${PIDS[swarm]}"
     wait_for 300 swarm_said swarm flood_acks_per_s || fail "flood not acked"
@@ -714,7 +716,12 @@ scenario_ingest () {
     threads=$(thread_cpu "$threads0" "$(thread_ns "${PIDS[banking]}")" relay_cpu_s)
     stop swarm
     { cat "$T/swarm.out"; echo "relay_cpu_s $relay_cpu"; echo "$threads"
-      echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))"; } | tee "$WORK/ingest.out"
+      local status1
+      status1=$(status_of banking)
+      echo "relay_ack_messages $(( $(json_number "$status1" ack_messages) - messages0 ))"
+      # How many acks a commit held: each commit rewrites the ledger
+      # leaf pages its acks landed on.
+      echo "relay_commits $(( $(json_number "$status1" commits) - $(json_number "$status0" commits) ))"; } | tee "$WORK/ingest.out"
     stop banking
     # The flood's transport alone: as many requests (an Acks of one entry
     # is 156 B, as ingestlink's are) from as many CURVE connections, each
