@@ -331,6 +331,8 @@ scenario_burst () {
     perf_begin burst
     local name cpu0=() index=0
     for name in national banking swarm; do cpu0+=("$(cpu_ns "${PIDS[$name]}")"); done
+    local relay_threads0 national_threads0
+    relay_threads0=$(thread_ns "${PIDS[banking]}"); national_threads0=$(thread_ns "${PIDS[national]}")
     bench_publish --count "$BURST_COUNT" --size $BURST_SIZE --window "$BURST_COUNT" \
         --await-acks $((BURST_COUNT * BURST_AGENTS)) --times "$WORK/burst.times" \
         --timeout 300 >"$WORK/burst.out" || say "burst: cc_bench exit $?"
@@ -339,6 +341,8 @@ scenario_burst () {
         echo "cpu_s_$name $(ns_to_s $(( $(cpu_ns "${PIDS[$name]}") - ${cpu0[$index]} )))" >>"$WORK/burst.out"
         index=$((index + 1))
     done
+    thread_cpu "$relay_threads0" "$(thread_ns "${PIDS[banking]}")" relay_cpu_s >>"$WORK/burst.out"
+    thread_cpu "$national_threads0" "$(thread_ns "${PIDS[national]}")" national_cpu_s >>"$WORK/burst.out"
     perf_end
     stop swarm
     cat "$T/swarm.out" >>"$WORK/burst.out"
