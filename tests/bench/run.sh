@@ -378,13 +378,16 @@ scenario_catchup () {
         --timeout 300 >"$WORK/catchup.out" &
     local watcher=$!
     wait_for 10 grep -q '^ready' "$WORK/catchup.out" || fail "watcher not ready"
-    local start
+    local start messages0
+    messages0=$(json_number "$(status_of banking)" ack_messages)
     start=$(date +%s%N)
     restart a1
     perf_begin catchup
     wait $watcher || say "catch-up: watcher exit $?"
     perf_end
     echo "start_real_ns $start" >>"$WORK/catchup.out"
+    # How many signed acks the agent sent for them (one per cycle).
+    echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))" >>"$WORK/catchup.out"
     cat "$WORK/catchup.out"
     stop a1; stop banking; stop national
 }
