@@ -268,12 +268,16 @@ scenario_publish () {
 scenario_e2e () {
     start_bench_federation "$E2E_AGENTS"
     say "e2e: $E2E_COUNT advisories at $E2E_RATE/s to $E2E_AGENTS agents behind one relay"
-    local watch=() index
+    local watch=() index messages0
     for index in $(seq 1 "$E2E_AGENTS"); do watch+=(--watch "$T/agents/a$index/spool"); done
+    messages0=$(json_number "$(status_of banking)" ack_messages)
     # Open loop: the schedule holds even when a Stored reply is slow.
     bench_publish --count "$E2E_COUNT" --size $SMALL_SIZE --rate $E2E_RATE --window 64 \
         --times "$WORK/e2e.times" --timeout 120 "${watch[@]}" \
         >"$WORK/e2e.out" || say "e2e: cc_bench exit $?"
+    # The agents' signed acks so far (one per cycle; the last may still
+    # be on its way).
+    echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))" >>"$WORK/e2e.out"
     cat "$WORK/e2e.out"
     for index in $(seq 1 "$E2E_AGENTS"); do stop "a$index"; done
     stop banking; stop national
