@@ -228,6 +228,9 @@ status_of () {  # status_of national|banking: that broker's status JSON
     [ "$1" = banking ] && { port=$BANKING_PORT; server=relay-banking; }
     broker_status "127.0.0.1:$port" "$server" natissuer
 }
+# grown BEFORE AFTER COUNTER: how much a status counter grew between two
+# status_of outputs.
+grown () { echo $(( $(json_number "$2" "$3") - $(json_number "$1" "$3") )); }
 counter_at_least () {   # counter_at_least BROKER FIELD N
     [ "$(json_number "$(status_of "$1")" "$2")" -ge "$3" ]
 }
@@ -268,16 +271,16 @@ scenario_publish () {
 scenario_e2e () {
     start_bench_federation "$E2E_AGENTS"
     say "e2e: $E2E_COUNT advisories at $E2E_RATE/s to $E2E_AGENTS agents behind one relay"
-    local watch=() index messages0
+    local watch=() index status0
     for index in $(seq 1 "$E2E_AGENTS"); do watch+=(--watch "$T/agents/a$index/spool"); done
-    messages0=$(json_number "$(status_of banking)" ack_messages)
+    status0=$(status_of banking)
     # Open loop: the schedule holds even when a Stored reply is slow.
     bench_publish --count "$E2E_COUNT" --size $SMALL_SIZE --rate $E2E_RATE --window 64 \
         --times "$WORK/e2e.times" --timeout 120 "${watch[@]}" \
         >"$WORK/e2e.out" || say "e2e: cc_bench exit $?"
     # The agents' signed acks so far (one per cycle; the last may still
     # be on its way).
-    echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))" >>"$WORK/e2e.out"
+    echo "relay_ack_messages $(grown "$status0" "$(status_of banking)" ack_messages)" >>"$WORK/e2e.out"
     cat "$WORK/e2e.out"
     for index in $(seq 1 "$E2E_AGENTS"); do stop "a$index"; done
     stop banking; stop national
@@ -382,8 +385,8 @@ scenario_catchup () {
         --timeout 300 >"$WORK/catchup.out" &
     local watcher=$!
     wait_for 10 grep -q '^ready' "$WORK/catchup.out" || fail "watcher not ready"
-    local start messages0
-    messages0=$(json_number "$(status_of banking)" ack_messages)
+    local start status0
+    status0=$(status_of banking)
     start=$(date +%s%N)
     restart a1
     perf_begin catchup
@@ -391,7 +394,7 @@ scenario_catchup () {
     perf_end
     echo "start_real_ns $start" >>"$WORK/catchup.out"
     # How many signed acks the agent sent for them (one per cycle).
-    echo "relay_ack_messages $(( $(json_number "$(status_of banking)" ack_messages) - messages0 ))" >>"$WORK/catchup.out"
+    echo "relay_ack_messages $(grown "$status0" "$(status_of banking)" ack_messages)" >>"$WORK/catchup.out"
     cat "$WORK/catchup.out"
     stop a1; stop banking; stop national
 }
@@ -616,7 +619,7 @@ scenario_alert () {
     local status1 counter
     status1=$(status_of banking)
     for counter in fetches deliveries_served ack_messages ack_rows acks_upstream commits; do
-        echo "banking_$counter $(( $(json_number "$status1" $counter) - $(json_number "$status0" $counter) ))"
+        echo "banking_$counter $(grown "$status0" "$status1" $counter)"
     done >>"$WORK/alert.out"
     cat "$WORK/alert-idle.out" >>"$WORK/alert.out"
     cat "$WORK/alert.out"
@@ -711,28 +714,24 @@ scenario_ingest () {
     say "ingest: national stopped; each agent now sends 3 signed acks per advisory (APPLIED, NOT_APPLICABLE, FAILED)"
     # The relay is idle while the swarm signs and commits its flood, so its
     # CPU from here on is the flood's.
-    local ns0 messages0 threads0
+    local ns0 threads0 status0
     threads0=$(thread_ns "${PIDS[banking]}")
     ns0=$(cpu_ns "${PIDS[banking]}")
-    local status0
     status0=$(status_of banking)
-    messages0=$(json_number "$status0" ack_messages)
     perf_begin ingest
     kill -USR1 "${PIDS[swarm]}"
     wait_for 300 swarm_said swarm flood_acks_per_s || fail "flood not acked"
     perf_end
-    local relay_cpu
+    local relay_cpu threads status1
     relay_cpu=$(ns_to_s $(( $(cpu_ns "${PIDS[banking]}") - ns0 )))
-    local threads
     threads=$(thread_cpu "$threads0" "$(thread_ns "${PIDS[banking]}")" relay_cpu_s)
     stop swarm
+    status1=$(status_of banking)
+    # Commits tell how many acks a commit held: each rewrites the ledger
+    # leaf pages its acks landed on.
     { cat "$T/swarm.out"; echo "relay_cpu_s $relay_cpu"; echo "$threads"
-      local status1
-      status1=$(status_of banking)
-      echo "relay_ack_messages $(( $(json_number "$status1" ack_messages) - messages0 ))"
-      # How many acks a commit held: each commit rewrites the ledger
-      # leaf pages its acks landed on.
-      echo "relay_commits $(( $(json_number "$status1" commits) - $(json_number "$status0" commits) ))"; } | tee "$WORK/ingest.out"
+      echo "relay_ack_messages $(grown "$status0" "$status1" ack_messages)"
+      echo "relay_commits $(grown "$status0" "$status1" commits)"; } | tee "$WORK/ingest.out"
     stop banking
     # The flood's transport alone: as many requests (an Acks of one entry
     # is 156 B, as ingestlink's are) from as many CURVE connections, each
