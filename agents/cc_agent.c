@@ -164,10 +164,17 @@ s_handle_error (self_t *self, Certcast__Control *control)
         if (zhashx_size (self->errors_logged) >= ERRORS_REMEMBERED)
             zhashx_purge (self->errors_logged);
         zhashx_insert (self->errors_logged, key, (void *) "1");
-        zsys_warning ("relay %s refused request %" PRIu64 ": %s: %s",
-                      self->relay_label, control->corr,
-                      cc_strerror (error->code),
-                      error->reason? error->reason: "");
+        //  The ack stays in the outbox either way and goes again at the
+        //  next resend round; not-yet is the relay catching up, no fault.
+        if ((int) error->code == CC_ENOTYET)
+            zsys_notice ("relay %s does not hold what ack %" PRIu64
+                         " names yet; it stays in the outbox and goes again",
+                         self->relay_label, control->corr);
+        else
+            zsys_warning ("relay %s refused request %" PRIu64 ": %s: %s",
+                          self->relay_label, control->corr,
+                          cc_strerror (error->code),
+                          error->reason? error->reason: "");
     }
     free (key);
 }

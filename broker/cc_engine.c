@@ -158,6 +158,14 @@ cc_engine_refuse (self_t *self, zframe_t *routing, uint64_t corr,
     if (cc_engine_may_log (self, peer))
         zsys_warning ("refused %s: %s: %s", peer && *peer? peer: "-",
                       cc_strerror (code), reason);
+    cc_engine_reply_error (self, routing, corr, code, reason);
+}
+
+//  Answer with an Error, nothing else: the caller counts and logs.
+void
+cc_engine_reply_error (self_t *self, zframe_t *routing, uint64_t corr,
+                       int code, const char *reason)
+{
     if (routing) {
         zframe_t *frame = cc_wire_error_frame (corr, code, reason);
         s_send_control (self, routing, &frame);

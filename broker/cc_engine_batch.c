@@ -388,13 +388,33 @@ s_acks_may_wait (self_t *self)
 }
 
 //  An ack entry for an advisory we do not hold is no receipt: the ledger
-//  kept no row for it. It is counted and logged, and the other entries
-//  of the request stand; the request is still answered Acked, or the
-//  sender would send it again forever.
+//  kept no row for it, and the other entries of the request stand. A
+//  relay still catching up with its upstream (restarted from an old
+//  backup, cut off from the national broker, or serving an agent that
+//  moved here from a relay further ahead) may simply not hold it yet:
+//  the agent is told to send again later and keeps the ack, so its
+//  receipt reaches the ledgers once we do. A broker that is caught up
+//  counts it and answers Acked, or the sender would send it forever.
+static bool
+s_acks_deferred (cc_engine_item_t *item, bool caught_up)
+{
+    return item->type == ITEM_ACKS && item->code == CC_OK
+        && item->unknown > 0 && !caught_up;
+}
+
 static void
-s_count_acks (self_t *self, cc_engine_item_t *item)
+s_count_acks (self_t *self, cc_engine_item_t *item, bool deferred)
 {
     self->counters.ack_rows += item->count;
+    if (deferred) {
+        self->counters.acks_deferred += item->unknown;
+        if (cc_engine_may_log (self, item->peer))
+            zsys_notice ("acks from %s: %d entr%s for advisories not "
+                         "received yet from upstream, sent back for later",
+                         item->peer, item->unknown,
+                         item->unknown == 1? "y": "ies");
+        return;
+    }
     self->counters.acks_unknown += item->unknown;
     if (item->unknown && cc_engine_may_log (self, item->peer))
         zsys_warning ("acks from %s: %d entr%s for advisories this broker "
@@ -447,9 +467,13 @@ cc_engine_cycle_end (self_t *self, bool flush)
             zsys_error ("commit failed: %s; nothing from this cycle is stored",
                         mdb_strerror (rc));
     }
+    //  After the commit: its forwards count as held.
+    bool caught_up = !self->upstream
+                  || cc_upstream_caught_up (self->upstream);
     for (cc_engine_item_t *item =
              (cc_engine_item_t *) zlistx_first (self->batch);
          item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
+        bool deferred = committed && s_acks_deferred (item, caught_up);
         if (committed && item->code == CC_OK) {
             if (item->type == ITEM_PUBLISH)
                 self->counters.published++;
@@ -458,12 +482,17 @@ cc_engine_cycle_end (self_t *self, bool flush)
                 self->counters.forwarded++;
             else
             if (item->type == ITEM_ACKS)
-                s_count_acks (self, item);
+                s_count_acks (self, item, deferred);
         }
         else
         if (!committed && item->type == ITEM_FORWARD)
             cc_engine_stall (self, item->stream, item->seq);
-        s_answer (self, item, committed);
+        if (deferred)
+            cc_engine_reply_error (self, item->routing, item->corr, CC_ENOTYET,
+                                   "an advisory acked is not here yet; "
+                                   "send again later");
+        else
+            s_answer (self, item, committed);
     }
     zlistx_purge (self->outgoing);
     zlistx_purge (self->batch);

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
     uint64_t acks_unknown;          //  entries naming advisories not held
+    uint64_t acks_deferred;         //  ... while catching up: sent back
     uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
     uint64_t refused [16];          //  by cc_error_t
 } cc_engine_counters_t;
@@ -179,6 +180,10 @@ void
 void
     cc_engine_refuse (self_t *self, zframe_t *routing, uint64_t corr,
                       const char *peer, int code, const char *reason);
+//  Answer an Error and nothing else (routing NULL: nobody to answer).
+void
+    cc_engine_reply_error (self_t *self, zframe_t *routing, uint64_t corr,
+                           int code, const char *reason);
 
 //  cc_engine_status.c
 

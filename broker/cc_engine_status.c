@@ -32,13 +32,15 @@ cc_engine_status_json (self_t *self)
     fprintf (out, "\"published\":%" PRIu64 ",\"forwarded\":%" PRIu64
              ",\"fetches\":%" PRIu64 ",\"deliveries_served\":%" PRIu64
              ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
-             ",\"acks_unknown\":%" PRIu64 ",\"acks_upstream\":%" PRIu64
+             ",\"acks_unknown\":%" PRIu64 ",\"acks_deferred\":%" PRIu64
+             ",\"acks_upstream\":%" PRIu64
              ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
              ",\"bad_frames\":%" PRIu64 ",",
              counters->published, counters->forwarded, counters->fetches,
              counters->deliveries_served, counters->ack_messages,
              counters->ack_rows, counters->acks_unknown,
+             counters->acks_deferred,
              counters->acks_upstream, counters->rosters,
              counters->roster_parts, counters->commits,
              counters->commit_failures, counters->bad_frames);

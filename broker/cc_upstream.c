@@ -25,6 +25,7 @@
 
 typedef struct {
     char *name;                     //  stream name (owned)
+    uint64_t heard_head;            //  highest head the upstream told us
     int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
 } s_stream_t;
 
@@ -239,6 +240,8 @@ s_fetch (cc_upstream_t *self, s_stream_t *stream, uint64_t from)
 static void
 s_catch_up (cc_upstream_t *self, s_stream_t *stream, uint64_t head)
 {
+    if (head > stream->heard_head)
+        stream->heard_head = head;
     uint64_t have = self->handler.head (self->handler.arg, stream->name);
     if (head > have)
         s_fetch (self, stream, have + 1);
@@ -649,6 +652,19 @@ bool
 cc_upstream_connected (cc_upstream_t *self)
 {
     return self->connected;
+}
+
+bool
+cc_upstream_caught_up (cc_upstream_t *self)
+{
+    if (!self->connected)
+        return false;
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        if (self->handler.head (self->handler.arg, stream->name)
+            < stream->heard_head)
+            return false;
+    return true;
 }
 
 int64_t

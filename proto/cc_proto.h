@@ -46,7 +46,8 @@ typedef enum {
     CC_EREPLAY = 6,         //  id+revision already accepted, or older
     CC_ENOTALLOWED = 7,     //  this identity or role may not do this
     CC_ESTORAGE = 8,        //  could not commit; nothing stored
-    CC_EUNKNOWNSTREAM = 9
+    CC_EUNKNOWNSTREAM = 9,
+    CC_ENOTYET = 10         //  not held here yet (relay catching up): retry
 } cc_error_t;
 
 //  Short name for a reason code ("bad-signature", ...), never NULL.

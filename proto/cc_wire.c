@@ -26,6 +26,7 @@ cc_strerror (int code)
         case CC_ENOTALLOWED:    return "not-allowed";
         case CC_ESTORAGE:       return "storage";
         case CC_EUNKNOWNSTREAM: return "unknown-stream";
+        case CC_ENOTYET:        return "not-yet";
         default:                return "unknown";
     }
 }
@@ -148,9 +149,11 @@ cc_wire_test (bool verbose)
     assert (streq (cc_strerror (CC_ENOTALLOWED), "not-allowed"));
     assert (streq (cc_strerror (CC_ESTORAGE), "storage"));
     assert (streq (cc_strerror (CC_EUNKNOWNSTREAM), "unknown-stream"));
+    assert (streq (cc_strerror (CC_ENOTYET), "not-yet"));
     assert (streq (cc_strerror (-1), "unknown"));
     assert (streq (cc_strerror (1000), "unknown"));
     assert ((int) CC_EUNKNOWNSTREAM == (int) CERTCAST__ERROR_CODE__ERR_UNKNOWN_STREAM);
+    assert ((int) CC_ENOTYET == (int) CERTCAST__ERROR_CODE__ERR_NOT_YET);
     assert ((int) CC_ESIGNATURE == (int) CERTCAST__ERROR_CODE__ERR_BAD_SIGNATURE);
 
     //  Pack / unpack round trip of a Delivery
