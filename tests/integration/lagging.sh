@@ -9,7 +9,8 @@
 # - cc_probe's own ack of PK-LAG-2 gets "error not-yet" too, one line.
 # - The national broker comes back: the relay fetches PK-LAG-2, bank1's
 #   resent ack (it kept it) is ledgered at the relay and reaches the
-#   national ledger.
+#   national ledger; bank1 hands nothing over again when the relay streams
+#   PK-LAG-2 anew.
 # - A relay that is caught up still answers an ack of an advisory nobody
 #   published "acked 0" and counts it in acks_unknown (badinput.sh has the
 #   rest of that rule).
@@ -47,6 +48,9 @@ ledger_has "$T/banking/data" PK-LAG-2 bank1 \
     && fail "bank1's ack of PK-LAG-2 answered before the relay was restored; slow the command"
 
 say "the relay is restored from the backup while the national broker is down"
+# Both spool files are in place (the command runs after them).
+stamp=$(spool_stamp bank1)
+[ "$(printf '%s\n' "$stamp" | grep -c PK-LAG-)" = 2 ] || fail "bank1's spool: $stamp"
 stop banking
 rm -rf "$T/banking/data"
 cp -a "$T/banking-backup" "$T/banking/data"
@@ -75,6 +79,9 @@ wait_for 30 ledger_has "$T/national/data" PK-LAG-2 bank1 \
     || fail "bank1's ack of PK-LAG-2 never reached the national ledger"
 wait_for 30 ledger_has "$T/national/data" PK-LAG-1 bank1 \
     || fail "bank1's ack of PK-LAG-1 is not in the national ledger"
+
+[ "$(spool_stamp bank1)" = "$stamp" ] \
+    || fail "bank1 handed something over again when the relay caught up"
 
 say "caught up, an ack of an advisory nobody published is answered and counted"
 was=$(relay_counter acks_unknown)
