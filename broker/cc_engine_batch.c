@@ -253,15 +253,20 @@ s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
     return rc;
 }
 
+//  Acks go last: an ack that lingered in the batch is then ledgered
+//  against every advisory this same commit stores, not found unknown.
 static int
 s_batch_write (MDB_txn *txn, void *arg)
 {
     self_t *self = (self_t *) arg;
     int64_t now = (int64_t) time (NULL);
     zlistx_purge (self->outgoing);
+    for (int acks_pass = 0; acks_pass < 2; acks_pass++)
     for (cc_engine_item_t *item =
              (cc_engine_item_t *) zlistx_first (self->batch);
          item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
+        if ((item->type == ITEM_ACKS) != (acks_pass == 1))
+            continue;
         item->code = CC_OK;
         item->reason = NULL;
         item->count = 0;
@@ -422,6 +427,12 @@ s_count_acks (self_t *self, cc_engine_item_t *item, bool deferred)
                       item->unknown == 1? "y": "ies");
 }
 
+static uint64_t
+s_stored_head (void *arg, const char *stream)
+{
+    return cc_engine_head (((self_t *) arg)->heads, stream);
+}
+
 //  The one commit point of the loop, just before the poller sleeps.
 //  The upstream's confirmation of our ack queue rides on a commit made
 //  anyway, unless `flush` (housekeeping, exit): a commit of its own per
@@ -467,9 +478,10 @@ cc_engine_cycle_end (self_t *self, bool flush)
             zsys_error ("commit failed: %s; nothing from this cycle is stored",
                         mdb_strerror (rc));
     }
-    //  After the commit: its forwards count as held.
+    //  After the commit: its forwards count as held, and those still
+    //  being checked do not.
     bool caught_up = !self->upstream
-                  || cc_upstream_caught_up (self->upstream);
+                  || cc_upstream_caught_up (self->upstream, s_stored_head, self);
     for (cc_engine_item_t *item =
              (cc_engine_item_t *) zlistx_first (self->batch);
          item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {

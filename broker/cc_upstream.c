@@ -25,7 +25,7 @@
 
 typedef struct {
     char *name;                     //  stream name (owned)
-    uint64_t heard_head;            //  highest head the upstream told us
+    uint64_t heard_head;            //  upstream's head, as last told us
     int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
 } s_stream_t;
 
@@ -236,12 +236,20 @@ s_fetch (cc_upstream_t *self, s_stream_t *stream, uint64_t from)
     stream->fetch_sent = now;
 }
 
+//  The upstream has at least `head` on this stream. Heads only grow, but
+//  a Welcome states them anew (see s_handle_welcome).
+static void
+s_heard (s_stream_t *stream, uint64_t head)
+{
+    if (head > stream->heard_head)
+        stream->heard_head = head;
+}
+
 //  Catch up with head if we are behind it.
 static void
 s_catch_up (cc_upstream_t *self, s_stream_t *stream, uint64_t head)
 {
-    if (head > stream->heard_head)
-        stream->heard_head = head;
+    s_heard (stream, head);
     uint64_t have = self->handler.head (self->handler.arg, stream->name);
     if (head > have)
         s_fetch (self, stream, have + 1);
@@ -273,6 +281,7 @@ s_offer (cc_upstream_t *self, s_stream_t *stream, const uint8_t *bytes,
         return;
     }
     if (streq (delivery->stream, stream->name)) {
+        s_heard (stream, delivery->seq);
         uint64_t have = self->handler.head (self->handler.arg, stream->name);
         if (delivery->seq == have + 1)
             self->handler.delivery (self->handler.arg, stream->name,
@@ -349,7 +358,12 @@ s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
         Certcast__StreamHead *head = welcome->heads [index];
         if (!head->stream || !s_wanted (self, head->stream))
             continue;
-        s_catch_up (self, s_follow (self, head->stream), head->head);
+        //  Its own word for now, even if lower than before (the upstream
+        //  was restored from a backup): we must not wait for a head it
+        //  no longer has before we call ourselves caught up.
+        s_stream_t *stream = s_follow (self, head->stream);
+        stream->heard_head = head->head;
+        s_catch_up (self, stream, head->head);
     }
 }
 
@@ -655,14 +669,15 @@ cc_upstream_connected (cc_upstream_t *self)
 }
 
 bool
-cc_upstream_caught_up (cc_upstream_t *self)
+cc_upstream_caught_up (cc_upstream_t *self,
+                       uint64_t (*stored) (void *arg, const char *stream),
+                       void *arg)
 {
     if (!self->connected)
         return false;
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams))
-        if (self->handler.head (self->handler.arg, stream->name)
-            < stream->heard_head)
+        if (stored (arg, stream->name) < stream->heard_head)
             return false;
     return true;
 }

@@ -85,11 +85,13 @@ bool
 //  True once a Welcome arrived and the link has not gone silent since.
 bool
     cc_upstream_connected (cc_upstream_t *self);
-//  True while connected and holding (or checking) every delivery up to
-//  the heads the upstream told us of, on every stream we follow. Until
-//  then an advisory we do not hold may simply not have reached us yet.
+//  True while connected and, on every stream we follow, `stored` (the
+//  head committed here) is at the head the upstream last told us of.
+//  Until then an advisory we do not hold may not have reached us yet.
 bool
-    cc_upstream_caught_up (cc_upstream_t *self);
+    cc_upstream_caught_up (cc_upstream_t *self,
+                           uint64_t (*stored) (void *arg, const char *stream),
+                           void *arg);
 //  Milliseconds since we last heard the upstream (-1: never).
 int64_t
     cc_upstream_silence (cc_upstream_t *self);
