@@ -433,6 +433,13 @@ s_stored_head (void *arg, const char *stream)
     return cc_engine_head (((self_t *) arg)->heads, stream);
 }
 
+bool
+cc_engine_caught_up (self_t *self)
+{
+    return !self->upstream
+        || cc_upstream_caught_up (self->upstream, s_stored_head, self);
+}
+
 //  The one commit point of the loop, just before the poller sleeps.
 //  The upstream's confirmation of our ack queue rides on a commit made
 //  anyway, unless `flush` (housekeeping, exit): a commit of its own per
@@ -480,8 +487,7 @@ cc_engine_cycle_end (self_t *self, bool flush)
     }
     //  After the commit: its forwards count as held, and those still
     //  being checked do not.
-    bool caught_up = !self->upstream
-                  || cc_upstream_caught_up (self->upstream, s_stored_head, self);
+    bool caught_up = cc_engine_caught_up (self);
     for (cc_engine_item_t *item =
              (cc_engine_item_t *) zlistx_first (self->batch);
          item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {

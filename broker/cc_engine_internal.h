@@ -207,6 +207,11 @@ void
 //  The one commit point of the loop (see cc_engine_batch.c).
 void
     cc_engine_cycle_end (self_t *self, bool flush);
+//  True for the national broker; for a relay, while it is linked upstream
+//  and has committed every delivery up to the heads it was told of. Until
+//  then it answers acks of advisories it does not hold "not yet".
+bool
+    cc_engine_caught_up (self_t *self);
 
 //  cc_engine_verify.c
 

@@ -62,9 +62,11 @@ cc_engine_status_json (self_t *self)
     fprintf (out, ",\"verifying\":%zu,\"intake_paused\":%s",
              self->jobs_unfinished, self->router_paused? "true": "false");
     if (self->upstream)
-        fprintf (out, ",\"upstream\":{\"connected\":%s,\"silence_ms\":%" PRId64
+        fprintf (out, ",\"upstream\":{\"connected\":%s,\"caught_up\":%s"
+                 ",\"silence_ms\":%" PRId64
                  ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
                  cc_upstream_connected (self->upstream)? "true": "false",
+                 cc_engine_caught_up (self)? "true": "false",
                  cc_upstream_silence (self->upstream),
                  cc_upstream_reconnects (self->upstream),
                  self->roster_dirty

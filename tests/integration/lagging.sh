@@ -4,8 +4,9 @@
 # national broker is down, so it cannot catch up; agent bank1 holds
 # PK-LAG-2 and its ack is not yet answered (its hand-over command is slow).
 # - bank1's ack names an advisory the relay does not hold yet: the relay
-#   answers not-yet (counted in acks_deferred, not acks_unknown), keeps no
-#   row for it, and bank1 keeps the ack in its outbox.
+#   answers not-yet (counted in acks_deferred, not acks_unknown; status
+#   says upstream.caught_up false), keeps no row for it, and bank1 keeps
+#   the ack in its outbox.
 # - cc_probe's own ack of PK-LAG-2 gets "error not-yet" too, one line.
 # - The national broker comes back: the relay fetches PK-LAG-2, bank1's
 #   resent ack (it kept it) is ledgered at the relay and reaches the
@@ -65,6 +66,7 @@ status=$(relay_status)
 echo "relay while cut off: $status"
 [ "$(json_number "$status" acks_unknown)" = 0 ] || fail "acks counted unknown: $status"
 [ "$(json_number "$status" refused_total)" = 0 ] || fail "a not-yet counted as a refusal: $status"
+[[ $status == *'"caught_up":false'* ]] || fail "status does not say the relay is behind: $status"
 ledger_has "$T/banking/data" PK-LAG-2 bank1 && fail "a row for an advisory the relay does not hold"
 rc=0; out=$(probe_ack PK-LAG-2 2>&1) || rc=$?
 echo "cc_probe's ack of PK-LAG-2: exit $rc: $out"
@@ -79,6 +81,8 @@ wait_for 30 ledger_has "$T/national/data" PK-LAG-2 bank1 \
     || fail "bank1's ack of PK-LAG-2 never reached the national ledger"
 wait_for 30 ledger_has "$T/national/data" PK-LAG-1 bank1 \
     || fail "bank1's ack of PK-LAG-1 is not in the national ledger"
+status=$(relay_status)
+[[ $status == *'"caught_up":true'* ]] || fail "status does not say the relay caught up: $status"
 
 [ "$(spool_stamp bank1)" = "$stamp" ] \
     || fail "bank1 handed something over again when the relay caught up"
