@@ -354,15 +354,18 @@ s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
         if (self->handler.welcome)
             self->handler.welcome (self->handler.arg);
     }
+    //  A Welcome is the upstream's word for now, even where it is lower
+    //  than before (restored from a backup) or silent (a stream we may no
+    //  longer read): we must not wait for heads it no longer has before
+    //  we call ourselves caught up.
+    for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
+         stream; stream = (s_stream_t *) zhashx_next (self->streams))
+        stream->heard_head = 0;
     for (size_t index = 0; index < welcome->n_heads; index++) {
         Certcast__StreamHead *head = welcome->heads [index];
         if (!head->stream || !s_wanted (self, head->stream))
             continue;
-        //  Its own word for now, even if lower than before (the upstream
-        //  was restored from a backup): we must not wait for a head it
-        //  no longer has before we call ourselves caught up.
         s_stream_t *stream = s_follow (self, head->stream);
-        stream->heard_head = head->head;
         s_catch_up (self, stream, head->head);
     }
 }
