@@ -253,6 +253,30 @@ s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
     return rc;
 }
 
+static int
+s_apply_item (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
+              int64_t now)
+{
+    item->code = CC_OK;
+    item->reason = NULL;
+    item->count = 0;
+    item->unknown = 0;
+    item->n_placed = 0;
+    switch (item->type) {
+        case ITEM_PUBLISH:
+            return s_apply_publish (self, txn, item, now);
+        case ITEM_FORWARD:
+            return s_apply_forward (self, txn, item);
+        case ITEM_ACKS:
+            return s_apply_acks (self, txn, item, now);
+        case ITEM_RECORD:
+            return s_apply_record (self, txn, item);
+        case ITEM_ROSTER:
+            return s_apply_roster (self, txn, item);
+    }
+    return 0;
+}
+
 //  Acks go last: an ack that lingered in the batch is then ledgered
 //  against every advisory this same commit stores, not found unknown.
 static int
@@ -261,37 +285,16 @@ s_batch_write (MDB_txn *txn, void *arg)
     self_t *self = (self_t *) arg;
     int64_t now = (int64_t) time (NULL);
     zlistx_purge (self->outgoing);
-    for (int acks_pass = 0; acks_pass < 2; acks_pass++)
-    for (cc_engine_item_t *item =
-             (cc_engine_item_t *) zlistx_first (self->batch);
-         item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
-        if ((item->type == ITEM_ACKS) != (acks_pass == 1))
-            continue;
-        item->code = CC_OK;
-        item->reason = NULL;
-        item->count = 0;
-        item->unknown = 0;
-        item->n_placed = 0;
-        int rc = 0;
-        switch (item->type) {
-            case ITEM_PUBLISH:
-                rc = s_apply_publish (self, txn, item, now);
-                break;
-            case ITEM_FORWARD:
-                rc = s_apply_forward (self, txn, item);
-                break;
-            case ITEM_ACKS:
-                rc = s_apply_acks (self, txn, item, now);
-                break;
-            case ITEM_RECORD:
-                rc = s_apply_record (self, txn, item);
-                break;
-            case ITEM_ROSTER:
-                rc = s_apply_roster (self, txn, item);
-                break;
+    for (int acks_pass = 0; acks_pass < 2; acks_pass++) {
+        for (cc_engine_item_t *item =
+                 (cc_engine_item_t *) zlistx_first (self->batch);
+             item; item = (cc_engine_item_t *) zlistx_next (self->batch)) {
+            if ((item->type == ITEM_ACKS) != (acks_pass == 1))
+                continue;
+            int rc = s_apply_item (self, txn, item, now);
+            if (rc)
+                return rc;
         }
-        if (rc)
-            return rc;
     }
     if (self->ackq_confirm) {
         int rc = cc_ledger_queue_confirm (self->store, txn, self->ackq_confirm);
@@ -323,10 +326,18 @@ s_publish_delivery (self_t *self, const char *stream, zchunk_t *delivery)
 }
 
 static void
-s_answer (self_t *self, cc_engine_item_t *item, bool committed)
+s_answer (self_t *self, cc_engine_item_t *item, bool committed,
+          bool deferred)
 {
     if (!item->routing)
         return;
+    if (deferred) {
+        //  Not a refusal: counted as acks_deferred (s_count_acks).
+        cc_engine_reply_error (self, item->routing, item->corr, CC_ENOTYET,
+                               "an advisory acked is not here yet; "
+                               "send again later");
+        return;
+    }
     if (!committed) {
         cc_engine_refuse (
             self, item->routing, item->corr, item->peer, CC_ESTORAGE,
@@ -505,12 +516,7 @@ cc_engine_cycle_end (self_t *self, bool flush)
         else
         if (!committed && item->type == ITEM_FORWARD)
             cc_engine_stall (self, item->stream, item->seq);
-        if (deferred)
-            cc_engine_reply_error (self, item->routing, item->corr, CC_ENOTYET,
-                                   "an advisory acked is not here yet; "
-                                   "send again later");
-        else
-            s_answer (self, item, committed);
+        s_answer (self, item, committed, deferred);
     }
     zlistx_purge (self->outgoing);
     zlistx_purge (self->batch);

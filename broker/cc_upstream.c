@@ -365,8 +365,7 @@ s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
         Certcast__StreamHead *head = welcome->heads [index];
         if (!head->stream || !s_wanted (self, head->stream))
             continue;
-        s_stream_t *stream = s_follow (self, head->stream);
-        s_catch_up (self, stream, head->head);
+        s_catch_up (self, s_follow (self, head->stream), head->head);
     }
 }
 
