@@ -68,6 +68,14 @@ s_put (cc_config_t *self, const char *name, const char *value, bool replace)
     zlistx_add_end (list, (void *) value);
 }
 
+static bool
+s_one_of (const char *value, const char *a, const char *b, const char *c,
+          const char *d)
+{
+    return value && (streq (value, a) || streq (value, b) || streq (value, c)
+                     || streq (value, d));
+}
+
 //  Load the ZPL file: every option that appears under the section.
 static int
 s_load_file (cc_config_t *self, const char *path)
@@ -78,21 +86,39 @@ s_load_file (cc_config_t *self, const char *path)
                  self->program, path);
         return -1;
     }
+    //  A file without our section is a file meant for another program
+    //  (or a misspelt section): running on defaults instead would quietly
+    //  make a new data directory and keys.
     zconfig_t *section = zconfig_locate (root, self->section);
-    if (section) {
-        for (zconfig_t *item = zconfig_child (section); item;
-             item = zconfig_next (item)) {
-            const char *name = zconfig_name (item);
-            const cc_option_t *option = s_find (self->options, name);
-            if (!option) {
-                fprintf (stderr, "%s: unknown option '%s' in %s\n",
-                         self->program, name, path);
-                zconfig_destroy (&root);
-                return -1;
-            }
-            const char *value = zconfig_value (item);
-            s_put (self, name, option->arg? value: "1", !option->repeatable);
+    if (!section) {
+        fprintf (stderr, "%s: %s has no '%s' section\n",
+                 self->program, path, self->section);
+        zconfig_destroy (&root);
+        return -1;
+    }
+    for (zconfig_t *item = zconfig_child (section); item;
+         item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        const cc_option_t *option = s_find (self->options, name);
+        const char *value = zconfig_value (item);
+        const char *problem = option? NULL: "is not an option";
+        if (option && !option->arg) {
+            //  A flag says yes or no in a file; "no" must not turn it on.
+            if (s_one_of (value, "yes", "true", "1", "on"))
+                value = "1";
+            else
+            if (s_one_of (value, "no", "false", "0", "off"))
+                value = "0";
+            else
+                problem = "takes yes or no";
         }
+        if (problem) {
+            fprintf (stderr, "%s: '%s' in %s %s\n",
+                     self->program, name, path, problem);
+            zconfig_destroy (&root);
+            return -1;
+        }
+        s_put (self, name, value, !option->repeatable);
     }
     zconfig_destroy (&root);
     return 0;
@@ -135,7 +161,10 @@ cc_config_new (const char *section, const char *usage,
     assert (section && usage && options && exit_code);
     cc_config_t *self = (cc_config_t *) zmalloc (sizeof (cc_config_t));
     self->section = section;
-    snprintf (self->program, sizeof self->program, "%s", section);
+    //  "certcast/publish" is the command "certcast publish"; "broker" is
+    //  the program certcast-broker.
+    snprintf (self->program, sizeof self->program, "%s%s",
+              strchr (section, '/')? "": "certcast-", section);
     for (char *slash = strchr (self->program, '/'); slash;
          slash = strchr (slash, '/'))
         *slash = ' ';
@@ -151,8 +180,15 @@ cc_config_new (const char *section, const char *usage,
     //  it wherever the argument order puts -c.
     const char *config_file = NULL;
     for (int index = 1; index < argc; index++)
-        if (streq (argv [index], "-c") && index + 1 < argc)
-            config_file = argv [index + 1];
+        if (streq (argv [index], "-c") && index + 1 < argc) {
+            if (config_file) {
+                s_usage_error (self, "%s given twice", "-c");
+                *exit_code = 2;
+                cc_config_destroy (&self);
+                return NULL;
+            }
+            config_file = argv [++index];
+        }
     if (config_file && s_load_file (self, config_file)) {
         *exit_code = 1;
         cc_config_destroy (&self);
@@ -217,8 +253,14 @@ cc_config_new (const char *section, const char *usage,
                 s_usage_error (self, "option %s takes no value", arg);
                 goto usage;
             }
-            //  The first command-line value replaces the file's values.
+            //  The first command-line value replaces the file's values;
+            //  a second one of a single-valued option is a mistake, not
+            //  a correction to take silently.
             bool first = !zhashx_lookup (from_command_line, name);
+            if (!first && !option->repeatable) {
+                s_usage_error (self, "--%s given twice", name);
+                goto usage;
+            }
             zhashx_insert (from_command_line, name, (void *) option);
             s_put (self, name, value, first || !option->repeatable);
             continue;
@@ -369,6 +411,8 @@ cc_config_endpoint (const char *text, char *host, int *port)
     return 0;
 }
 
+#define CC_CONFIG_DURATION_MAX  (36500LL * 86400)
+
 int64_t
 cc_config_duration (const char *text)
 {
@@ -391,9 +435,20 @@ cc_config_duration (const char *text)
             default: return -1;
         }
     }
-    if (number > INT64_MAX / unit)
+    //  A century is the longest an advisory's expiry or deadline can mean
+    //  anything; beyond it a sum with the clock could overflow.
+    if (number > CC_CONFIG_DURATION_MAX / unit)
         return -1;
     return number * unit;
+}
+
+static void
+s_test_write (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "w");
+    assert (file);
+    fputs (text, file);
+    fclose (file);
 }
 
 void
@@ -410,12 +465,9 @@ cc_config_test (bool verbose)
     assert (mkdtemp (dir));
     char path [256];
     snprintf (path, sizeof path, "%s/test.cfg", dir);
-    FILE *file = fopen (path, "w");
-    assert (file);
-    fprintf (file, "test\n    listen = \"10.0.0.1:9000\"\n"
-                   "    sector = \"banking\"\n    sector = \"telecom\"\n"
-                   "    count = 7\n");
-    fclose (file);
+    s_test_write (path, "test\n    listen = \"10.0.0.1:9000\"\n"
+                        "    sector = \"banking\"\n    sector = \"telecom\"\n"
+                        "    count = 7\n");
 
     int exit_code = -1;
     char *argv1 [] = { "test", "-c", path, "--sector", "power,finance",
@@ -479,6 +531,31 @@ cc_config_test (bool verbose)
     assert (cc_config_duration ("7d") == 7 * 86400);
     assert (cc_config_duration ("5x") == -1);
     assert (cc_config_duration ("-5s") == -1);
+    assert (cc_config_duration ("36500d") == 36500LL * 86400);
+    assert (cc_config_duration ("36501d") == -1);
+    assert (cc_config_duration ("106751991167000d") == -1);
+
+    //  A single-valued option or -c given twice is a usage error.
+    char *argv8 [] = { "test", "--count", "1", "--count=2", NULL };
+    assert (!cc_config_new ("test", "test", options, 4, argv8, &exit_code));
+    assert (exit_code == 2);
+    char *argv9 [] = { "test", "-c", path, "-c", path, NULL };
+    assert (!cc_config_new ("test", "test", options, 5, argv9, &exit_code));
+    assert (exit_code == 2);
+
+    //  A flag says no in a file; a word that is neither is refused, and so
+    //  is a file without our section.
+    s_test_write (path, "test\n    cii = \"no\"\n");
+    config = cc_config_new ("test", "test", options, 3, argv2, &exit_code);
+    assert (config);
+    assert (!cc_config_flag (config, "cii"));
+    cc_config_destroy (&config);
+    s_test_write (path, "test\n    cii = \"maybe\"\n");
+    assert (!cc_config_new ("test", "test", options, 3, argv2, &exit_code));
+    assert (exit_code == 1);
+    s_test_write (path, "tset\n    count = 7\n");
+    assert (!cc_config_new ("test", "test", options, 3, argv2, &exit_code));
+    assert (exit_code == 1);
 
     unlink (path);
     rmdir (dir);

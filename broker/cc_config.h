@@ -66,8 +66,8 @@ void
 int
     cc_config_endpoint (const char *text, char *host, int *port);
 
-//  Parse a duration like "24h", "90m", "30s", "7d" or plain seconds.
-//  -1 on anything else.
+//  Parse a duration like "24h", "90m", "30s", "7d" or plain seconds, up
+//  to a century (36500d). -1 on anything else.
 int64_t
     cc_config_duration (const char *text);
 

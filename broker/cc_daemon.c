@@ -73,6 +73,46 @@ s_raise_fd_limit (void)
                (unsigned long) (limit.rlim_cur > 256? (limit.rlim_cur - 256) / 2: 0));
 }
 
+//  What is wrong with a stream origin or sector name, or NULL. Stream
+//  names are ORIGIN/SECTOR, split at the '/', and a name is kept in
+//  64-byte fields (roster via, relay names).
+static const char *
+s_name_problem (const char *name)
+{
+    if (!*name || strlen (name) > 63)
+        return "must be 1 to 63 characters";
+    if (strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen (name))
+        return "must be lower-case letters, digits and '-'";
+    return NULL;
+}
+
+//  0 if --name (NULL: the default) and the sectors make sound stream
+//  names, else -1 after one line on stderr. A sector listed twice would
+//  number every advisory twice into the same stream.
+static int
+s_check_names (const char *program, const char *name, const char **sectors)
+{
+    if (!sectors [0]) {
+        fprintf (stderr, "%s: no sector given\n", program);
+        return -1;
+    }
+    for (const char **sector = sectors; *sector; sector++) {
+        const char *problem = s_name_problem (*sector);
+        for (const char **earlier = sectors; earlier < sector && !problem;
+             earlier++)
+            if (streq (*earlier, *sector))
+                problem = "is listed twice";
+        if (problem) {
+            fprintf (stderr, "%s: sector '%s' %s\n", program, *sector, problem);
+            return -1;
+        }
+    }
+    const char *problem = name? s_name_problem (name): NULL;
+    if (problem)
+        fprintf (stderr, "%s: --name '%s' %s\n", program, name, problem);
+    return problem? -1: 0;
+}
+
 static int
 s_make_key (const char *dir, const char *name, const char *role)
 {
@@ -183,11 +223,6 @@ cc_daemon_main (int argc, char **argv, bool relay)
     //  agents cost it 14 % of a core doing nothing (README, Benchmarks).
     //  Its agents learn the interval from Welcome and call it dead only
     //  after three of them. The national broker's peers are relays.
-    int64_t heartbeat = cc_config_int (config, "heartbeat", 50, 60000,
-                                       relay? RELAY_HEARTBEAT_MS: 1000);
-    int64_t map_size = cc_config_int (config, "map-size", 1, 1024 * 1024, 64);
-    int64_t pub_hwm = map_size < 0? -1:
-        cc_config_int (config, "pub-hwm", 1, 100000000, 100000);
     const char *data = cc_config_get (config, "data");
     const char **sectors = relay? cc_config_all (config, "sector")
                                 : cc_config_all (config, "sectors");
@@ -206,24 +241,32 @@ cc_daemon_main (int argc, char **argv, bool relay)
         cc_config_destroy (&config);
         return 2;
     }
-    if (heartbeat < 0 || map_size < 0 || pub_hwm < 0
-    ||  cc_config_endpoint (cc_config_get (config, "listen"), host, &port)
-    ||  (relay && cc_config_endpoint (cc_config_get (config, "upstream"),
-                                      upstream_host, &upstream_port))) {
-        if (heartbeat >= 0 && map_size >= 0 && pub_hwm >= 0)
-            fprintf (stderr, "%s: endpoints are HOST:PORT with PORT below 65535\n",
-                     program);
+    //  One line for the first bad value: each check runs only if all
+    //  before it passed.
+    int64_t heartbeat = cc_config_int (config, "heartbeat", 50, 60000,
+                                       relay? RELAY_HEARTBEAT_MS: 1000);
+    int64_t map_size = heartbeat < 0? -1:
+        cc_config_int (config, "map-size", 1, 1024 * 1024, 64);
+    int64_t pub_hwm = map_size < 0? -1:
+        cc_config_int (config, "pub-hwm", 1, 100000000, 100000);
+    const char *bad_endpoint = pub_hwm < 0? NULL:
+        cc_config_endpoint (cc_config_get (config, "listen"), host, &port)?
+            "listen":
+        relay && cc_config_endpoint (cc_config_get (config, "upstream"),
+                                     upstream_host, &upstream_port)?
+            "upstream": NULL;
+    if (bad_endpoint)
+        fprintf (stderr, "%s: --%s must be HOST:PORT with PORT from 1 to "
+                 "65534, not '%s'\n", program, bad_endpoint,
+                 cc_config_get (config, bad_endpoint));
+    if (pub_hwm < 0 || bad_endpoint) {
         cc_config_destroy (&config);
         return 2;
     }
-    for (const char **sector = sectors; *sector; sector++)
-        if (strspn (*sector, "abcdefghijklmnopqrstuvwxyz0123456789-")
-            != strlen (*sector)) {
-            fprintf (stderr, "%s: sector '%s' must be lower-case letters, "
-                     "digits and '-'\n", program, *sector);
-            cc_config_destroy (&config);
-            return 2;
-        }
+    if (s_check_names (program, cc_config_get (config, "name"), sectors)) {
+        cc_config_destroy (&config);
+        return 2;
+    }
     //  Defaults under the data directory (national broker only).
     char key_path [600], trust_path [600], allow_path [600];
     bool defaults = !relay && !cc_config_get (config, "key")

@@ -560,11 +560,12 @@ s_self_destroy (self_t **self_p)
     cc_roster_chunks_destroy (&self->roster_chunks);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
-    if (self->sectors) {
-        for (char **sector = self->sectors; *sector; sector++)
-            free (*sector);
-        free (self->sectors);
+    for (size_t index = 0; index < self->n_sectors; index++) {
+        free (self->sectors [index]);
+        zstr_free (&self->own_streams [index]);
     }
+    free (self->sectors);
+    free (self->own_streams);
     free (self->name);
     free (self->listen_host);
     free (self->data_dir);
@@ -675,9 +676,14 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     size_t count = 0;
     while (config->sectors [count])
         count++;
+    self->n_sectors = count;
     self->sectors = (char **) zmalloc ((count + 1) * sizeof (char *));
-    for (size_t index = 0; index < count; index++)
+    self->own_streams = (char **) zmalloc ((count + 1) * sizeof (char *));
+    for (size_t index = 0; index < count; index++) {
         self->sectors [index] = strdup (config->sectors [index]);
+        self->own_streams [index] = zsys_sprintf ("%s/%s", self->name,
+                                                  self->sectors [index]);
+    }
     memcpy (self->root_key, config->root_key, 32);
     self->started = zclock_mono ();
     self->heads = zhashx_new ();

@@ -47,6 +47,7 @@ cc_engine_item_destroy (void **item_p)
         cc_roster_set_destroy (&item->roster);
         free (item->stream);
         zchunk_destroy (&item->delivery);
+        free (item->placed);
         free (item);
         *item_p = NULL;
     }
@@ -117,13 +118,14 @@ s_apply_publish (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
         return rc;
     //  One delivery per target sector stream, numbered densely.
     const Certcast__Advisory *content = cc_advisory_content (advisory);
-    for (char **sector = self->sectors; *sector; sector++) {
-        if (!content->all_sectors && !cc_advisory_targets (advisory, *sector))
+    if (!item->placed)
+        item->placed = (Certcast__StreamHead *)
+            zmalloc ((self->n_sectors + 1) * sizeof (Certcast__StreamHead));
+    for (size_t index = 0; index < self->n_sectors; index++) {
+        if (!content->all_sectors
+        &&  !cc_advisory_targets (advisory, self->sectors [index]))
             continue;
-        if (item->n_placed == 16)
-            break;
-        char *stream = item->placed_names [item->n_placed];
-        snprintf (stream, 80, "%s/%s", self->name, *sector);
+        char *stream = self->own_streams [index];
         uint64_t seq = cc_log_head (self->store, txn, stream) + 1;
         Certcast__Delivery delivery = CERTCAST__DELIVERY__INIT;
         delivery.stream = stream;
@@ -354,7 +356,8 @@ s_answer (self_t *self, cc_engine_item_t *item, bool committed,
         return;
     }
     Certcast__Stored stored = CERTCAST__STORED__INIT;
-    Certcast__StreamHead *placed [16];
+    Certcast__StreamHead **placed = (Certcast__StreamHead **)
+        zmalloc ((item->n_placed + 1) * sizeof (Certcast__StreamHead *));
     stored.id = (char *) cc_advisory_id (item->advisory);
     stored.revision = cc_advisory_revision (item->advisory);
     for (size_t index = 0; index < item->n_placed; index++)
@@ -366,6 +369,7 @@ s_answer (self_t *self, cc_engine_item_t *item, bool committed,
     control.body_case = CERTCAST__CONTROL__BODY_STORED;
     control.stored = &stored;
     cc_engine_reply (self, item->routing, &control);
+    free (placed);
     //  The log line after the reply: its clock and write are not the
     //  publisher's to wait for.
     if (item->type == ITEM_PUBLISH)

@@ -60,8 +60,9 @@ typedef struct {
     const char *reason;
     int count;
     int unknown;                    //  ack entries for advisories not held
-    Certcast__StreamHead placed [16];
-    char placed_names [16][80];
+    //  ITEM_PUBLISH: one head per stream placed on; the streams are the
+    //  engine's own_streams, so an advisory reaches every sector served
+    Certcast__StreamHead *placed;
     size_t n_placed;
 } cc_engine_item_t;
 
@@ -99,6 +100,8 @@ typedef struct {
     char *name, *listen_host, *data_dir, *allow_dir, *upstream_host;
     char *upstream_key;
     char **sectors;                 //  NULL-terminated, owned
+    char **own_streams;             //  NAME/SECTOR per sector, owned
+    size_t n_sectors;
     uint8_t root_key [32];
     bool relay;
     bool terminated;

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#define CC_ROSTER_ENTRY_MAX   (64 * 1024)   //  one encoded RosterEntry
 #define CC_ROSTER_FILE_MAX    (64 * 1024)   //  one NAME.pub file
 
 struct _cc_roster_t {

@@ -11,6 +11,9 @@
 #ifndef CC_ROSTER_H_INCLUDED
 #define CC_ROSTER_H_INCLUDED
 
+//  One encoded RosterEntry as stored (cc_roster_put refuses more).
+#define CC_ROSTER_ENTRY_MAX   (64 * 1024)
+
 typedef struct {
     char curve [41];            //  Z85 CURVE public key (ZAP User-Id)
     uint8_t sign_key [32];      //  Ed25519 public key

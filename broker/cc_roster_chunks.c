@@ -188,9 +188,15 @@ cc_roster_chunks_destroy (cc_roster_chunks_t **self_p)
 static const char *
 s_malformed (const Certcast__Roster *roster)
 {
+    //  The stored entry carries our own via (a name of up to 63 bytes)
+    //  in place of the relay's: leave room for it.
     for (size_t index = 0; index < roster->n_entries; index++)
         if (roster->entries [index]->sign_key.len != 32)
             return "roster entry without a 32-byte sign key";
+        else
+        if (certcast__roster_entry__get_packed_size (roster->entries [index])
+            > CC_ROSTER_ENTRY_MAX - 128)
+            return "roster entry too large";
     if (roster->parts > CC_ROSTER_PARTS_MAX)
         return "roster in too many parts";
     if (roster->parts && (roster->part < 1 || roster->part > roster->parts))
@@ -552,6 +558,17 @@ cc_roster_chunks_test (bool verbose)
     zlistx_delete (bad, NULL);
     s_test_feed (chunks, relay, session, bad, "R", &set);
     assert (cc_roster_chunks_staged (chunks) == 0);
+    zlistx_destroy (&bad);
+    //  An entry too large to store (its contact alone over 64 KiB) would
+    //  fail the whole write transaction: it is refused here instead
+    char *contact = (char *) malloc (CC_ROSTER_ENTRY_MAX + 1);
+    memset (contact, 'x', CC_ROSTER_ENTRY_MAX);
+    contact [CC_ROSTER_ENTRY_MAX] = 0;
+    test->entries [1].contact = contact;
+    bad = s_test_split (test, 2, 2, 9);
+    test->entries [1].contact = NULL;
+    free (contact);
+    s_test_feed (chunks, relay, session, bad, "R", &set);
     zlistx_destroy (&bad);
     zlistx_destroy (&parts);
     uint32_t shapes [][2] = {

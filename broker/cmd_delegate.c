@@ -113,6 +113,14 @@ cmd_delegate (int argc, char **argv)
     }
 
     cc_keys_t *root = cmd_keys_load ("delegate", "root key", root_path, true);
+    //  Signed by any other key, the delegation would be refused by every
+    //  broker, long after this command said it was written.
+    const char *role = root? cc_keys_meta (root, "role"): NULL;
+    if (role && !streq (role, "root")) {
+        cmd_fail ("delegate", "--root %s is a %s key, not the root key",
+                  root_path, role);
+        cc_keys_destroy (&root);
+    }
     cc_keys_t *issuer = root? cmd_keys_load ("delegate", "issuer key",
                                              issuer_path, false): NULL;
     if (!issuer) {

@@ -211,7 +211,7 @@ s_check_options (cc_config_t *config, s_request_t *request)
         *values [item] = text? cc_config_duration (text): 0;
         if (text && *values [item] <= 0)
             return cmd_usage_error ("publish", "--%s must be a duration like "
-                                    "30s, 90m, 24h or 7d, not '%s'",
+                                    "30s, 90m, 24h or 7d (at most 36500d), not '%s'",
                                     durations [item], text);
     }
     if (request->timeout > 86400)

@@ -10,6 +10,15 @@
 # - The example configs in deploy/examples parse; every program answers
 #   --help with exit 0, an unknown option with exit 2, a missing required
 #   option with exit 2 and a bad key file with exit 1.
+# - Refused with one line and nothing created: a sector listed twice, no
+#   sector, an upper-case sector, a --name with '/' or empty, an option or
+#   -c given twice, two bad numbers (one line, the first), a bad endpoint
+#   (named with its value), a config file without the program's section
+#   (exit 1, and no broker on defaults), a flag in a file that is neither
+#   yes nor no (exit 1); a delegation signed with a key that is not the
+#   root's (exit 1, no file); an agent whose --spool is a file (exit 1,
+#   and its --data not created); a flag that says "no" in a file is off.
+# - An advisory for all of 18 sectors is placed in all 18 streams.
 source "$(dirname "$0")/lib.sh"
 EXAMPLES="$(cd "$(dirname "$0")/../../deploy/examples" && pwd)"
 
@@ -104,4 +113,66 @@ done
     --key /nonexistent.key --trust "$T/keys/root.pub" --allow "$T/national/allow" 2>"$T/bad.err"; status=$?
 [ $status = 1 ] || fail "a missing key file exited $status, not 1"
 [ "$(wc -l < "$T/bad.err")" = 1 ] || fail "a missing key file gave more than one line: $(cat "$T/bad.err")"
+
+say "bad names, sectors, options and files: exit 2 (1 for a file), one line, nothing created"
+# refused COMMAND...: exits with the status given first, prints one line,
+# and leaves no $T/refused behind.
+refused () {
+    local want=$1; shift
+    "$@" >/dev/null 2>"$T/refused.err"; local status=$?
+    [ $status = "$want" ] || fail "$* exited $status, not $want: $(cat "$T/refused.err")"
+    [ "$(wc -l < "$T/refused.err")" = 1 ] || fail "$* gave not one line: $(cat "$T/refused.err")"
+    [ ! -e "$T/refused" ] || fail "$* created its data directory before refusing"
+    cat "$T/refused.err"
+}
+BROKER=("$CC_BIN/certcast-broker" --data "$T/refused" --key "$T/keys/national.key"
+        --trust "$T/keys/root.pub" --allow "$T/national/allow")
+refused 2 "${BROKER[@]}" --sectors banking,telecom,banking
+refused 2 "${BROKER[@]}" --sectors ,
+refused 2 "${BROKER[@]}" --sectors Banking
+refused 2 "${BROKER[@]}" --name ncert/pk
+refused 2 "${BROKER[@]}" --name ""
+refused 2 "${BROKER[@]}" --heartbeat 1000 --heartbeat 2000
+refused 2 "${BROKER[@]}" --heartbeat x --map-size y
+refused 2 "${BROKER[@]}" --listen 127.0.0.1:abc
+refused 2 "$CC_BIN/certcast-relay" --sector banking --sector banking \
+    --upstream "127.0.0.1:$NATIONAL_PORT" --upstream-pub "$T/keys/national.pub" \
+    --listen "127.0.0.1:$(free_port)" --data "$T/refused" --key "$T/keys/relay-banking.key" \
+    --trust "$T/keys/root.pub" --allow "$T/banking/allow"
+printf 'borker\n    data = "%s"\n' "$T/refused" > "$T/misspelt.cfg"
+mkdir -p "$T/cwd" && cd "$T/cwd"
+refused 1 "$CC_BIN/certcast-broker" -c "$T/misspelt.cfg"
+[ ! -e certcast-data ] || fail "a file without a broker section started a broker on defaults"
+cd "$T"
+refused 2 "$CC_BIN/certcast-broker" -c "$T/national.cfg" -c "$T/relay.cfg"
+printf 'certcast\n    keygen\n        cii = "no"\n' > "$T/keygen-no.cfg"
+certcast keygen -c "$T/keygen-no.cfg" --dir "$T/refused-keys" --role agent --sector banking \
+    nocii >/dev/null || fail "keygen with cii = no in its file"
+! grep -q 'cii = "yes"' "$T/refused-keys/nocii.pub" || fail "cii = \"no\" in a file turned the flag on"
+printf 'certcast\n    keygen\n        cii = "perhaps"\n' > "$T/keygen-bad.cfg"
+rm -rf "$T/refused-keys"
+refused 1 "$CC_BIN/certcast" keygen -c "$T/keygen-bad.cfg" --dir "$T/refused" --role agent \
+    --sector banking nocii
+refused 1 "$CC_BIN/certcast" delegate --root "$T/keys/national.key" --sector banking \
+    --out "$T/refused" "$T/keys/natissuer.pub"
+refused 1 "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
+    --relay-pub "$T/keys/relay-banking.pub" --data "$T/refused" --key "$T/keys/bank1.key" \
+    --trust "$T/keys/root.pub" --spool "$T/keys/root.pub"
+refused 2 "$CC_BIN/certcast" publish --to "127.0.0.1:$NATIONAL_PORT" \
+    --server-pub "$T/keys/national.pub" --key "$T/keys/natissuer.key" \
+    --delegation "$T/keys/natissuer.delegation" --title one --title two \
+    --severity low --tlp clear --sector banking
+
+say "an advisory for all of 18 sectors is placed in all 18 streams"
+sectors=$(printf 's%02d,' $(seq 1 18)); sectors=${sectors%,}
+start_daemon national "$CC_BIN/certcast-broker" --listen "127.0.0.1:$NATIONAL_PORT" \
+    --data "$T/many/data" --key "$T/keys/national.key" --trust "$T/keys/root.pub" \
+    --allow "$T/national/allow" --sectors "$sectors"
+out=$(publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id MANY-1 --title "to all" \
+    --severity low --tlp clear --sector all) || fail "publish MANY-1"
+echo "$out"
+for n in $(seq -w 1 18); do
+    [[ " $out " == *" national/s$n#1 "* ]] || fail "MANY-1 was not placed in national/s$n: $out"
+done
+stop national
 say "ok"
