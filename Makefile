@@ -17,12 +17,13 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS   ?= -O2 -g
 SANFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
+# Not added to CFLAGS/LDFLAGS: a CFLAGS given on the command line (as
+# `make asan` does) would silently drop them and leave our code unchecked.
 ifeq ($(SAN),1)
-CFLAGS   += $(SANFLAGS)
-LDFLAGS  += $(SANFLAGS)
+SAN_FLAGS = $(SANFLAGS)
 endif
 # Asserts stay on in every build: they guard our own invariants.
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -UNDEBUG -MMD -MP \
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -UNDEBUG -MMD -MP \
              -I$(BUILD)/gen -Iproto -Ibroker -Iagents \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -76,32 +77,32 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/bin/certcast-broker: $(BUILD)/broker/broker_main.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/certcast-relay: $(BUILD)/broker/relay_main.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/certcast-agent: $(BUILD)/agents/agent_main.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/certcast: $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/cc_selftest: $(BUILD)/tests/unit/selftest.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/cc_%: $(BUILD)/tests/tools/cc_%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" programs

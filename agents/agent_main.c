@@ -27,13 +27,16 @@ static const cc_option_t s_options [] = {
 #define PROGRAM "certcast-agent"
 #define AGENT_MAX_SOCKETS   64
 
-//  Create dir if missing; 0 if it is a directory we can write, else -1
-//  after one line on stderr.
+//  Create dir if missing (and create is set); 0 if it is a directory we
+//  can write or may create, else -1 after one line on stderr.
 static int
-s_check_dir (const char *option, const char *dir)
+s_check_dir (const char *option, const char *dir, bool create)
 {
     struct stat info;
-    if (stat (dir, &info)) {
+    bool missing = stat (dir, &info) != 0;
+    if (missing && !create)
+        return 0;               //  made (or refused) by the second pass
+    if (missing) {
         if (zsys_dir_create ("%s", dir)) {
             fprintf (stderr, PROGRAM ": --%s %s: cannot create: %s\n",
                      option, dir, strerror (errno));
@@ -144,11 +147,12 @@ main (int argc, char **argv)
         return 1;
     }
     //  Directories are checked here, so a bad one is one line on stderr
-    //  rather than a log line from inside the actor.
-    const char *dirs [] = { "data", "spool", NULL };
+    //  rather than a log line from inside the actor; all of them before
+    //  any is created, so a bad --spool leaves no new --data behind.
+    const char *dirs [] = { "data", "spool", "data", "spool", NULL };
     for (const char **option = dirs; *option; option++) {
         const char *dir = cc_config_get (config, *option);
-        if (dir && s_check_dir (*option, dir)) {
+        if (dir && s_check_dir (*option, dir, option >= dirs + 2)) {
             cc_keys_destroy (&relay);
             cc_keys_destroy (&root);
             cc_keys_destroy (&keys);

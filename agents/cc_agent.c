@@ -30,6 +30,8 @@
 #define CONTROL_HEARTBEAT_MS 30000  //  ZMTP heartbeat of the control link
 #define RESEND_MAX          64      //  outbox entries resent per round
 #define HANDED_FLUSH_MS     1000    //  clear hand-over markers at least this often
+#define RESPOOL_FIRST_MS    2000    //  try unwritten spool files again after
+#define RESPOOL_MAX_MS      60000   //  ... backing off to this while it fails
 #define TRIM_AFTER          64      //  advisories handled before a heap trim
 #define TRIM_QUIET_MS       1000    //  ... once the agent was this long quiet
 #define ERRORS_REMEMBERED   256     //  distinct error replies logged once
@@ -473,6 +475,47 @@ s_trim_later (self_t *self, size_t advisories)
 //  --------------------------------------------------------------------------
 //  Hand-over (cc_handover: the thread, and why)
 
+//  An advisory whose spool file could not be written (a full or broken
+//  spool file system) is not lost: it is in the inbox, its marker stays
+//  in the store (a restart replays it), and its file is tried again here,
+//  every RESPOOL_FIRST_MS at first, backing off to RESPOOL_MAX_MS. Its
+//  ack is not held back: the agent has received the advisory durably,
+//  which is what RECEIVED says. The log names every file not written
+//  (at each try) and counts those written late.
+static void
+s_respool_later (self_t *self, cc_handover_batch_t *batch, bool again)
+{
+    size_t count = cc_handover_batch_size (batch);
+    if (!self->respool) {
+        self->respool = cc_handover_batch_new ();
+        cc_handover_batch_set_respool (self->respool);
+    }
+    size_t failed = cc_handover_batch_move_failed (batch, self->respool);
+    if (again)
+        self->spool_waiting -= count - failed;
+    else
+        self->spool_waiting += failed;
+    if (again)
+        self->respool_backoff = failed == 0? RESPOOL_FIRST_MS:
+            self->respool_backoff * 2 > RESPOOL_MAX_MS? RESPOOL_MAX_MS:
+            self->respool_backoff * 2;
+    if (again && failed < count)
+        zsys_notice ("spool: %zu advisories written late", count - failed);
+    if (cc_handover_batch_size (self->respool) && !self->respool_at)
+        self->respool_at = zclock_mono () + self->respool_backoff;
+}
+
+//  Send the spool files still to write to the thread, when due.
+static void
+s_respool (self_t *self, int64_t now)
+{
+    if (!self->respool_at || now < self->respool_at)
+        return;
+    self->respool_at = 0;
+    if (self->respool && cc_handover_batch_size (self->respool))
+        cc_handover_send (self->handover, &self->respool);
+}
+
 //  A batch came back handed over: count it, remember its markers for the
 //  next commit to clear, and only now send its ack. False if none came
 //  (the wait was interrupted: we are being stopped), so no caller loops on
@@ -484,12 +527,21 @@ s_handover_done (self_t *self)
     cc_handover_batch_t *batch = cc_handover_recv (self->handover);
     if (!batch)
         return false;
-    size_t fresh = cc_handover_batch_size (batch);
-    self->handed_over += fresh;
-    self->received += fresh;
+    bool again = cc_handover_batch_is_respool (batch);
+    size_t count = cc_handover_batch_size (batch);
+    if (!again) {
+        self->handed_over += count;
+        self->received += count;
+    }
     self->spool_failures += cc_handover_batch_spool_failures (batch);
     self->exec_failures += cc_handover_batch_exec_failures (batch);
+    s_respool_later (self, batch, again);
+    size_t fresh = cc_handover_batch_size (batch);
     for (size_t index = 0; index < fresh; index++) {
+        //  Its command did not run (we are stopping): the marker stays,
+        //  and the next start hands it over again.
+        if (cc_handover_batch_exec_skipped (batch, index))
+            continue;
         if (zlistx_size (self->handed) == 0)
             self->handed_since = zclock_mono ();
         uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
@@ -652,6 +704,7 @@ s_tick (self_t *self)
         s_trim (self);
         self->trim_at = 0;
     }
+    s_respool (self, now);
 }
 
 static void
@@ -676,6 +729,8 @@ s_next_deadline (self_t *self)
         s_earliest (&deadline, self->next_resend);
     if (self->trim_at)
         s_earliest (&deadline, self->trim_at);
+    if (self->respool_at)
+        s_earliest (&deadline, self->respool_at);
     return deadline;
 }
 
@@ -701,14 +756,15 @@ s_status_json (self_t *self)
         ", \"acks_sent\": %" PRIu64 ", \"acks_confirmed\": %" PRIu64
         ", \"fetches\": %" PRIu64 ", \"reconnects\": %" PRIu64
         ", \"commit_failures\": %" PRIu64 ", \"handed_over\": %" PRIu64
-        ", \"spool_failures\": %" PRIu64 ", \"exec_failures\": %" PRIu64 "}",
+        ", \"spool_failures\": %" PRIu64 ", \"spool_waiting\": %" PRIu64
+        ", \"exec_failures\": %" PRIu64 "}",
         self->name, self->relay_label,
         self->welcomed && !self->dead? "true": "false",
         zhashx_size (self->streams), inbox, outbox, self->received,
         self->refused, self->duplicates, self->malformed, self->acks_sent,
         self->acks_confirmed, self->fetches, self->reconnects,
         self->commit_failures, self->handed_over, self->spool_failures,
-        self->exec_failures);
+        self->spool_waiting, self->exec_failures);
 }
 
 static void
@@ -775,6 +831,7 @@ s_self_destroy (self_t **self_p)
             s_destroy_sockets (self);
         zpoller_destroy (&self->poller);
         cc_handover_destroy (&self->handover);
+        cc_handover_batch_destroy (&self->respool);
         zhashx_destroy (&self->errors_logged);
         zlistx_destroy (&self->handed);
         zlistx_destroy (&self->acked);
@@ -854,7 +911,11 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
         mdb_txn_abort (txn);
     }
     self->resend_mark = self->last_nonce;
-    if (cc_handover_replay (self->store, self->handoff, self->root_key)) {
+    self->respool = cc_handover_batch_new ();
+    cc_handover_batch_set_respool (self->respool);
+    self->respool_backoff = RESPOOL_FIRST_MS;
+    if (cc_handover_replay (self->store, self->handoff, self->root_key,
+                            self->respool)) {
         zsys_error ("--data %s: cannot replay pending hand-overs",
                     options->data_dir);
         s_self_destroy (&self);
@@ -862,6 +923,9 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     }
     self->handed_over = cc_handoff_delivered (self->handoff);
     self->spool_failures = cc_handoff_spool_failures (self->handoff);
+    self->spool_waiting = cc_handover_batch_size (self->respool);
+    if (self->spool_waiting)
+        self->respool_at = zclock_mono () + self->respool_backoff;
     self->exec_failures = cc_handoff_exec_failures (self->handoff);
     //  Catch-up is bound by Ed25519 verification: use every core. The
     //  helper threads start with SIGINT and SIGTERM blocked, so a stop
@@ -922,6 +986,10 @@ s_agent_actor (zsock_t *pipe, void *args)
         s_cycle_end (self);
     }
     s_cycle_end (self);
+    //  What the thread holds is handed over without its commands (one
+    //  that hangs would hold the stop for a minute per advisory queued);
+    //  their markers stay for the next start.
+    cc_handoff_stop (self->handoff);
     s_handover_drain (self);
     s_flush_handed (self);
     s_self_destroy (&self);

@@ -48,6 +48,13 @@ typedef struct {
     cc_handoff_t *handoff;
     cc_pool_t *pool;                //  verifies a cycle's deliveries
     cc_handover_t *handover;        //  the hand-over thread
+    //  Advisories whose spool file could not be written: their markers
+    //  stay in the store, and the thread tries the files again at
+    //  respool_at (backing off while the spool stays broken)
+    cc_handover_batch_t *respool;
+    int64_t respool_at;             //  mono ms, 0: nothing scheduled
+    int64_t respool_backoff;        //  ms
+    uint64_t spool_waiting;         //  advisories not yet in the spool
     zpoller_t *poller;
     zsock_t *control;               //  DEALER to the relay
     zsock_t *stream;                //  SUB to the relay

@@ -16,6 +16,7 @@
     want the rest".
 */
 #include "cc_agents.h"
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +29,7 @@ extern char **environ;
 struct _cc_handoff_t {
     char *spool_dir;                //  NULL: no spool
     char *exec_cmd;                 //  NULL: no command
+    atomic_bool stopping;           //  set by the agent, read by the thread
     uint64_t delivered;             //  hand-overs done
     uint64_t spool_failures;        //  spool files not written
     uint64_t exec_failures;         //  commands that did not exit 0
@@ -458,7 +460,7 @@ s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
 //  Returns the number of files not made durable under their final name
 //  (each logged; its temp file removed).
 static size_t
-s_spool_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
+s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
                char **jsons, size_t count)
 {
     s_spool_file_t *files = (s_spool_file_t *) zmalloc (
@@ -490,7 +492,8 @@ s_spool_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
     size_t failed = 0;
     for (size_t index = 0; index < count; index++) {
         s_spool_file_t *file = &files [index];
-        if (!synced || !file->written) {
+        items [index].spool_failed = !synced || !file->written;
+        if (items [index].spool_failed) {
             failed++;
             zsys_error ("handoff: cannot write %s: %s", file->path?
                         file->path: self->spool_dir,
@@ -548,10 +551,14 @@ s_feed (int fd, const char *json, int64_t deadline)
     pthread_sigmask (SIG_SETMASK, &old_set, NULL);
 }
 
+//  0: the command exited 0; -1: it failed (logged); 1: not run or
+//  killed because the agent is stopping.
 static int
 s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
         const char *json)
 {
+    if (atomic_load (&self->stopping))
+        return 1;
     int fds [2];
     if (pipe2 (fds, O_CLOEXEC)) {
         zsys_error ("handoff: cannot run command: pipe: %s", strerror (errno));
@@ -591,8 +598,11 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
     posix_spawnattr_setsigdefault (&attr, &signals);
+    //  A group of its own, so a kill reaches what the shell started too.
+    posix_spawnattr_setpgroup (&attr, 0);
     posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK
-                                   | POSIX_SPAWN_SETSIGDEF);
+                                   | POSIX_SPAWN_SETSIGDEF
+                                   | POSIX_SPAWN_SETPGROUP);
     char *argv [] = { (char *) "sh", (char *) "-c", self->exec_cmd, NULL };
     pid_t pid;
     int rc = posix_spawn (&pid, "/bin/sh", &actions, &attr, argv, env);
@@ -613,7 +623,7 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
     s_feed (fds [1], json, deadline);
 
     int status = 0;
-    bool timed_out = false;
+    bool timed_out = false, stopped = false;
     while (true) {
         pid_t done = waitpid (pid, &status, WNOHANG);
         if (done == pid)
@@ -622,11 +632,23 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
             status = -1;
             break;
         }
-        if (!timed_out && zclock_mono () >= deadline) {
-            kill (pid, SIGKILL);
+        //  A stop must not wait out a hanging command (nor the ones
+        //  queued behind it): it is killed and runs again at next start.
+        if (!timed_out && !stopped && atomic_load (&self->stopping)) {
+            kill (-pid, SIGKILL);
+            stopped = true;
+        }
+        if (!timed_out && !stopped && zclock_mono () >= deadline) {
+            kill (-pid, SIGKILL);
             timed_out = true;
         }
         zclock_sleep (5);
+    }
+    if (stopped) {
+        zsys_notice ("handoff: command for %s rev %u stopped with the agent; "
+                     "it runs again at the next start",
+                     content->id, content->revision);
+        return 1;
     }
     if (timed_out) {
         zsys_warning ("handoff: command for %s rev %u killed after %d ms",
@@ -668,14 +690,16 @@ s_log (const Certcast__Advisory *content)
 //  Log lines first, then every spool file durable, then the commands: a
 //  command may look for the spool file of its advisory.
 size_t
-cc_handoff_deliver_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
+cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
                           size_t count)
 {
     assert (self && (items || count == 0));
     char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
     for (size_t index = 0; index < count; index++) {
-        const cc_handoff_item_t *item = &items [index];
+        cc_handoff_item_t *item = &items [index];
         assert (item->advisory && item->stream);
+        item->spool_failed = false;
+        item->exec_skipped = false;
         s_log (cc_advisory_content (item->advisory));
         if (self->spool_dir || self->exec_cmd)
             jsons [index] = cc_handoff_json (item->advisory, item->stream,
@@ -686,9 +710,11 @@ cc_handoff_deliver_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
         failed = s_spool_batch (self, items, jsons, count);
     self->spool_failures += failed;
     for (size_t index = 0; index < count; index++) {
-        if (self->exec_cmd
-        &&  s_exec (self, cc_advisory_content (items [index].advisory),
-                    jsons [index]))
+        int rc = self->exec_cmd? s_exec (
+            self, cc_advisory_content (items [index].advisory),
+            jsons [index]): 0;
+        items [index].exec_skipped = rc > 0;
+        if (rc < 0)
             self->exec_failures++;
         free (jsons [index]);
     }
@@ -697,11 +723,40 @@ cc_handoff_deliver_batch (cc_handoff_t *self, const cc_handoff_item_t *items,
     return failed;
 }
 
+void
+cc_handoff_stop (cc_handoff_t *self)
+{
+    assert (self);
+    atomic_store (&self->stopping, true);
+}
+
+size_t
+cc_handoff_respool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                          size_t count)
+{
+    assert (self && (items || count == 0));
+    if (!self->spool_dir || count == 0)
+        return 0;
+    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
+    for (size_t index = 0; index < count; index++)
+        jsons [index] = cc_handoff_json (items [index].advisory,
+                                         items [index].stream,
+                                         items [index].seq,
+                                         items [index].received_at);
+    size_t failed = s_spool_batch (self, items, jsons, count);
+    self->spool_failures += failed;
+    for (size_t index = 0; index < count; index++)
+        free (jsons [index]);
+    free (jsons);
+    return failed;
+}
+
 int
 cc_handoff_deliver (cc_handoff_t *self, cc_advisory_t *advisory,
                     const char *stream, uint64_t seq, int64_t received_at)
 {
-    cc_handoff_item_t item = { advisory, stream, seq, received_at };
+    cc_handoff_item_t item = { advisory, stream, seq, received_at, false,
+                               false };
     return cc_handoff_deliver_batch (self, &item, 1)? -1: 0;
 }
 
@@ -827,7 +882,7 @@ s_test_batch (const char *spool, size_t count)
         items [index] = (cc_handoff_item_t) {
             cc_handoff_test_advisory (id, "batched", body, sizeof body - 1,
                                       NULL),
-            "national/banking", index + 1, 1700000000
+            "national/banking", index + 1, 1700000000, false, false
         };
     }
     assert (cc_handoff_deliver_batch (handoff, items, count) == 0);
@@ -853,8 +908,20 @@ s_test_batch (const char *spool, size_t count)
     assert (rename (spool, moved) == 0);
     assert (cc_handoff_deliver_batch (handoff, items, count) == count);
     assert (cc_handoff_spool_failures (handoff) == count);
+    for (size_t index = 0; index < count; index++)
+        assert (items [index].spool_failed);
     assert (rename (moved, spool) == 0);
     zstr_free (&moved);
+    //  Once the spool is back, writing those files again succeeds.
+    assert (cc_handoff_respool_batch (handoff, items, count) == 0);
+    assert (cc_handoff_spool_failures (handoff) == count);
+    for (size_t index = 0; index < count; index++) {
+        assert (!items [index].spool_failed);
+        char *path = zsys_sprintf ("%s/PK-BATCH-%zu-r2.json", spool, index);
+        assert (access (path, F_OK) == 0);
+        unlink (path);
+        zstr_free (&path);
+    }
     for (size_t index = 0; index < count; index++)
         cc_advisory_destroy (&items [index].advisory);
     free (items);

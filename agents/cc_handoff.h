@@ -9,9 +9,12 @@
       again (a replay after a crash) rewrites the same name with the same
       content;
     - a command: run through /bin/sh -c with the advisory JSON on stdin and
-      CERTCAST_ID, CERTCAST_REVISION, CERTCAST_SEVERITY in its environment.
-      Its exit status is logged, never acted on: the agent acks RECEIVED
-      for everything it committed, whatever the command did.
+      CERTCAST_ID, CERTCAST_REVISION, CERTCAST_SEVERITY in its environment,
+      in a process group of its own (a kill reaches what it started). Its
+      exit status is logged, never acted on: the agent acks RECEIVED for
+      everything it committed, whatever the command did. It is killed after
+      CC_HANDOFF_EXEC_TIMEOUT, or at once when the agent stops; then it
+      runs again at the next start.
 
     JSON document (one object, keys in this order): id, revision, kind,
     severity, tlp, all_sectors, sectors, title, summary, content_type,
@@ -43,6 +46,9 @@ typedef struct {
     const char *stream;
     uint64_t seq;
     int64_t received_at;            //  Unix seconds
+    bool spool_failed;              //  set by the hand-over: not spooled
+    bool exec_skipped;              //  set by the hand-over: the command
+                                    //  was stopped or not run (stopping)
 } cc_handoff_item_t;
 
 //  Hand over count verified advisories, in order: a log line each, then
@@ -50,11 +56,19 @@ typedef struct {
 //  batch's shared data sync and ONE directory sync, then the command for
 //  each. When this returns, every spool file it did not count as failed
 //  is complete and durable under its final name. Returns the number of
-//  spool files not written (each logged and counted). A failing command
-//  is logged and counted but is not a failure here.
+//  spool files not written (each logged and counted, its item marked
+//  spool_failed). A failing command is logged and counted but is not a
+//  failure here.
 size_t
-    cc_handoff_deliver_batch (cc_handoff_t *self,
-                              const cc_handoff_item_t *items, size_t count);
+    cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                              size_t count);
+
+//  Write the spool files of items whose first hand-over could not: no log
+//  line and no command again (those ran the first time). Returns and marks
+//  the failures as cc_handoff_deliver_batch does; 0 without a spool.
+size_t
+    cc_handoff_respool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                              size_t count);
 
 //  Hand one verified advisory over (a batch of one). Returns 0 if the
 //  spool file (when configured) was written, -1 if not (logged).
@@ -66,6 +80,12 @@ int
 char *
     cc_handoff_json (cc_advisory_t *advisory, const char *stream, uint64_t seq,
                      int64_t received_at);
+
+//  The agent is stopping: from now on no command is started, and one that
+//  runs is killed; their items come back exec_skipped, to be handed over
+//  again at the next start. Safe from any thread.
+void
+    cc_handoff_stop (cc_handoff_t *self);
 
 //  Hand-overs done, spool write failures, command failures (non-zero exit,
 //  signal, timeout or could not start).

@@ -20,6 +20,7 @@ struct _cc_handover_batch_t {
     size_t ack_size;
     uint64_t spool_failures;        //  set by the thread
     uint64_t exec_failures;         //  set by the thread
+    bool respool;                   //  spool files only, handed over before
 };
 
 struct _cc_handover_t {
@@ -71,7 +72,7 @@ cc_handover_batch_add (cc_handover_batch_t *self, cc_advisory_t **advisory_p,
         assert (self->items && self->markers);
     }
     self->items [self->count] = (cc_handoff_item_t) {
-        *advisory_p, strdup (stream), seq, received_at
+        *advisory_p, strdup (stream), seq, received_at, false, false
     };
     self->markers [self->count] = marker;
     self->count++;
@@ -119,6 +120,60 @@ cc_handover_batch_ack (cc_handover_batch_t *self, size_t *size)
     return self->ack;
 }
 
+void
+cc_handover_batch_set_respool (cc_handover_batch_t *self)
+{
+    assert (self);
+    self->respool = true;
+}
+
+bool
+cc_handover_batch_is_respool (cc_handover_batch_t *self)
+{
+    assert (self);
+    return self->respool;
+}
+
+bool
+cc_handover_batch_spool_failed (cc_handover_batch_t *self, size_t index)
+{
+    assert (self && index < self->count);
+    return self->items [index].spool_failed;
+}
+
+bool
+cc_handover_batch_exec_skipped (cc_handover_batch_t *self, size_t index)
+{
+    assert (self && index < self->count);
+    return self->items [index].exec_skipped;
+}
+
+size_t
+cc_handover_batch_move_failed (cc_handover_batch_t *self,
+                               cc_handover_batch_t *into)
+{
+    assert (self && into && self != into);
+    size_t kept = 0, moved = 0;
+    for (size_t index = 0; index < self->count; index++) {
+        cc_handoff_item_t *item = &self->items [index];
+        if (item->spool_failed) {
+            cc_handover_batch_add (into, &item->advisory, item->stream,
+                                   item->seq, item->received_at,
+                                   self->markers [index]);
+            into->items [into->count - 1].spool_failed = true;
+            free ((char *) item->stream);
+            moved++;
+        }
+        else {
+            self->items [kept] = *item;
+            self->markers [kept] = self->markers [index];
+            kept++;
+        }
+    }
+    self->count = kept;
+    return moved;
+}
+
 uint64_t
 cc_handover_batch_spool_failures (cc_handover_batch_t *self)
 {
@@ -137,7 +192,8 @@ cc_handover_batch_exec_failures (cc_handover_batch_t *self)
 //  --------------------------------------------------------------------------
 //  The thread
 
-//  Hand a group of batches over as one: one set of spool syncs.
+//  Hand a group of batches over as one: one set of spool syncs. Only
+//  batches of one kind (respool or not) make a group.
 static void
 s_handover_group (cc_handoff_t *handoff, cc_handover_batch_t **group,
                   size_t batches, size_t advisories)
@@ -151,10 +207,18 @@ s_handover_group (cc_handoff_t *handoff, cc_handover_batch_t **group,
         count += group [index]->count;
     }
     uint64_t exec_before = cc_handoff_exec_failures (handoff);
-    group [0]->spool_failures = cc_handoff_deliver_batch (handoff, items,
-                                                          count);
+    group [0]->spool_failures = group [0]->respool?
+        cc_handoff_respool_batch (handoff, items, count):
+        cc_handoff_deliver_batch (handoff, items, count);
     group [0]->exec_failures = cc_handoff_exec_failures (handoff)
                              - exec_before;
+    //  Which items failed goes back to each batch.
+    count = 0;
+    for (size_t index = 0; index < batches; index++) {
+        memcpy (group [index]->items, items + count,
+                group [index]->count * sizeof (cc_handoff_item_t));
+        count += group [index]->count;
+    }
     free (items);
 }
 
@@ -181,12 +245,18 @@ s_handover_actor (zsock_t *pipe, void *args)
     bool terminated = false;
     while (!terminated) {
         //  Wait for one batch, then take those queued behind it.
+        //  A respool batch goes alone, after the group before it.
         cc_handover_batch_t *group [HANDOVER_GROUP];
+        cc_handover_batch_t *respool = NULL;
         size_t batches = 0, advisories = 0;
         do {
             cc_handover_batch_t *batch = s_handover_take (pipe, &terminated);
             if (!batch)
                 break;
+            if (batch->respool) {
+                respool = batch;
+                break;
+            }
             group [batches++] = batch;
             advisories += batch->count;
         } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
@@ -195,6 +265,10 @@ s_handover_actor (zsock_t *pipe, void *args)
             s_handover_group (handoff, group, batches, advisories);
         for (size_t index = 0; index < batches; index++)
             zsock_send (pipe, "sp", "DONE", group [index]);
+        if (respool) {
+            s_handover_group (handoff, &respool, 1, respool->count);
+            zsock_send (pipe, "sp", "DONE", respool);
+        }
     }
     OPENSSL_thread_stop ();
 }
@@ -281,6 +355,7 @@ typedef struct {
     uint64_t seq;
     int64_t received_at;
     zchunk_t *signed_bytes;
+    bool spool_failed;
 } s_replay_t;
 
 static void
@@ -321,6 +396,8 @@ s_replay_done (MDB_txn *txn, void *arg)
     s_replay_done_t *done = (s_replay_done_t *) arg;
     for (s_replay_t *replay = (s_replay_t *) zlistx_first (done->replays);
          replay; replay = (s_replay_t *) zlistx_next (done->replays)) {
+        if (replay->spool_failed)
+            continue;           //  its marker stays: tried again next start
         int rc = cc_inbox_handoff_delete (done->store, txn, replay->marker);
         if (rc && rc != MDB_NOTFOUND)
             return rc;
@@ -332,11 +409,13 @@ s_replay_done (MDB_txn *txn, void *arg)
 //  hand over those that verify as one batch.
 static void
 s_replay_deliver (cc_handoff_t *handoff, const uint8_t *root_key,
-                  zlistx_t *replays)
+                  zlistx_t *replays, cc_handover_batch_t *respool)
 {
     size_t count = 0;
     cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
         (zlistx_size (replays) + 1) * sizeof (cc_handoff_item_t));
+    s_replay_t **delivered = (s_replay_t **) zmalloc (
+        (zlistx_size (replays) + 1) * sizeof (s_replay_t *));
     for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
          replay; replay = (s_replay_t *) zlistx_next (replays)) {
         int code = 0;
@@ -345,25 +424,38 @@ s_replay_deliver (cc_handoff_t *handoff, const uint8_t *root_key,
             zchunk_data (replay->signed_bytes),
             zchunk_size (replay->signed_bytes), root_key,
             (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-        if (advisory)
+        if (advisory) {
+            delivered [count] = replay;
             items [count++] = (cc_handoff_item_t) {
-                advisory, replay->stream, replay->seq, replay->received_at
+                advisory, replay->stream, replay->seq, replay->received_at,
+                false, false
             };
+        }
         else
             zsys_warning ("inbox %s no longer verifies (%s); not handed "
                           "over", replay->id, reason? reason: "?");
     }
     cc_handoff_deliver_batch (handoff, items, count);
-    for (size_t index = 0; index < count; index++)
+    for (size_t index = 0; index < count; index++) {
+        s_replay_t *replay = delivered [index];
+        replay->spool_failed = items [index].spool_failed;
+        if (replay->spool_failed) {
+            cc_handover_batch_add (respool, &items [index].advisory,
+                                   replay->stream, replay->seq,
+                                   replay->received_at, replay->marker);
+            respool->items [respool->count - 1].spool_failed = true;
+        }
         cc_advisory_destroy (&items [index].advisory);
+    }
+    free (delivered);
     free (items);
 }
 
 int
 cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
-                    const uint8_t *root_key)
+                    const uint8_t *root_key, cc_handover_batch_t *respool)
 {
-    assert (store && handoff && root_key);
+    assert (store && handoff && root_key && respool);
     zlistx_t *replays = zlistx_new ();
     zlistx_set_destructor (replays, s_replay_destroy);
     //  Copy out first: hand-over may run a command, and a read
@@ -378,7 +470,7 @@ cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
     if (rc == 0 && zlistx_size (replays)) {
         zsys_notice ("replaying %zu hand-overs interrupted by a stop",
                      zlistx_size (replays));
-        s_replay_deliver (handoff, root_key, replays);
+        s_replay_deliver (handoff, root_key, replays, respool);
         s_replay_done_t done = { store, replays };
         rc = cc_store_write (store, s_replay_done, &done);
     }
@@ -474,16 +566,37 @@ cc_handover_test (bool verbose)
     s_test_put_t put = { store, stored, 2 };
     assert (cc_store_write (store, s_test_put, &put) == 0);
     assert (s_test_markers (store) == 2);
-    assert (cc_handover_replay (store, handoff, root_key) == 0);
+    cc_handover_batch_t *respool = cc_handover_batch_new ();
+    cc_handover_batch_set_respool (respool);
+    assert (cc_handover_batch_is_respool (respool));
+    assert (cc_handover_replay (store, handoff, root_key, respool) == 0);
     assert (s_test_markers (store) == 0);
     assert (s_test_spooled (spool, "PK-REPLAY-1"));
     assert (!s_test_spooled (spool, "PK-REPLAY-2"));
     assert (cc_handoff_delivered (handoff) == 1);
     //  Nothing left: a second start replays nothing.
-    assert (cc_handover_replay (store, handoff, root_key) == 0);
+    assert (cc_handover_replay (store, handoff, root_key, respool) == 0);
     assert (cc_handoff_delivered (handoff) == 1);
+    assert (cc_handover_batch_size (respool) == 0);
     cc_advisory_destroy (&stored [0]);
     cc_advisory_destroy (&stored [1]);
+
+    //  A replay into a spool that is gone keeps the marker and passes the
+    //  advisory on to be spooled again (by the thread, below).
+    stored [0] = cc_handoff_test_advisory ("PK-REPLAY-3", "spool gone", body,
+                                           sizeof body - 1, root_key);
+    put.count = 1;
+    assert (cc_store_write (store, s_test_put, &put) == 0);
+    char *moved = zsys_sprintf ("%s.moved", spool);
+    assert (rename (spool, moved) == 0);
+    assert (cc_handover_replay (store, handoff, root_key, respool) == 0);
+    assert (rename (moved, spool) == 0);
+    zstr_free (&moved);
+    assert (s_test_markers (store) == 1);
+    assert (cc_handover_batch_size (respool) == 1);
+    assert (cc_handover_batch_spool_failed (respool, 0));
+    assert (!s_test_spooled (spool, "PK-REPLAY-3"));
+    cc_advisory_destroy (&stored [0]);
 
     //  The thread: batches come back in order, each spooled by then, with
     //  its markers and ack intact.
@@ -493,7 +606,7 @@ cc_handover_test (bool verbose)
     for (size_t index = 0; index < batches; index++) {
         cc_handover_batch_t *batch = cc_handover_batch_new ();
         for (size_t item = 0; item < index + 1; item++) {
-            char id [32];
+            char id [64];
             snprintf (id, sizeof id, "PK-THREAD-%zu-%zu", index, item);
             cc_advisory_t *advisory = cc_handoff_test_advisory (
                 id, "threaded", body, sizeof body - 1, NULL);
@@ -524,7 +637,7 @@ cc_handover_test (bool verbose)
         for (size_t item = 0; item < index + 1; item++) {
             assert (cc_handover_batch_marker (batch, item)
                     == 100 * index + item);
-            char id [32];
+            char id [64];
             snprintf (id, sizeof id, "PK-THREAD-%zu-%zu", index, item);
             assert (s_test_spooled (spool, id));
         }
@@ -534,9 +647,24 @@ cc_handover_test (bool verbose)
         cc_handover_batch_destroy (&batch);
     }
     assert (cc_handover_waiting (handover) == 0);
+
+    //  The respool batch from the replay: the file only, written now that
+    //  the spool is back; nothing is left failed, so nothing moves.
+    cc_handover_send (handover, &respool);
+    assert (respool == NULL);
+    cc_handover_batch_t *back = cc_handover_recv (handover);
+    assert (back && cc_handover_batch_is_respool (back));
+    assert (cc_handover_batch_size (back) == 1);
+    assert (!cc_handover_batch_spool_failed (back, 0));
+    assert (s_test_spooled (spool, "PK-REPLAY-3"));
+    cc_handover_batch_t *still = cc_handover_batch_new ();
+    assert (cc_handover_batch_move_failed (back, still) == 0);
+    assert (cc_handover_batch_size (back) == 1);
+    cc_handover_batch_destroy (&still);
+    cc_handover_batch_destroy (&back);
     cc_handover_destroy (&handover);
     cc_handover_destroy (&handover);
-    assert (cc_handoff_delivered (handoff) == 1 + 15);
+    assert (cc_handoff_delivered (handoff) == 2 + 15);   //  replays and batches
 
     cc_handoff_destroy (&handoff);
     cc_store_destroy (&store);

@@ -56,6 +56,29 @@ uint64_t
 const uint8_t *
     cc_handover_batch_ack (cc_handover_batch_t *self, size_t *size);
 
+//  A batch of advisories handed over before whose spool files could not be
+//  written: the thread writes those files only (no log line, no command).
+void
+    cc_handover_batch_set_respool (cc_handover_batch_t *self);
+
+bool
+    cc_handover_batch_is_respool (cc_handover_batch_t *self);
+
+//  Set by the thread: was the index-th advisory's spool file not written?
+bool
+    cc_handover_batch_spool_failed (cc_handover_batch_t *self, size_t index);
+
+//  Set by the thread: was the index-th advisory's command not run, or
+//  stopped, because the agent is stopping (cc_handoff_stop)?
+bool
+    cc_handover_batch_exec_skipped (cc_handover_batch_t *self, size_t index);
+
+//  Move the advisories whose spool file was not written, with their
+//  markers, to the end of into; returns how many.
+size_t
+    cc_handover_batch_move_failed (cc_handover_batch_t *self,
+                                   cc_handover_batch_t *into);
+
 //  Set by the thread: spool files not written, commands that failed.
 uint64_t
     cc_handover_batch_spool_failures (cc_handover_batch_t *self);
@@ -96,11 +119,13 @@ bool
 
 //  Startup: hand over again every advisory whose handoff marker a stop
 //  left in the store (verified against root_key first; what no longer
-//  verifies is logged and skipped), then remove those markers. Runs before
+//  verifies is logged and skipped), then remove those markers, except
+//  where the spool file could not be written: those advisories are added
+//  to the respool batch (markers kept) to be tried again. Runs before
 //  the thread starts. 0, or -1 / an LMDB error.
 int
     cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
-                        const uint8_t *root_key);
+                        const uint8_t *root_key, cc_handover_batch_t *respool);
 
 void
     cc_handover_test (bool verbose);
