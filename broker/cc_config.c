@@ -76,14 +76,52 @@ s_one_of (const char *value, const char *a, const char *b, const char *c,
                      || streq (value, d));
 }
 
+//  zconfig_load, with czmq's own log line about a syntax error (czmq logs
+//  to stdout) caught and put into *reason for the caller's one line.
+static zconfig_t *
+s_zconfig_load (const char *path, char *reason, size_t size)
+{
+    snprintf (reason, size, "not a ZPL file");
+    FILE *capture = tmpfile ();
+    int saved = capture? dup (STDOUT_FILENO): -1;
+    fflush (stdout);
+    if (saved >= 0)
+        dup2 (fileno (capture), STDOUT_FILENO);
+    zconfig_t *root = zconfig_load (path);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
+    if (capture && !root) {
+        char line [256] = "";
+        rewind (capture);
+        const char *said = fgets (line, sizeof line, capture)?
+                           strstr (line, "(zconfig): "): NULL;
+        if (said) {
+            snprintf (reason, size, "%s", said + strlen ("(zconfig): "));
+            reason [strcspn (reason, "\n")] = 0;
+        }
+    }
+    if (capture)
+        fclose (capture);
+    return root;
+}
+
 //  Load the ZPL file: every option that appears under the section.
 static int
 s_load_file (cc_config_t *self, const char *path)
 {
-    zconfig_t *root = zconfig_load (path);
+    if (access (path, R_OK)) {
+        fprintf (stderr, "%s: cannot read config file %s: %s\n",
+                 self->program, path, strerror (errno));
+        return -1;
+    }
+    char reason [200];
+    zconfig_t *root = s_zconfig_load (path, reason, sizeof reason);
     if (!root) {
-        fprintf (stderr, "%s: cannot read config file %s\n",
-                 self->program, path);
+        fprintf (stderr, "%s: config file %s: %s\n",
+                 self->program, path, reason);
         return -1;
     }
     //  A file without our section is a file meant for another program

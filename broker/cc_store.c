@@ -29,7 +29,7 @@
 //  size are read. A store stamped newer than this is refused (writers of
 //  schema 1 refused it too; their readers did not check).
 #define CC_STORE_SCHEMA       2
-#define CC_STORE_ENEWER       (-1)    //  s_open_dbis: a newer schema, said
+#define CC_STORE_ENEWER       (-1)    //  s_open_dbis: a newer schema
 #define CC_STORE_MAPSIZE      ((size_t) 64 * 1024 * 1024)
 #define CC_STORE_MAXREADERS   126
 #define CC_STORE_MAX_GROWTHS  8
@@ -102,9 +102,6 @@ s_open_dbis (cc_store_t *self)
     //  not know (a schema 1 reader skips schema 2's longer ledger rows)
     uint64_t schema = rc == 0? cc_meta_get_u64 (self, txn, "schema"): 0;
     if (rc == 0 && schema > CC_STORE_SCHEMA) {
-        zsys_error ("store %s: written by a newer certcast (schema %"
-                    PRIu64 "; this one knows up to %d): not opened",
-                    self->dir, schema, CC_STORE_SCHEMA);
         rc = CC_STORE_ENEWER;
     }
     if (rc == 0 && !self->readonly && schema < CC_STORE_SCHEMA)
@@ -130,7 +127,19 @@ cc_store_new (const char *dir, int flags)
 cc_store_t *
 cc_store_open (const char *dir, int flags, size_t initial_mapsize)
 {
-    assert (dir);
+    char why [256];
+    cc_store_t *self = cc_store_open_quiet (dir, flags, initial_mapsize, why,
+                                            sizeof why);
+    if (!self)
+        zsys_error ("store %s: %s", dir, why);
+    return self;
+}
+
+cc_store_t *
+cc_store_open_quiet (const char *dir, int flags, size_t initial_mapsize,
+                     char *why, size_t size)
+{
+    assert (dir && why && size);
     size_t mapsize = initial_mapsize? initial_mapsize: CC_STORE_MAPSIZE;
     cc_store_t *self = (cc_store_t *) zmalloc (sizeof (cc_store_t));
     assert (self);
@@ -139,8 +148,7 @@ cc_store_open (const char *dir, int flags, size_t initial_mapsize)
     self->readonly = (flags & CC_STORE_READONLY) != 0;
 
     if (!self->readonly && s_mkdir_p (dir) == -1) {
-        zsys_error ("store %s: cannot create directory: %s",
-                    dir, strerror (errno));
+        snprintf (why, size, "cannot create directory: %s", strerror (errno));
         cc_store_destroy (&self);
         return NULL;
     }
@@ -169,14 +177,15 @@ cc_store_open (const char *dir, int flags, size_t initial_mapsize)
         if (info.me_mapsize < mapsize)
             rc = mdb_env_set_mapsize (self->env, mapsize);
     }
-    bool said = false;          //  s_open_dbis said why itself
-    if (rc == 0) {
+    if (rc == 0)
         rc = s_open_dbis (self);
-        said = rc == CC_STORE_ENEWER;
-    }
+    if (rc == CC_STORE_ENEWER)
+        snprintf (why, size, "written by a newer certcast (this one knows "
+                  "schemas up to %d): not opened", CC_STORE_SCHEMA);
+    else
+    if (rc)
+        snprintf (why, size, "%s", mdb_strerror (rc));
     if (rc) {
-        if (!said)
-            zsys_error ("store %s: %s", dir, mdb_strerror (rc));
         cc_store_destroy (&self);
         return NULL;
     }

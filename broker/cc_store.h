@@ -53,6 +53,12 @@ cc_store_t *
 cc_store_t *
     cc_store_open (const char *dir, int flags, size_t initial_mapsize);
 
+//  Same, saying nothing: on NULL, why (size bytes) holds the reason, for
+//  a command's own one-line error.
+cc_store_t *
+    cc_store_open_quiet (const char *dir, int flags, size_t initial_mapsize,
+                         char *why, size_t size);
+
 void
     cc_store_destroy (cc_store_t **self_p);
 

@@ -230,10 +230,12 @@ cmd_store_open (const char *command, const char *dir)
                   errno == ENOENT? "no certcast data there (data.mdb missing)"
                                  : strerror (errno));
     else {
-        cc_store_t *store = cc_store_new (dir, CC_STORE_READONLY);
+        char why [256];
+        cc_store_t *store = cc_store_open_quiet (dir, CC_STORE_READONLY, 0,
+                                                 why, sizeof why);
         if (store)
             return store;
-        cmd_fail (command, "cannot open data directory %s", dir);
+        cmd_fail (command, "cannot open data directory %s: %s", dir, why);
     }
     return NULL;
 }

@@ -13,7 +13,9 @@
 # - Refused with one line and nothing created: a sector listed twice, no
 #   sector, an upper-case sector, a --name with '/' or empty, an option or
 #   -c given twice, two bad numbers (one line, the first), a bad endpoint
-#   (named with its value), a config file without the program's section
+#   (named with its value), a config file that is not ZPL (one line in
+#   all, with czmq's reason; so is a junk data.mdb under `certcast
+#   compliance`), a config file without the program's section
 #   (exit 1, and no broker on defaults), a flag in a file that is neither
 #   yes nor no (exit 1); a delegation signed with a key that is not the
 #   root's (exit 1, no file); an agent whose --spool is a file (exit 1,
@@ -145,6 +147,19 @@ refused 1 "$CC_BIN/certcast-broker" -c "$T/misspelt.cfg"
 [ ! -e certcast-data ] || fail "a file without a broker section started a broker on defaults"
 cd "$T"
 refused 2 "$CC_BIN/certcast-broker" -c "$T/national.cfg" -c "$T/relay.cfg"
+# A file that is not ZPL: one line in all, czmq's reason in it.
+printf 'broker\n        data = "x"\n    bad\n' > "$T/malformed.cfg"
+out=$("$CC_BIN/certcast-broker" -c "$T/malformed.cfg" 2>&1); status=$?
+echo "$out"
+[ $status = 1 ] || fail "a malformed config file exited $status, not 1"
+[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "a malformed config file gave more than one line: $out"
+[[ $out == *"malformed.cfg: "*"indentation"* ]] || fail "the line does not say what is wrong: $out"
+# A data directory whose data.mdb is not LMDB: one line in all, with why.
+mkdir -p "$T/junk" && head -c 20000 /dev/urandom > "$T/junk/data.mdb"
+out=$("$CC_BIN/certcast" compliance --data "$T/junk" 2>&1); status=$?
+echo "$out"
+[ $status = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && [[ $out == *"not an LMDB file"* ]] \
+    || fail "compliance on a junk data.mdb: exit $status: $out"
 printf 'certcast\n    keygen\n        cii = "no"\n' > "$T/keygen-no.cfg"
 certcast keygen -c "$T/keygen-no.cfg" --dir "$T/refused-keys" --role agent --sector banking \
     nocii >/dev/null || fail "keygen with cii = no in its file"
