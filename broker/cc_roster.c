@@ -76,11 +76,16 @@ cc_roster_destroy (cc_roster_t **self_p)
 }
 
 
-//  Copy src into a fixed field, truncating; NULL copies as "".
+//  Copy src into a fixed field, truncating at a character boundary (an
+//  org name in Urdu cut mid-character would be invalid UTF-8 in every
+//  report); NULL copies as "".
 static void
 s_copy (char *field, size_t field_size, const char *src)
 {
     size_t length = src? strnlen (src, field_size - 1): 0;
+    //  Cut before a UTF-8 continuation byte: back to the character's start.
+    while (length && src [length] && ((unsigned char) src [length] & 0xc0) == 0x80)
+        length--;
     if (length)
         memcpy (field, src, length);
     field [length] = '\0';

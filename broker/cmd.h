@@ -32,10 +32,20 @@ int cmd_fail (const char *command, const char *format, ...)
 int cmd_usage_error (const char *command, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+//  Titles, org names and contacts come from issuers and from relays'
+//  rosters: what they say is printed, never obeyed. Output is valid UTF-8
+//  (a byte that is not becomes U+FFFD) in every format.
 //  Write text as a JSON string literal (quotes included) to stream.
 void cmd_json_string (FILE *stream, const char *text);
-//  Write text as one CSV field (RFC 4180 quoting when needed).
+//  Write text as one CSV field (RFC 4180 quoting when needed). A cell that
+//  a spreadsheet would take for a formula (it starts with = + - @, a tab
+//  or a carriage return) is quoted and starts with an apostrophe; other
+//  control characters become '?'.
 void cmd_csv_field (FILE *stream, const char *text);
+//  A copy of text fit for a terminal: control characters (C0, DEL, C1:
+//  escape sequences could redraw the officer's screen) become '?'. Caller
+//  frees.
+char *cmd_text_safe (const char *text);
 
 //  Format Unix seconds as ISO-8601 UTC ("%Y-%m-%dT%H:%M:%SZ") into out
 //  (at least 32 bytes); 0 gives "-". Returns out.

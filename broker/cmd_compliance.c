@@ -242,8 +242,10 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
 {
     char sectors [512], deadline [32], issued [32], when [32];
     s_sector_text (advisory, sectors, sizeof sectors);
+    char *title = cmd_text_safe (advisory->title);
     printf ("%s rev %" PRIu32 " [%s] %s\n", advisory->id, advisory->revision,
-            cmd_severity_name (advisory->severity), advisory->title);
+            cmd_severity_name (advisory->severity), title);
+    free (title);
     printf ("  sectors %s, issued %s, ack deadline %s\n", sectors,
             cmd_time_iso (advisory->issued_at, issued, sizeof issued),
             advisory->ack_deadline

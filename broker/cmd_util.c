@@ -40,9 +40,89 @@ cmd_usage_error (const char *command, const char *format, ...)
 
 
 //  --------------------------------------------------------------------------
-//  JSON string literal. Control characters become \uXXXX; bytes >= 0x80
-//  pass through, since every string we print came from UTF-8 protobuf
-//  fields or files the operator wrote.
+//  Text from others: UTF-8 checked, controls made harmless
+
+//  Bytes in the valid UTF-8 sequence at text (1 to 4), 0 if none starts
+//  there. protobuf-c does not check the strings it decodes, and a roster
+//  field cut to its size may end inside a character.
+static size_t
+s_utf8_length (const unsigned char *text)
+{
+    unsigned char lead = text [0];
+    if (lead < 0x80)
+        return 1;
+    size_t length = lead >= 0xc2 && lead <= 0xdf? 2:
+                    lead >= 0xe0 && lead <= 0xef? 3:
+                    lead >= 0xf0 && lead <= 0xf4? 4: 0;
+    //  The second byte's range rules out overlong forms and surrogates.
+    unsigned char low = lead == 0xe0? 0xa0: lead == 0xf0? 0x90: 0x80;
+    unsigned char high = lead == 0xed? 0x9f: lead == 0xf4? 0x8f: 0xbf;
+    if (length && (text [1] < low || text [1] > high))
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if ((text [index] & 0xc0) != 0x80)
+            return 0;
+    return length;
+}
+
+static const char s_replacement [] = "\xef\xbf\xbd";     //  U+FFFD
+
+//  The control characters a terminal acts on: C0, DEL, and C1 (U+0080 to
+//  U+009F, two bytes in UTF-8). 1 or 2 bytes, or 0.
+static size_t
+s_control_length (const unsigned char *text)
+{
+    if (text [0] < 0x20 || text [0] == 0x7f)
+        return 1;
+    if (text [0] == 0xc2 && text [1] >= 0x80 && text [1] <= 0x9f)
+        return 2;
+    return 0;
+}
+
+//  keep_breaks: line breaks and tabs stay (a quoted CSV cell holds them).
+static char *
+s_text_safe (const char *text, bool keep_breaks)
+{
+    const unsigned char *cursor = (const unsigned char *) (text? text: "");
+    //  At worst every byte becomes U+FFFD.
+    char *safe = (char *) malloc (3 * strlen ((const char *) cursor) + 1);
+    assert (safe);
+    size_t used = 0;
+    while (*cursor) {
+        size_t length = s_utf8_length (cursor);
+        size_t control = s_control_length (cursor);
+        if (keep_breaks && (*cursor == '\n' || *cursor == '\r' || *cursor == '\t'))
+            control = 0;
+        if (control) {
+            safe [used++] = '?';
+            cursor += control;
+        }
+        else
+        if (length == 0) {
+            memcpy (safe + used, s_replacement, 3);
+            used += 3;
+            cursor++;
+        }
+        else {
+            memcpy (safe + used, cursor, length);
+            used += length;
+            cursor += length;
+        }
+    }
+    safe [used] = 0;
+    return safe;
+}
+
+char *
+cmd_text_safe (const char *text)
+{
+    return s_text_safe (text, false);
+}
+
+
+//  --------------------------------------------------------------------------
+//  JSON string literal. Control characters become \uXXXX; a byte that is
+//  not UTF-8 becomes \ufffd.
 
 void
 cmd_json_string (FILE *stream, const char *text)
@@ -50,6 +130,16 @@ cmd_json_string (FILE *stream, const char *text)
     fputc ('"', stream);
     for (const unsigned char *cursor = (const unsigned char *) (text? text: "");
          *cursor; cursor++) {
+        size_t length = s_utf8_length (cursor);
+        if (length == 0) {
+            fputs ("\\ufffd", stream);
+            continue;
+        }
+        if (length > 1) {
+            fwrite (cursor, 1, length, stream);
+            cursor += length - 1;
+            continue;
+        }
         switch (*cursor) {
             case '"':  fputs ("\\\"", stream); break;
             case '\\': fputs ("\\\\", stream); break;
@@ -70,24 +160,29 @@ cmd_json_string (FILE *stream, const char *text)
 
 
 //  CSV field: quoted (with doubled quotes) only when it holds a comma,
-//  quote or line break, so plain values stay readable.
+//  quote or line break, or looks like a formula, so plain values stay
+//  readable. "+92-51-1234567", a phone number, is a formula to Excel.
 
 void
 cmd_csv_field (FILE *stream, const char *text)
 {
-    if (!text)
-        text = "";
-    if (!strpbrk (text, ",\"\r\n")) {
-        fputs (text, stream);
+    char *safe = s_text_safe (text, true);
+    bool formula = strchr ("=+-@\t\r", safe [0]) && safe [0];
+    if (!formula && !strpbrk (safe, ",\"\r\n")) {
+        fputs (safe, stream);
+        free (safe);
         return;
     }
     fputc ('"', stream);
-    for (const char *cursor = text; *cursor; cursor++) {
+    if (formula)
+        fputc ('\'', stream);
+    for (const char *cursor = safe; *cursor; cursor++) {
         if (*cursor == '"')
             fputc ('"', stream);
         fputc (*cursor, stream);
     }
     fputc ('"', stream);
+    free (safe);
 }
 
 
@@ -481,10 +576,8 @@ cmd_table_add (cmd_table_t *self, const char **cells)
     assert (self && cells);
     char **row = (char **) zmalloc (self->columns * sizeof (char *));
     assert (row);
-    for (size_t column = 0; column < self->columns; column++) {
-        row [column] = strdup (cells [column]? cells [column]: "");
-        assert (row [column]);
-    }
+    for (size_t column = 0; column < self->columns; column++)
+        row [column] = cmd_text_safe (cells [column]);
     zlistx_add_end (self->rows, row);
 }
 

@@ -279,13 +279,16 @@ cc_advisory_open (const uint8_t *signed_bytes, size_t size,
             return s_refuse (&self, code, reason, CC_EEXPIRED,
                              "advisory issued in the future");
     }
-    else {
+    else
         assert (mode == CC_AT_DELIVERY);
-        if (advisory->issued_at < delegation->not_before
-        ||  advisory->issued_at > delegation->not_after)
-            return s_refuse (&self, code, reason, CC_EEXPIRED,
-                             "delegation not valid when the advisory was issued");
-    }
+    //  Both at intake and on delivery: what a broker stores, every node
+    //  after it must accept, or the stream stops there (a relay never
+    //  skips a delivery). An issued_at before the window (a publisher's
+    //  slow clock, or 0) was once stored here and refused by every relay.
+    if (advisory->issued_at < delegation->not_before
+    ||  advisory->issued_at > delegation->not_after)
+        return s_refuse (&self, code, reason, CC_EEXPIRED,
+                         "delegation not valid when the advisory was issued");
 
     self->bytes = (uint8_t *) malloc (size);
     assert (self->bytes);
@@ -779,6 +782,21 @@ cc_advisory_test (bool verbose)
     s_test_refused (&fixture, bytes, size, CC_AT_DELIVERY, not_after + 20,
                     CC_EEXPIRED);
     free (bytes);
+    //  Issued before its delegation (a slow publisher clock, or 0): refused
+    //  at intake as on delivery, or a broker would store what every relay
+    //  refuses, and their streams would stop there.
+    int64_t before_window [] = { not_before - 1, 0, INT64_MIN };
+    for (size_t index = 0; index < 3; index++) {
+        bytes = s_test_signed (fixture.national, fixture.national_delegation,
+            fixture.national_delegation_size, "PK-NCERT-2026-0049",
+            CERTCAST__KIND__SECURITY_ANNOUNCEMENT, banking,
+            before_window [index], 0, &size);
+        s_test_refused (&fixture, bytes, size, CC_AT_INTAKE, TEST_NOW,
+                        CC_EEXPIRED);
+        s_test_refused (&fixture, bytes, size, CC_AT_DELIVERY, TEST_NOW,
+                        CC_EEXPIRED);
+        free (bytes);
+    }
 
     //  An expired delegation refuses at intake even a fresh advisory
     uint8_t *old_delegation;

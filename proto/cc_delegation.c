@@ -67,9 +67,14 @@ cc_delegation_issue (cc_keys_t *root, const uint8_t issuer_key [32],
 
 //  Every advisory carries its issuer's delegation, so a catching-up agent
 //  would verify the same root signature thousands of times. We remember
-//  the SHA-256 of (root key, delegation bytes, signature) of the last few
-//  that verified, per thread: a hit means these exact bytes were already
-//  verified against this exact root, so nothing is trusted that was not.
+//  the SHA-256 of (root key, delegation length, delegation bytes, 64-byte
+//  signature) of the last few that verified, per thread: a hit means these
+//  exact bytes were already verified against this exact root, so nothing
+//  is trusted that was not. The length and the fixed signature size are
+//  what make that so: hashed as a bare concatenation, a delegation that
+//  took the first bytes of its signature onto its end (and so, decoded,
+//  new fields: all_sectors from a 0x18 byte) hashed the same as the one
+//  the root signed, and was taken from the cache without a check.
 #define VERIFIED_CACHE  8
 
 static bool
@@ -78,12 +83,20 @@ s_root_signed (const Certcast__SignedDelegation *signed_delegation,
 {
     static __thread uint8_t verified [VERIFIED_CACHE][32];
     static __thread size_t next;
+    if (signed_delegation->signature.len != 64
+    ||  !signed_delegation->signature.data)
+        return false;
+    uint8_t length [8];
+    for (size_t index = 0; index < sizeof length; index++)
+        length [index] = (uint8_t) ((uint64_t) signed_delegation->delegation.len
+                                    >> (56 - 8 * index));
     EVP_MD_CTX *context = EVP_MD_CTX_new ();
     uint8_t digest [32];
     unsigned int size = 0;
     bool hashed = context
         && EVP_DigestInit_ex (context, EVP_sha256 (), NULL) == 1
         && EVP_DigestUpdate (context, root_key, 32) == 1
+        && EVP_DigestUpdate (context, length, sizeof length) == 1
         && EVP_DigestUpdate (context, signed_delegation->delegation.data,
                              signed_delegation->delegation.len) == 1
         && EVP_DigestUpdate (context, signed_delegation->signature.data,
@@ -302,6 +315,25 @@ cc_delegation_test (bool verbose)
         cc_keys_sign_public (root), &code, &reason);
     assert (delegation == NULL && code == CC_EUNTRUSTED);
     signed_delegation->signature.data [0] ^= 0x80;
+
+    //  With the genuine one cached, the same bytes split elsewhere between
+    //  delegation and signature (the signature's first bytes moved onto the
+    //  delegation's end: new fields once decoded) are checked, and fail.
+    for (size_t moved = 1; moved <= 8; moved++) {
+        size_t length = signed_delegation->delegation.len;
+        uint8_t *joined = (uint8_t *) malloc (length + 64);
+        memcpy (joined, signed_delegation->delegation.data, length);
+        memcpy (joined + length, signed_delegation->signature.data, 64);
+        Certcast__SignedDelegation shifted = *signed_delegation;
+        shifted.delegation.data = joined;
+        shifted.delegation.len = length + moved;
+        shifted.signature.data = joined + length + moved;
+        shifted.signature.len = 64 - moved;
+        assert (cc_delegation_verify (&shifted, cc_keys_sign_public (root),
+                                      &code, &reason) == NULL);
+        assert (code == CC_EUNTRUSTED);
+        free (joined);
+    }
 
     //  Tampered delegation bytes (issuer widened): signature fails
     signed_delegation->delegation.data [signed_delegation->delegation.len - 1] ^= 1;

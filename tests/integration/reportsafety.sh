@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# What issuers and relays write is printed, never obeyed. National broker,
+# banking relay, agent bank1 running; bank2 enrolled but never started (so
+# it is listed missing), its org a spreadsheet formula and its contact a
+# phone number starting with '+'; tel1's org an Urdu name longer than the
+# roster's org field (cut, at a character boundary). An advisory whose title
+# holds terminal escape sequences goes to all sectors. Then:
+# - compliance and ledger as tables: no control character reaches the
+#   terminal (no ESC byte; the title is there with '?' in their place);
+# - compliance as CSV: bank2's org and contact are quoted with a leading
+#   apostrophe, so no cell starts with = or +;
+# - compliance and ledger as JSON: valid UTF-8 (tel1's org whole
+#   characters only) and the title's escapes as \u001b.
+source "$(dirname "$0")/lib.sh"
+federation
+URDU=$(printf 'پاکستان%.0s' $(seq 1 12))           # 12 x 14 bytes = 168 bytes
+certcast keygen --dir "$T/keys2" --role agent --sector banking \
+    --org "=2+5+cmd|' /C calc'!A0" --contact "+92-51-1234567" bank2 >/dev/null \
+    || fail "keygen bank2"
+cp "$T/keys2/bank2.pub" "$T/keys2/bank2.key" "$T/keys/"
+certcast keygen --dir "$T/keys3" --role agent --sector telecom --org "$URDU" tel1 >/dev/null \
+    || fail "keygen tel1"
+cp "$T/keys/bank2.pub" "$T/banking/allow/"
+cp "$T/keys3/tel1.pub" "$T/national/allow/"
+start_national
+start_relay banking
+start_agent bank1 banking
+NATIONAL="127.0.0.1:$NATIONAL_PORT"
+TITLE=$'Patch now\e[2J\e[31mFAKE\xc2\x9b'
+publish natissuer "$NATIONAL" national --id RS-1 --title "$TITLE" --severity high \
+    --tlp clear --sector all >/dev/null || fail "publish RS-1"
+wait_for 20 ledger_has "$T/national/data" RS-1 bank1 || fail "no ack of RS-1"
+wait_for 20 eval 'certcast compliance --data "$T/national/data" --format csv | grep -q bank2' \
+    || fail "bank2 (from the relay's roster) never reached the national report"
+
+say "tables: no control character reaches the terminal"
+for command in compliance ledger; do
+    out=$(certcast $command --data "$T/national/data") || fail "$command table"
+    echo "$out" | head -5
+    ! printf '%s' "$out" | grep -q $'\e' || fail "$command printed an ESC byte"
+    ! printf '%s' "$out" | LC_ALL=C grep -q $'\xc2\x9b' || fail "$command printed a C1 control"
+    printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "$command table is not UTF-8"
+done
+certcast compliance --data "$T/national/data" | grep -q 'Patch now?\[2J?\[31mFAKE' \
+    || fail "the title is not shown with its controls replaced"
+
+say "CSV: no cell a spreadsheet would run"
+csv=$(certcast compliance --data "$T/national/data" --format csv) || fail "csv"
+echo "$csv" | grep bank2
+echo "$csv" | grep -q "\"'=2+5+cmd|' /C calc'!A0\"" || fail "the formula org is not neutralised"
+echo "$csv" | grep -q "\"'+92-51-1234567\"" || fail "the phone number is not kept as text"
+! echo "$csv" | grep -qE '(^|,)[=+@-]' || fail "a CSV cell starts with a formula character"
+! printf '%s' "$csv" | grep -q $'\e' || fail "the CSV holds an ESC byte"
+
+say "JSON: valid UTF-8, escapes escaped"
+for command in compliance ledger; do
+    json=$(certcast $command --data "$T/national/data" --format json) || fail "$command json"
+    printf '%s' "$json" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "$command JSON is not valid UTF-8"
+    ! printf '%s' "$json" | grep -q $'\e' || fail "$command JSON holds a raw ESC byte"
+done
+certcast compliance --data "$T/national/data" --format json | grep -q 'Patch now\\u001b\[2J' \
+    || fail "the title's ESC is not escaped in JSON"
+certcast compliance --data "$T/national/data" --format json | grep -q 'پاکستانپاکستان' \
+    || fail "tel1's org is missing from the JSON"
+stop bank1; stop banking; stop national
+say "ok"
