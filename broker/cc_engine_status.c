@@ -61,17 +61,21 @@ cc_engine_status_json (self_t *self)
     //  hop has stopped reading requests until its cores catch up.
     fprintf (out, ",\"verifying\":%zu,\"intake_paused\":%s",
              self->jobs_unfinished, self->router_paused? "true": "false");
-    if (self->upstream)
+    if (self->upstream) {
+        char behind [1024];
+        cc_upstream_behind (self->upstream, behind, sizeof behind);
         fprintf (out, ",\"upstream\":{\"connected\":%s,\"caught_up\":%s"
                  ",\"silence_ms\":%" PRId64
-                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s}",
+                 ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s"
+                 ",\"behind\":[%s]}",
                  cc_upstream_connected (self->upstream)? "true": "false",
                  cc_engine_caught_up (self)? "true": "false",
                  cc_upstream_silence (self->upstream),
                  cc_upstream_reconnects (self->upstream),
                  self->roster_dirty
                  || cc_upstream_roster_in_flight (self->upstream)?
-                 "true": "false");
+                 "true": "false", behind);
+    }
     fprintf (out, "}");
     fclose (out);
     return json;

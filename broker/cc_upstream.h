@@ -92,6 +92,12 @@ bool
     cc_upstream_caught_up (cc_upstream_t *self,
                            uint64_t (*stored) (void *arg, const char *stream),
                            void *arg);
+//  Streams whose upstream head went below ours (restored from an older
+//  copy: what it numbers again does not reach us). Writes their names as
+//  JSON strings, comma-separated, into names (size bytes, truncated to
+//  fit); returns how many.
+size_t
+    cc_upstream_behind (cc_upstream_t *self, char *names, size_t size);
 //  Milliseconds since we last heard the upstream (-1: never).
 int64_t
     cc_upstream_silence (cc_upstream_t *self);
