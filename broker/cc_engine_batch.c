@@ -252,6 +252,10 @@ s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
         if (rc == 0)
             item->count++;
     }
+    //  A relay passes the rosters of relays below it on to its upstream
+    //  with its own (cc_engine_upstream.c).
+    if (rc == 0 && self->relay)
+        self->roster_dirty = true;
     return rc;
 }
 

@@ -164,10 +164,49 @@ s_forward_acks (self_t *self)
     free (batch.acks);
 }
 
+//  Entries relays below us reported (stored with their name as via), as
+//  copies: our upstream must see every agent behind us, not only ours.
+typedef struct {
+    self_t *self;
+    zlistx_t *entries;          //  Certcast__RosterEntry *, owned
+} s_below_t;
+
+static void
+s_entry_free (void **item)
+{
+    if (*item)
+        certcast__roster_entry__free_unpacked (
+            (Certcast__RosterEntry *) *item, NULL);
+    *item = NULL;
+}
+
+static void
+s_collect_below (const Certcast__RosterEntry *entry, void *arg)
+{
+    s_below_t *below = (s_below_t *) arg;
+    if (!entry->via || streq (entry->via, below->self->name)
+    ||  cc_roster_by_sign_key (below->self->roster, entry->sign_key.data))
+        return;                 //  ours, from our allow directory
+    size_t size;
+    uint8_t *bytes = cc_wire_pack (&entry->base, &size);
+    Certcast__RosterEntry *copy = (Certcast__RosterEntry *) cc_wire_unpack (
+        &certcast__roster_entry__descriptor, bytes, size, CC_ROSTER_ENTRY_MAX);
+    free (bytes);
+    if (copy)
+        zlistx_add_end (below->entries, copy);
+}
+
 static void
 s_send_roster (self_t *self)
 {
-    size_t count = cc_roster_size (self->roster);
+    s_below_t below = { self, zlistx_new () };
+    zlistx_set_destructor (below.entries, s_entry_free);
+    MDB_txn *txn = NULL;
+    if (cc_store_read (self->store, &txn) == 0) {
+        cc_roster_each (self->store, txn, s_collect_below, &below);
+        mdb_txn_abort (txn);
+    }
+    size_t count = cc_roster_size (self->roster) + zlistx_size (below.entries);
     Certcast__RosterEntry *entries =
         (Certcast__RosterEntry *) zmalloc ((count + 1) * sizeof *entries);
     Certcast__RosterEntry **pointers =
@@ -181,9 +220,15 @@ s_send_roster (self_t *self)
         pointers [index] = &entries [index];
         index++;
     }
+    for (Certcast__RosterEntry *entry =
+             (Certcast__RosterEntry *) zlistx_first (below.entries);
+         entry && index < count;
+         entry = (Certcast__RosterEntry *) zlistx_next (below.entries))
+        pointers [index++] = entry;
     cc_upstream_send_roster (self->upstream, self->name, pointers, index);
     free (pointers);
     free (entries);
+    zlistx_destroy (&below.entries);
     //  Handed over: cc_upstream resends it until the upstream accepts its
     //  last part (status: roster_pending), and a new session or a change
     //  of the allow directory makes it dirty again.
