@@ -624,9 +624,14 @@ s_server_socket (self_t *self, int type, int port)
     //  reconnect); we still answer their PINGs, and the stream and $alive
     //  heartbeats are ordinary messages.
     s_drop_vanished_peers (self, sock);
-    if (type == ZMQ_PUB)
+    if (type == ZMQ_XPUB) {
         zsock_set_sndhwm (sock, self->config.pub_hwm > 0?
                                 self->config.pub_hwm: 100000);
+        //  We decide each subscription (s_handle_subscriptions): every one,
+        //  each peer's own, and its unsubscriptions.
+        zsock_set_xpub_manual (sock, 1);
+        zsock_set_xpub_verboser (sock, 1);
+    }
     else {
         //  Replies to a publisher that sent a thousand advisories at once
         //  must not meet the default 1,000-message queue: a dropped
@@ -723,12 +728,12 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->auth = zactor_new (cc_zap_actor, (void *) self->allow_dir);
     assert (self->auth);
 
-    self->pub = s_server_socket (self, ZMQ_PUB, config->listen_port);
+    self->pub = s_server_socket (self, ZMQ_XPUB, config->listen_port);
     self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1);
     if (!self->pub || !self->router)
         goto failed;
     self->heartbeats = cc_heartbeats_new (self->pub);
-    self->poller = zpoller_new (self->pipe, self->router, NULL);
+    self->poller = zpoller_new (self->pipe, self->router, self->pub, NULL);
     cc_verifier_poll_with (self->verifier, self->poller);
     if (self->relay)
         self->upstream = cc_engine_upstream_new (self);
@@ -775,6 +780,70 @@ s_housekeeping (self_t *self)
         zsys_warning ("dropped the unfinished roster of %zu relay(s): "
                       "no part for %d s", dropped, ROSTER_PART_IDLE_MS / 1000);
     cc_engine_cycle_end (self, true);
+}
+
+//  May this client (its CURVE key, the User-Id cc_zap gave its connection)
+//  receive this topic? The stream socket is where advisories leave, and a
+//  SUB socket names its topics itself: without this check any enrolled key
+//  (another sector's relay, an issuer) could subscribe to every sector's
+//  stream, or to "" for all of them. Exact stream names only ("" and
+//  "national/" are prefixes of streams), of a sector we serve and the
+//  member may read, and $alive for anyone enrolled.
+static bool
+s_may_subscribe (self_t *self, const char *curve, const char *topic)
+{
+    if (streq (topic, CC_TOPIC_ALIVE))
+        return true;
+    const char *slash = strchr (topic, '/');
+    if (!slash || slash == topic || !slash [1] || strchr (slash + 1, '/')
+    ||  !cc_engine_serves (self, slash + 1))
+        return false;
+    const cc_member_t *member = curve? cc_roster_by_curve (self->roster, curve)
+                                     : NULL;
+    if (!member && curve) {
+        //  cc_zap rereads the allow directory on its own: a key it has
+        //  just let in may be newer than our roster.
+        s_rescan_roster (self, false);
+        member = cc_roster_by_curve (self->roster, curve);
+    }
+    return member && cc_engine_may_read (member, slash + 1);
+}
+
+//  Subscriptions arrive as messages on the stream socket: 1 or 0, then
+//  the topic. Each one we allow is applied to the connection it came from
+//  (libzmq applies a manual (un)subscribe to the last one read).
+static void
+s_handle_subscriptions (self_t *self)
+{
+    void *socket = zsock_resolve (self->pub);
+    for (int count = 0; count < 10000
+         && (zsock_events (self->pub) & ZMQ_POLLIN); count++) {
+        zframe_t *frame = zframe_recv (self->pub);
+        if (!frame)
+            break;
+        const byte *data = zframe_data (frame);
+        size_t size = zframe_size (frame);
+        char topic [256];           //  stream names are at most 255
+        if (size >= 1 && size - 1 < sizeof topic && (data [0] == 0 || data [0] == 1)
+        &&  !memchr (data + 1, 0, size - 1)) {
+            memcpy (topic, data + 1, size - 1);
+            topic [size - 1] = 0;
+            const char *curve = zframe_meta (frame, "User-Id");
+            if (data [0] == 0)
+                zmq_setsockopt (socket, ZMQ_UNSUBSCRIBE, topic, size - 1);
+            else
+            if (s_may_subscribe (self, curve, topic))
+                zmq_setsockopt (socket, ZMQ_SUBSCRIBE, topic, size - 1);
+            else {
+                self->counters.refused [CC_ENOTALLOWED & 15]++;
+                if (cc_engine_may_log (self, curve))
+                    zsys_warning ("refused %s: %s: may not subscribe to '%s'",
+                                  curve && *curve? curve: "-",
+                                  cc_strerror (CC_ENOTALLOWED), topic);
+            }
+        }
+        zframe_destroy (&frame);
+    }
 }
 
 //  While the checks waiting fill the backlog the router is not read, so
@@ -834,6 +903,9 @@ s_engine_actor (zsock_t *pipe, void *args)
         else
         if (which == self->router)
             s_handle_router (self);
+        else
+        if (which == self->pub)
+            s_handle_subscriptions (self);
         else
         if (which && self->upstream)
             cc_upstream_handle (self->upstream, which);

@@ -11,7 +11,7 @@
 #   --help with exit 0, an unknown option with exit 2, a missing required
 #   option with exit 2 and a bad key file with exit 1.
 # - Refused with one line and nothing created: a sector listed twice, no
-#   sector, an upper-case sector, a --name with '/' or empty, an option or
+#   sector, two sectors one the start of the other, an upper-case sector, a --name with '/' or empty, an option or
 #   -c given twice, two bad numbers (one line, the first), a bad endpoint
 #   (named with its value), a config file that is not ZPL (one line in
 #   all, with czmq's reason; so is a junk data.mdb under `certcast
@@ -131,6 +131,7 @@ BROKER=("$CC_BIN/certcast-broker" --data "$T/refused" --key "$T/keys/national.ke
         --trust "$T/keys/root.pub" --allow "$T/national/allow")
 refused 2 "${BROKER[@]}" --sectors banking,telecom,banking
 refused 2 "${BROKER[@]}" --sectors ,
+refused 2 "${BROKER[@]}" --sectors power,banking,power-grid
 refused 2 "${BROKER[@]}" --sectors Banking
 refused 2 "${BROKER[@]}" --name ncert/pk
 refused 2 "${BROKER[@]}" --name ""

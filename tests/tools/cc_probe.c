@@ -30,6 +30,11 @@
         received unless --status says otherwise.
     MODE hello
         Hello; prints the Welcome's stream heads.
+    MODE subscribe --topic T
+        Subscribes a SUB socket to topic T ("" for everything) on the
+        stream port (PORT) and listens for --timeout ms; prints the topic
+        of each message other than $alive as "got TOPIC" (each once), or
+        "nothing" if none came. Exit 0 either way.
 
     Prints one line: "stored ...", "acked N", "welcome ...",
     "error CODE-NAME: reason" or "no answer". Exit 0 for stored, acked or
@@ -58,6 +63,7 @@ typedef struct {
     const char *root;           //  root secret key (delegation-expired)
     const char *sign_key;       //  key the ack is signed with (ack-as)
     const char *digest;         //  hex SHA-256 quoted in the ack (ack-as)
+    const char *topic;          //  topic to subscribe to (subscribe)
     int status;                 //  Certcast__AckStatus of the ack (ack-as)
 } s_args_t;
 
@@ -136,6 +142,9 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--digest"))
             args->digest = value;
+        else
+        if (streq (arg, "--topic"))
+            args->topic = value;
         else
         if (streq (arg, "--status")) {
             const char *names [] = {
@@ -443,6 +452,41 @@ s_print_reply (const Certcast__Control *reply)
     }
 }
 
+//  Listen on the stream port for --timeout ms; one line per topic heard.
+static int
+s_subscribe (s_args_t *args, cc_keys_t *keys, cc_keys_t *server,
+             const char *host, int port)
+{
+    zsock_t *sub = cc_keys_client (keys, ZMQ_SUB, cc_keys_curve_public (server));
+    zsock_set_subscribe (sub, args->topic);
+    zsock_set_rcvtimeo (sub, 100);
+    if (zsock_connect (sub, "tcp://%s:%d", host, port) == -1) {
+        fprintf (stderr, "cc_probe: cannot connect to %s\n", args->to);
+        zsock_destroy (&sub);
+        return 1;
+    }
+    zhashx_t *heard = zhashx_new ();
+    int64_t until = zclock_mono () + args->timeout_ms;
+    while (zclock_mono () < until) {
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            continue;
+        char *topic = zmsg_popstr (msg);
+        if (topic && !streq (topic, CC_TOPIC_ALIVE)
+        &&  !zhashx_lookup (heard, topic)) {
+            zhashx_insert (heard, topic, (void *) 1);
+            printf ("got %s\n", topic);
+        }
+        zstr_free (&topic);
+        zmsg_destroy (&msg);
+    }
+    if (zhashx_size (heard) == 0)
+        printf ("nothing\n");
+    zhashx_destroy (&heard);
+    zsock_destroy (&sub);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -455,8 +499,11 @@ main (int argc, char **argv)
     if (cc_config_endpoint (args.to, host, &port))
         return s_usage ("--to must be HOST:PORT");
     if (!streq (args.mode, "publish-mutated") && !streq (args.mode, "ack-as")
-    &&  !streq (args.mode, "hello"))
-        return s_usage ("MODE must be publish-mutated, ack-as or hello");
+    &&  !streq (args.mode, "hello") && !streq (args.mode, "subscribe"))
+        return s_usage ("MODE must be publish-mutated, ack-as, hello or "
+                        "subscribe");
+    if (streq (args.mode, "subscribe") && !args.topic)
+        return s_usage ("subscribe needs --topic");
 
     zsys_init ();
     zsys_set_logident ("cc_probe");
@@ -465,6 +512,12 @@ main (int argc, char **argv)
     if (!server) {
         cc_keys_destroy (&keys);
         return 1;
+    }
+    if (streq (args.mode, "subscribe")) {
+        exit_code = s_subscribe (&args, keys, server, host, port);
+        cc_keys_destroy (&server);
+        cc_keys_destroy (&keys);
+        return exit_code;
     }
     uint64_t corr = s_random64 ();
     zframe_t *frame = NULL;

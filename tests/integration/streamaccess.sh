@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Sector filtering is an access decision on the stream port too, not only
+# on the control channel. At the national broker, while advisories for
+# banking and telecom are published:
+# - the telecom relay's key subscribed to national/telecom hears it (the
+#   control: the probe works);
+# - the banking relay's key subscribed to national/telecom, or to "" (all
+#   topics), or to "national/" hears nothing: a subscription is applied
+#   only for an exact stream of a sector the key may read (before, any
+#   enrolled key heard every sector's stream, TLP:AMBER and RED included);
+# - the national issuer's key (issuers publish, they read no stream) hears
+#   nothing of national/banking;
+# - the broker logs the refusal and counts it (refused_total).
+# The relays and agents still receive what they should.
+source "$(dirname "$0")/lib.sh"
+federation
+start_national
+start_relay banking
+start_relay telecom
+start_agent bank1 banking
+start_agent tel1 telecom
+NATIONAL="127.0.0.1:$NATIONAL_PORT"
+
+# listen NAME KEY TOPIC: cc_probe subscribe at the national broker for 3 s,
+# in the background, output in $T/listen-NAME.out
+LISTENERS=()
+listen () {
+    "$CC_BIN/cc_probe" --to "$NATIONAL" --key "$T/keys/$2.key" \
+        --server-pub "$T/keys/national.pub" --timeout 3000 subscribe --topic "$3" \
+        >"$T/listen-$1.out" 2>&1 &
+    LISTENERS+=($!)
+}
+listen control relay-telecom national/telecom
+listen other relay-banking national/telecom
+listen all relay-banking ""
+listen prefix relay-banking national/
+listen issuer natissuer national/banking
+sleep 1
+n=0
+for sector in banking telecom banking telecom; do
+    n=$((n + 1))
+    publish natissuer "$NATIONAL" national --id "PK-SA-$n" --title "$sector $n" \
+        --severity high --tlp amber --sector $sector >/dev/null || fail "publish PK-SA-$n"
+done
+wait "${LISTENERS[@]}"
+for name in control other all prefix issuer; do echo "$name: $(tr '\n' ' ' < "$T/listen-$name.out")"; done
+grep -q "^got national/telecom$" "$T/listen-control.out" || fail "the telecom relay's key heard nothing of its own stream"
+for name in other all prefix issuer; do
+    [ "$(cat "$T/listen-$name.out")" = nothing ] || fail "$name heard what it may not: $(cat "$T/listen-$name.out")"
+done
+log_has national "may not subscribe to" || fail "the refusal is not logged"
+[ "$(json_number "$(broker_status "$NATIONAL" national natissuer)" refused_total)" -ge 4 ] \
+    || fail "the refusals are not counted"
+
+say "the federation still delivers"
+wait_for 20 spooled bank1 PK-SA-3 || fail "bank1 did not receive PK-SA-3"
+wait_for 20 spooled tel1 PK-SA-4 || fail "tel1 did not receive PK-SA-4"
+spooled bank1 PK-SA-2 && fail "bank1 received a telecom advisory"
+stop tel1; stop bank1; stop telecom; stop banking; stop national
+say "ok"
