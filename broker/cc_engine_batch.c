@@ -205,10 +205,20 @@ s_apply_record (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
         return rc;
     if (rc == 0 && cc_advisory_revision (item->advisory) <= accepted)
         return 0;               //  a resend, or older: already recorded
-    return cc_log_put_advisory (self->store, txn,
-                                cc_advisory_id (item->advisory),
-                                cc_advisory_revision (item->advisory),
-                                signed_bytes, size);
+    rc = cc_log_put_advisory (self->store, txn,
+                              cc_advisory_id (item->advisory),
+                              cc_advisory_revision (item->advisory),
+                              signed_bytes, size);
+    //  Who reported it: only the agents behind that relay could receive
+    //  it (it is on that relay's own stream, not on ours), so only they
+    //  are expected to acknowledge it (certcast compliance).
+    const cc_member_t *relay = cc_roster_by_curve (self->roster, item->peer);
+    if (rc == 0 && relay) {
+        char key [160];
+        snprintf (key, sizeof key, "origin.%s", cc_advisory_id (item->advisory));
+        rc = cc_meta_put_str (self->store, txn, key, relay->name);
+    }
+    return rc;
 }
 
 static int

@@ -24,6 +24,7 @@ typedef struct {
     char entity_class [64];
     bool cii;
     char contact [160];
+    char via [64];              //  stored entries: the relay that reported it
 } cc_member_t;
 
 typedef struct _cc_roster_t cc_roster_t;

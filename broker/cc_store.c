@@ -464,6 +464,36 @@ cc_meta_put_u64 (cc_store_t *self, MDB_txn *txn, const char *key,
 }
 
 
+void
+cc_meta_get_str (cc_store_t *self, MDB_txn *txn, const char *key,
+                 char *out, size_t size)
+{
+    assert (self && txn && key && out && size);
+    out [0] = 0;
+    MDB_dbi dbi = self->dbi [CC_DB_META];
+    MDB_val mkey = { strlen (key), (void *) key };
+    MDB_val value;
+    if (dbi == 0 || mdb_get (txn, dbi, &mkey, &value))
+        return;
+    size_t length = value.mv_size < size - 1? value.mv_size: size - 1;
+    memcpy (out, value.mv_data, length);
+    out [length] = 0;
+}
+
+int
+cc_meta_put_str (cc_store_t *self, MDB_txn *txn, const char *key,
+                 const char *value)
+{
+    assert (self && txn && key && value);
+    MDB_dbi dbi = self->dbi [CC_DB_META];
+    if (dbi == 0)
+        return EACCES;
+    MDB_val mkey = { strlen (key), (void *) key };
+    MDB_val mvalue = { strlen (value), (void *) value };
+    return mdb_put (txn, dbi, &mkey, &mvalue, 0);
+}
+
+
 //  --------------------------------------------------------------------------
 //  Self test
 

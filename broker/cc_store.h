@@ -113,6 +113,14 @@ uint64_t
 int
     cc_meta_put_u64 (cc_store_t *self, MDB_txn *txn, const char *key,
                      uint64_t value);
+//  A short string in the meta table (an advisory's origin relay): get
+//  copies it into out (size bytes, cut to fit), "" when absent.
+void
+    cc_meta_get_str (cc_store_t *self, MDB_txn *txn, const char *key,
+                     char *out, size_t size);
+int
+    cc_meta_put_str (cc_store_t *self, MDB_txn *txn, const char *key,
+                     const char *value);
 
 void
     cc_store_test (bool verbose);

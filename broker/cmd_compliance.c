@@ -36,6 +36,7 @@ typedef struct {
     char **sectors;             //  NULL-terminated; owned
     int64_t issued_at;
     int64_t ack_deadline;       //  0: none
+    char origin [64];           //  the relay that reported it, "": ours
     zhashx_t *acks;             //  hex agent key -> s_ack_t; owned
 } s_advisory_t;
 
@@ -150,13 +151,18 @@ s_row_fold (const cc_ledger_row_t *row, void *arg)
     }
 }
 
+//  Is this agent expected to acknowledge this advisory? Its sector is
+//  targeted and, for an advisory a relay originated (on that relay's own
+//  stream), the agent is behind that relay.
 static bool
-s_targets (const s_advisory_t *advisory, const char *sector)
+s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 {
+    if (advisory->origin [0] && !streq (advisory->origin, member->via))
+        return false;
     if (advisory->all_sectors)
         return true;
     for (char **cursor = advisory->sectors; *cursor; cursor++)
-        if (streq (*cursor, sector))
+        if (streq (*cursor, member->sector))
             return true;
     return false;
 }
@@ -256,7 +262,7 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
     cmd_table_t *latecomers = cmd_table_new (4);
     for (size_t index = 0; index < agent_count; index++) {
         const cc_member_t *member = agents [index];
-        if (!s_targets (advisory, member->sector))
+        if (!s_targets (advisory, member))
             continue;
         expected++;
         char hex [65];
@@ -309,7 +315,7 @@ s_print_csv (s_advisory_t *advisory, const cc_member_t **agents,
     snprintf (revision, sizeof revision, "%" PRIu32, advisory->revision);
     for (size_t index = 0; index < agent_count; index++) {
         const cc_member_t *member = agents [index];
-        if (!s_targets (advisory, member->sector))
+        if (!s_targets (advisory, member))
             continue;
         char hex [65];
         const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
@@ -367,7 +373,7 @@ s_json_list (const char *name, s_which_t which, s_advisory_t *advisory,
     bool first = true;
     for (size_t index = 0; index < agent_count; index++) {
         const cc_member_t *member = agents [index];
-        if (!s_targets (advisory, member->sector))
+        if (!s_targets (advisory, member))
             continue;
         char hex [65];
         const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
@@ -441,6 +447,10 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
         for (s_advisory_t *advisory = (s_advisory_t *)
              zlistx_first (report->advisories); advisory && rc == 0;
              advisory = (s_advisory_t *) zlistx_next (report->advisories)) {
+            char key [160];
+            snprintf (key, sizeof key, "origin.%s", advisory->id);
+            cc_meta_get_str (store, txn, key, advisory->origin,
+                             sizeof advisory->origin);
             rc = cc_ledger_each (store, txn, advisory->id, s_row_fold,
                                  advisory);
             if (rc == MDB_NOTFOUND)

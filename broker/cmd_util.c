@@ -362,6 +362,7 @@ s_roster_copy (const Certcast__RosterEntry *entry, void *arg)
               entry->entity_class);
     member->cii = entry->cii;
     snprintf (member->contact, sizeof member->contact, "%s", entry->contact);
+    snprintf (member->via, sizeof member->via, "%s", entry->via? entry->via: "");
     char hex [65];
     cc_hex_encode (member->sign_key, 32, hex);
     zhashx_update (roster, hex, member);

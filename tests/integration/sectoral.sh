@@ -8,7 +8,10 @@
 #   reaches bank1 and bank2 (spool files), never tel1.
 # - bank1's and bank2's acks appear in the banking relay's ledger and, passed
 #   upstream, in the national ledger; national compliance shows nobody
-#   missing for it.
+#   missing for it: nat1, a banking agent enrolled at the national broker
+#   itself (never started), is not expected to acknowledge what the banking
+#   relay originated (it could not receive it), though it is listed missing
+#   for the national broker's own banking advisory.
 # - The same issuer is refused, exit 1 with a one-line "out-of-scope" on
 #   stderr: --sector telecom at the banking relay, --sector telecom at the
 #   national broker, --sector all at the banking relay.
@@ -16,6 +19,8 @@
 #   both daemons count them; a later banking advisory still gets through.
 source "$(dirname "$0")/lib.sh"
 federation
+keygen nat1 agent banking
+cp "$T/keys/nat1.pub" "$T/national/allow/"
 start_national
 start_relay banking
 start_relay telecom
@@ -112,6 +117,13 @@ for data in national banking telecom; do
 done
 report=$(certcast compliance --data "$T/national/data" --format csv) || fail "national compliance"
 echo "$report" | grep -q 'PK-BANK-S-X' && fail "a refused advisory is in the national report"
+echo "$report" | grep -q '^PK-BANK-S-4,.*,nat1,' && fail "nat1 is expected to ack the relay's own PK-BANK-S-4"
+publish natissuer "$NATIONAL" national --id PK-NCERT-S-5 --title "National, banking" \
+    --severity low --tlp clear --sector banking >/dev/null || fail "national banking publish"
+report=$(certcast compliance --data "$T/national/data" --advisory PK-NCERT-S-5 --format csv) \
+    || fail "national compliance for PK-NCERT-S-5"
+echo "$report" | grep -q '^PK-NCERT-S-5,.*,nat1,.*,missing,' \
+    || fail "nat1 is not listed missing for the national broker's own banking advisory: $report"
 
 stop tel1; stop bank2; stop bank1
 stop telecom; stop banking; stop national
