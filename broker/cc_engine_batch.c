@@ -262,6 +262,13 @@ s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
         if (rc == 0)
             item->count++;
     }
+    //  When it last reported, so a report can tell a relay that never did
+    //  (its agents unknown here) from one that has no agents.
+    if (rc == 0) {
+        char key [100];
+        snprintf (key, sizeof key, "roster.%s", item->via);
+        rc = cc_meta_put_u64 (self->store, txn, key, (uint64_t) time (NULL));
+    }
     //  A relay passes the rosters of relays below it on to its upstream
     //  with its own (cc_engine_upstream.c).
     if (rc == 0 && self->relay)

@@ -67,6 +67,8 @@ typedef struct {
     const char *only_id;        //  --advisory, or NULL
     const char *only_sector;    //  --sector, or NULL
     zlistx_t *advisories;       //  s_advisory_t, in id order
+    zlistx_t *silent;           //  "relay (sectors)" of enrolled relays
+                                //  that never sent a roster; owned
 } s_report_t;
 
 //  Decode what the broker stored. It was verified on intake, so the time
@@ -440,6 +442,19 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
     if (rc)
         return rc;
     *roster_p = cmd_roster_load ("compliance", store, txn);
+    //  An enrolled relay that never reported its roster: the agents behind
+    //  it are unknown here, and the officer must be told so rather than
+    //  shown a report with nobody missing.
+    for (const cc_member_t *member = *roster_p?
+             (const cc_member_t *) zhashx_first (*roster_p): NULL;
+         member; member = (const cc_member_t *) zhashx_next (*roster_p)) {
+        char key [100];
+        snprintf (key, sizeof key, "roster.%s", member->name);
+        if (streq (member->role, "relay")
+        &&  cc_meta_get_u64 (store, txn, key) == 0)
+            zlistx_add_end (report->silent, zsys_sprintf (
+                "%s (%s)", member->name, member->sector));
+    }
     if (*roster_p) {
         rc = cc_log_each_advisory (store, txn, s_advisory_copy, report);
         if (rc == MDB_NOTFOUND)
@@ -502,6 +517,8 @@ cmd_compliance (int argc, char **argv)
     report.advisories = zlistx_new ();
     assert (report.advisories);
     zlistx_set_destructor (report.advisories, s_advisory_destroy);
+    report.silent = zlistx_new ();
+    zlistx_set_destructor (report.silent, (zlistx_destructor_fn *) zstr_free);
     zhashx_t *roster = NULL;
     int rc = s_snapshot (store, &report, &roster);
     //  Done with LMDB before any output
@@ -523,6 +540,16 @@ cmd_compliance (int argc, char **argv)
         size_t agent_count = 0;
         const cc_member_t **agents = s_agents (roster, report.only_sector,
                                                &agent_count);
+        //  Beside the table; on stderr for csv and json, whose shape a
+        //  reader's parser relies on.
+        for (char *relay = (char *) zlistx_first (report.silent); relay;
+             relay = (char *) zlistx_next (report.silent)) {
+            char *safe = cmd_text_safe (relay);
+            fprintf (streq (format, "table")? stdout: stderr,
+                     "note: relay %s has sent no roster: the agents behind "
+                     "it are not counted below\n", safe);
+            free (safe);
+        }
         if (streq (format, "csv"))
             printf ("advisory,revision,title,deadline,agent,org,sector,class,"
                     "cii,contact,state,acked_at\n");
@@ -551,6 +578,7 @@ cmd_compliance (int argc, char **argv)
     }
     zhashx_destroy (&roster);
     zlistx_destroy (&report.advisories);
+    zlistx_destroy (&report.silent);
     cc_config_destroy (&config);
     return exit_code;
 }

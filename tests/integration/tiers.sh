@@ -9,6 +9,9 @@
 #   banking relay, not started), prov1 and prov2, and lists bank2 and prov2
 #   as missing (before, the provincial agents were unknown there: prov1's
 #   ack counted as unexpected and prov2 appeared nowhere).
+# - The telecom relay, enrolled nationally but never started, is named in
+#   the report as having sent no roster (on stderr for CSV); the banking
+#   relay, which reported, is not.
 # - prov2 removed from the provincial allow directory leaves the national
 #   report's expected agents too.
 source "$(dirname "$0")/lib.sh"
@@ -55,6 +58,16 @@ expects bank1 acked || fail "bank1 is not counted: $(report)"
 report
 certcast compliance --data "$T/national/data" --advisory PK-TIER-1 | grep -q "unexpected 0" \
     || fail "an ack counted as unexpected: $(certcast compliance --data "$T/national/data" --advisory PK-TIER-1)"
+
+say "a relay enrolled but never heard from is named, not passed over"
+table=$(certcast compliance --data "$T/national/data" --advisory PK-TIER-1) || fail "compliance table"
+echo "$table" | head -3
+echo "$table" | grep -q "^note: relay relay-telecom (telecom) has sent no roster" \
+    || fail "the silent telecom relay is not named in the report"
+echo "$table" | grep -q "note: relay relay-banking" && fail "the banking relay, which reported, is named silent"
+certcast compliance --data "$T/national/data" --advisory PK-TIER-1 --format csv 2>"$T/csv.err" \
+    | grep -q "^note:" && fail "a note went into the CSV"
+grep -q "relay-telecom" "$T/csv.err" || fail "the CSV run did not name the silent relay on stderr"
 
 say "prov2 leaves the provincial allow directory, and the national report"
 rm "$T/bankprov/allow/prov2.pub"
