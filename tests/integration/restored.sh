@@ -14,6 +14,10 @@
 #    the relay says so, upstream.behind empties, and PK-RS-6 reaches bank1.
 # 5. PK-RS-4, the advisory lost at number 2, is published again as revision
 #    2 and reaches bank1, as the error told the operator to do.
+# 6. The same one level down: the banking relay's own stream. PK-RO-1 is
+#    published at the relay, the relay's data copied, PK-RO-2 and PK-RO-3
+#    follow; the relay is put back from its copy and PK-RO-4 is numbered 2
+#    again: bank1 logs that the relay's stream went back.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -59,5 +63,23 @@ say "5. the lost one, published again, arrives"
 publish natissuer "$NATIONAL" national --title "four again" --severity low --tlp clear \
     --sector banking --id PK-RS-4 --revision 2 >/dev/null || fail "publish PK-RS-4 rev 2"
 wait_for 20 spooled bank1 PK-RS-4 2 || fail "PK-RS-4 revision 2 did not reach bank1"
+
+say "6. the relay's own stream, put back from a copy: the agent says so"
+RELAY="127.0.0.1:$BANKING_PORT"
+rpub () { publish bankissuer "$RELAY" relay-banking --title "$1" --severity low \
+              --tlp clear --sector banking --id "$@" >/dev/null || fail "publish $1 at the relay"; }
+rpub PK-RO-1
+wait_for 20 spooled bank1 PK-RO-1 || fail "PK-RO-1 not received"
+stop banking
+cp -a "$T/banking/data" "$T/banking-copy"
+restart banking
+rpub PK-RO-2; rpub PK-RO-3
+wait_for 20 spooled bank1 PK-RO-3 || fail "PK-RO-3 not received"
+stop banking
+rm -rf "$T/banking/data" && cp -a "$T/banking-copy" "$T/banking/data"
+restart banking
+rpub PK-RO-4
+wait_for 40 log_has bank1 "relay stream banking/banking is at 2, behind the 3 we hold" \
+    || fail "bank1 did not say its relay's stream went back"
 stop bank1; stop banking; stop national
 say "ok"
