@@ -516,6 +516,38 @@ s_mtime (const char *path)
     return (int64_t) info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
 }
 
+//  A key removed from the allow directory loses its control requests at
+//  once (each is checked against the roster), but a stream connection it
+//  already had keeps the subscriptions it was granted, and libzmq cannot
+//  close one peer's connection on a bound socket. So when a key leaves,
+//  the stream socket is made anew: every subscriber reconnects within its
+//  reconnect interval, ZAP refuses the removed key, and every other
+//  subscription is checked again. What is published meanwhile is repaired
+//  by fetch, as any message PUB/SUB drops. Removals are rare; a broker
+//  that cannot listen again stops (its supervisor restarts it).
+static zsock_t *
+    s_server_socket (self_t *self, int type, int port, int attempts);
+
+static void
+s_reopen_stream (self_t *self)
+{
+    zpoller_remove (self->poller, self->pub);
+    zsock_set_linger (self->pub, 0);
+    zsock_destroy (&self->pub);
+    self->pub = s_server_socket (self, ZMQ_XPUB, self->config.listen_port,
+                                 250);
+    cc_heartbeats_set_pub (self->heartbeats, self->pub);
+    if (!self->pub) {
+        zsys_error ("cannot reopen the stream socket: stopping");
+        self->terminated = true;
+        return;
+    }
+    zpoller_add (self->poller, self->pub);
+    self->counters.stream_reopens++;
+    zsys_notice ("a key left the allow directory: stream socket reopened, "
+                 "every subscriber reconnects and is checked again");
+}
+
 //  Reread the allow directory if it changed (cc_zap rereads it itself).
 static void
 s_rescan_roster (self_t *self, bool force)
@@ -524,9 +556,15 @@ s_rescan_roster (self_t *self, bool force)
     if (!force && mtime == self->allow_mtime)
         return;
     self->allow_mtime = mtime;
+    zlistx_t *before = zlistx_new ();
+    zlistx_set_destructor (before, (zlistx_destructor_fn *) zstr_free);
+    for (const cc_member_t *member = cc_roster_first (self->roster); member;
+         member = cc_roster_next (self->roster))
+        zlistx_add_end (before, strdup (member->curve));
     int members = cc_roster_scan (self->roster, self->allow_dir);
     if (members < 0) {
         zsys_error ("cannot read allow directory %s", self->allow_dir);
+        zlistx_destroy (&before);
         return;
     }
     zsys_info ("roster: %d member(s) in %s", members, self->allow_dir);
@@ -534,6 +572,13 @@ s_rescan_roster (self_t *self, bool force)
     if (rc)
         zsys_error ("roster: cannot store: %s", mdb_strerror (rc));
     self->roster_dirty = true;
+    bool removed = false;
+    for (char *curve = (char *) zlistx_first (before); curve && !removed;
+         curve = (char *) zlistx_next (before))
+        removed = !cc_roster_by_curve (self->roster, curve);
+    zlistx_destroy (&before);
+    if (removed && self->pub)
+        s_reopen_stream (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -605,8 +650,10 @@ s_drop_vanished_peers (self_t *self, zsock_t *sock)
     zsock_set_tcp_keepalive_cnt (sock, 3);
 }
 
+//  Bind, trying `attempts` times 20 ms apart: a port we have just closed
+//  may take a moment to be free again.
 static zsock_t *
-s_server_socket (self_t *self, int type, int port)
+s_server_socket (self_t *self, int type, int port, int attempts)
 {
     zsock_t *sock = zsock_new (type);
     assert (sock);
@@ -642,7 +689,13 @@ s_server_socket (self_t *self, int type, int port)
         //  two system calls per request, a tenth of an ack's cost in a VM.
         zsock_set_rcvtimeo (sock, 0);
     }
-    if (zsock_bind (sock, "tcp://%s:%d", self->listen_host, port) == -1) {
+    int rc = -1;
+    for (int attempt = 0; attempt < attempts && rc == -1; attempt++) {
+        if (attempt)
+            zclock_sleep (20);
+        rc = zsock_bind (sock, "tcp://%s:%d", self->listen_host, port);
+    }
+    if (rc == -1) {
         zsys_error ("cannot listen on %s:%d: %s", self->listen_host, port,
                     zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -728,8 +781,9 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->auth = zactor_new (cc_zap_actor, (void *) self->allow_dir);
     assert (self->auth);
 
-    self->pub = s_server_socket (self, ZMQ_XPUB, config->listen_port);
-    self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1);
+    self->pub = s_server_socket (self, ZMQ_XPUB, config->listen_port, 1);
+    self->router = s_server_socket (self, ZMQ_ROUTER, config->listen_port + 1,
+                                    1);
     if (!self->pub || !self->router)
         goto failed;
     self->heartbeats = cc_heartbeats_new (self->pub);

@@ -345,7 +345,9 @@ s_publish_delivery (self_t *self, const char *stream, zchunk_t *delivery)
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, stream);
     zmsg_append (msg, &body);
-    zmsg_send (&msg, self->pub);
+    if (self->pub)
+        zmsg_send (&msg, self->pub);
+    zmsg_destroy (&msg);
 }
 
 static void

@@ -90,6 +90,7 @@ typedef struct {
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
     uint64_t acks_unknown;          //  entries naming advisories not held
     uint64_t acks_deferred;         //  ... while catching up: sent back
+    uint64_t stream_reopens;        //  stream socket made anew (removals)
     uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
     uint64_t refused [16];          //  by cc_error_t
 } cc_engine_counters_t;

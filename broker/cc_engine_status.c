@@ -36,14 +36,15 @@ cc_engine_status_json (self_t *self)
              ",\"acks_upstream\":%" PRIu64
              ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
-             ",\"bad_frames\":%" PRIu64 ",",
+             ",\"bad_frames\":%" PRIu64 ",\"stream_reopens\":%" PRIu64 ",",
              counters->published, counters->forwarded, counters->fetches,
              counters->deliveries_served, counters->ack_messages,
              counters->ack_rows, counters->acks_unknown,
              counters->acks_deferred,
              counters->acks_upstream, counters->rosters,
              counters->roster_parts, counters->commits,
-             counters->commit_failures, counters->bad_frames);
+             counters->commit_failures, counters->bad_frames,
+             counters->stream_reopens);
     fprintf (out, "\"refused\":{");
     first = true;
     uint64_t total = 0;

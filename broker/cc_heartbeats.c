@@ -46,6 +46,13 @@ cc_heartbeats_new (zsock_t *pub)
 }
 
 void
+cc_heartbeats_set_pub (cc_heartbeats_t *self, zsock_t *pub)
+{
+    assert (self);
+    self->pub = pub;
+}
+
+void
 cc_heartbeats_destroy (cc_heartbeats_t **self_p)
 {
     assert (self_p);
@@ -72,7 +79,9 @@ s_send_heartbeat (cc_heartbeats_t *self, const char *topic,
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, topic);
     zmsg_append (msg, &body);
-    zmsg_send (&msg, self->pub);
+    if (self->pub)
+        zmsg_send (&msg, self->pub);
+    zmsg_destroy (&msg);
 }
 
 void

@@ -21,6 +21,11 @@ typedef struct _cc_heartbeats_t cc_heartbeats_t;
 cc_heartbeats_t *
     cc_heartbeats_new (zsock_t *pub);
 
+//  The stream socket was made anew (a key left the allow directory);
+//  NULL while there is none.
+void
+    cc_heartbeats_set_pub (cc_heartbeats_t *self, zsock_t *pub);
+
 //  Does nothing on NULL; nulls the caller's pointer.
 void
     cc_heartbeats_destroy (cc_heartbeats_t **self_p);

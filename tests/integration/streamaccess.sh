@@ -12,6 +12,12 @@
 #   nothing of national/banking;
 # - the broker logs the refusal and counts it (refused_total).
 # The relays and agents still receive what they should.
+# - At the banking relay, bank2's key (its agent not running) listens to
+#   national/banking; its .pub is removed from the allow directory: the
+#   relay makes its stream socket anew (stream_reopens 1), so the removed
+#   key, refused at reconnection, hears nothing published after that, while
+#   bank1 (reconnected) receives it. Before, a removed key kept the stream
+#   connection it had, and everything on it.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -56,5 +62,25 @@ say "the federation still delivers"
 wait_for 20 spooled bank1 PK-SA-3 || fail "bank1 did not receive PK-SA-3"
 wait_for 20 spooled tel1 PK-SA-4 || fail "tel1 did not receive PK-SA-4"
 spooled bank1 PK-SA-2 && fail "bank1 received a telecom advisory"
+
+say "a key removed from the allow directory loses the stream it had"
+# bank2's key (its agent is not running) listens at the banking relay; its
+# .pub is removed; what is published after that must not reach it.
+"$CC_BIN/cc_probe" --to "127.0.0.1:$BANKING_PORT" --key "$T/keys/bank2.key" \
+    --server-pub "$T/keys/relay-banking.pub" --timeout 15000 subscribe \
+    --topic national/banking >"$T/listen-removed.out" 2>&1 &
+removed_probe=$!
+sleep 1
+rm "$T/banking/allow/bank2.pub"
+wait_for 20 log_has banking "stream socket reopened" || fail "the relay did not reopen its stream socket"
+publish natissuer "$NATIONAL" national --id PK-SA-5 --title "after removal" \
+    --severity high --tlp amber --sector banking >/dev/null || fail "publish PK-SA-5"
+wait_for 20 spooled bank1 PK-SA-5 || fail "bank1 did not receive PK-SA-5 after the stream reopened"
+wait $removed_probe
+echo "removed: $(cat "$T/listen-removed.out")"
+[ "$(cat "$T/listen-removed.out")" = nothing ] \
+    || fail "a removed key still heard the stream: $(cat "$T/listen-removed.out")"
+[ "$(json_number "$(broker_status "127.0.0.1:$BANKING_PORT" relay-banking bank1)" stream_reopens)" = 1 ] \
+    || fail "stream_reopens is not 1"
 stop tel1; stop bank1; stop telecom; stop banking; stop national
 say "ok"

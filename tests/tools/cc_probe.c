@@ -33,8 +33,8 @@
     MODE subscribe --topic T
         Subscribes a SUB socket to topic T ("" for everything) on the
         stream port (PORT) and listens for --timeout ms; prints the topic
-        of each message other than $alive as "got TOPIC" (each once), or
-        "nothing" if none came. Exit 0 either way.
+        of each delivery (not heartbeats) as "got TOPIC" (each topic once),
+        or "nothing" if none came. Exit 0 either way.
 
     Prints one line: "stored ...", "acked N", "welcome ...",
     "error CODE-NAME: reason" or "no answer". Exit 0 for stored, acked or
@@ -472,8 +472,17 @@ s_subscribe (s_args_t *args, cc_keys_t *keys, cc_keys_t *server,
         if (!msg)
             continue;
         char *topic = zmsg_popstr (msg);
-        if (topic && !streq (topic, CC_TOPIC_ALIVE)
-        &&  !zhashx_lookup (heard, topic)) {
+        zframe_t *body = zmsg_pop (msg);
+        Certcast__StreamMsg *message = body? (Certcast__StreamMsg *)
+            cc_wire_unpack (&certcast__stream_msg__descriptor,
+                            zframe_data (body), zframe_size (body),
+                            CC_WIRE_MAX_FRAME): NULL;
+        bool delivery = message && message->body_case
+                                   == CERTCAST__STREAM_MSG__BODY_DELIVERY;
+        if (message)
+            certcast__stream_msg__free_unpacked (message, NULL);
+        zframe_destroy (&body);
+        if (topic && delivery && !zhashx_lookup (heard, topic)) {
             zhashx_insert (heard, topic, (void *) 1);
             printf ("got %s\n", topic);
         }
