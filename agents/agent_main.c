@@ -149,15 +149,17 @@ main (int argc, char **argv)
     //  Directories are checked here, so a bad one is one line on stderr
     //  rather than a log line from inside the actor; all of them before
     //  any is created, so a bad --spool leaves no new --data behind.
-    const char *dirs [] = { "data", "spool", "data", "spool", NULL };
-    for (const char **option = dirs; *option; option++) {
-        const char *dir = cc_config_get (config, *option);
-        if (dir && s_check_dir (*option, dir, option >= dirs + 2)) {
-            cc_keys_destroy (&relay);
-            cc_keys_destroy (&root);
-            cc_keys_destroy (&keys);
-            cc_config_destroy (&config);
-            return 1;
+    const char *dirs [] = { "data", "spool", NULL };
+    for (int create = 0; create < 2; create++) {
+        for (const char **option = dirs; *option; option++) {
+            const char *dir = cc_config_get (config, *option);
+            if (dir && s_check_dir (*option, dir, create)) {
+                cc_keys_destroy (&relay);
+                cc_keys_destroy (&root);
+                cc_keys_destroy (&keys);
+                cc_config_destroy (&config);
+                return 1;
+            }
         }
     }
     const char *name = cc_config_get (config, "name");

@@ -491,16 +491,16 @@ s_respool_later (self_t *self, cc_handover_batch_t *batch, bool again)
         cc_handover_batch_set_respool (self->respool);
     }
     size_t failed = cc_handover_batch_move_failed (batch, self->respool);
-    if (again)
+    if (again) {
         self->spool_waiting -= count - failed;
-    else
-        self->spool_waiting += failed;
-    if (again)
         self->respool_backoff = failed == 0? RESPOOL_FIRST_MS:
             self->respool_backoff * 2 > RESPOOL_MAX_MS? RESPOOL_MAX_MS:
             self->respool_backoff * 2;
-    if (again && failed < count)
-        zsys_notice ("spool: %zu advisories written late", count - failed);
+        if (failed < count)
+            zsys_notice ("spool: %zu advisories written late", count - failed);
+    }
+    else
+        self->spool_waiting += failed;
     if (cc_handover_batch_size (self->respool) && !self->respool_at)
         self->respool_at = zclock_mono () + self->respool_backoff;
 }

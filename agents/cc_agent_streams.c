@@ -34,8 +34,7 @@ typedef struct {
     uint64_t committed;             //  on disk
     uint64_t head;                  //  highest seq the relay announced
     int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
-    uint64_t behind_welcomes;       //  Welcomes in a row below our cursor
-    uint64_t behind_from;           //  our cursor when that began (0: not)
+    cc_behind_t behind;             //  has the relay's stream gone back?
 } s_stream_t;
 
 static void
@@ -342,29 +341,28 @@ cc_agent_handle_stream (self_t *self)
 //  Replies, new sockets and timers
 
 //  A relay whose stream is below what we hold was restored from an older
-//  copy: what it numbers again up to our cursor we take for what we hold,
-//  and never see (we never renumber). Said once it shows in two Welcomes
-//  in a row, as a relay says it of its upstream (cc_upstream.c).
+//  copy, and what it numbers again we never see (see cc_behind.h).
 static void
 s_check_behind (s_stream_t *stream, uint64_t head)
 {
-    if (head >= stream->committed) {
-        if (stream->behind_from)
+    uint64_t held = 0;
+    switch (cc_behind_welcome (&stream->behind, head, stream->committed,
+                               &held)) {
+        case CC_BEHIND_WENT_BACK:
+            zsys_error ("relay stream %s is at %" PRIu64 ", behind the %"
+                        PRIu64 " we hold: the relay was restored from an "
+                        "older copy, and what it numbers again up to %"
+                        PRIu64 " does not reach us: ask its operator to "
+                        "publish those again once it is past %" PRIu64,
+                        stream->name, head, held, held, held);
+            break;
+        case CC_BEHIND_PAST_AGAIN:
             zsys_notice ("relay stream %s is at %" PRIu64 " again, past the %"
                          PRIu64 " we held when it went back", stream->name,
-                         head, stream->behind_from);
-        stream->behind_welcomes = 0;
-        stream->behind_from = 0;
-        return;
-    }
-    if (++stream->behind_welcomes == 2) {
-        stream->behind_from = stream->committed;
-        zsys_error ("relay stream %s is at %" PRIu64 ", behind the %" PRIu64
-                    " we hold: the relay was restored from an older copy, and "
-                    "what it numbers again up to %" PRIu64 " does not reach "
-                    "us: ask its operator to publish those again once it is "
-                    "past %" PRIu64, stream->name, head, stream->committed,
-                    stream->committed, stream->committed);
+                         head, held);
+            break;
+        case CC_BEHIND_SAME:
+            break;
     }
 }
 

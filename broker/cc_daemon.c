@@ -98,28 +98,26 @@ s_check_names (const char *program, const char *name, const char **sectors)
     }
     for (const char **sector = sectors; *sector; sector++) {
         const char *problem = s_name_problem (*sector);
-        const char *other = NULL;
-        for (const char **earlier = sectors; earlier < sector && !problem;
-             earlier++)
-            if (streq (*earlier, *sector))
-                problem = "is listed twice";
-            else
-            //  A subscription is a prefix: one to NAME/power would also
-            //  get NAME/power-grid, a sector its key may not read.
-            if (strncmp (*earlier, *sector, strlen (*earlier)) == 0
-            ||  strncmp (*earlier, *sector, strlen (*sector)) == 0) {
-                problem = "and another sector start alike";
-                other = *earlier;
-            }
-        if (problem && other) {
-            fprintf (stderr, "%s: sectors '%s' and '%s': one is the start of "
-                     "the other, so a subscription to one would receive "
-                     "both\n", program, other, *sector);
-            return -1;
-        }
         if (problem) {
             fprintf (stderr, "%s: sector '%s' %s\n", program, *sector, problem);
             return -1;
+        }
+        for (const char **earlier = sectors; earlier < sector; earlier++) {
+            size_t shorter = strlen (*earlier) < strlen (*sector)?
+                             strlen (*earlier): strlen (*sector);
+            if (streq (*earlier, *sector)) {
+                fprintf (stderr, "%s: sector '%s' is listed twice\n",
+                         program, *sector);
+                return -1;
+            }
+            //  A subscription is a prefix: one to NAME/power would also
+            //  get NAME/power-grid, a sector its key may not read.
+            if (strncmp (*earlier, *sector, shorter) == 0) {
+                fprintf (stderr, "%s: sectors '%s' and '%s': one is the start "
+                         "of the other, so a subscription to one would "
+                         "receive both\n", program, *earlier, *sector);
+                return -1;
+            }
         }
     }
     const char *problem = name? s_name_problem (name): NULL;

@@ -865,14 +865,18 @@ s_may_subscribe (self_t *self, const char *curve, const char *topic)
 
 //  Subscriptions arrive as messages on the stream socket: 1 or 0, then
 //  the topic. Each one we allow is applied to the connection it came from
-//  (libzmq applies a manual (un)subscribe to the last one read).
+//  (libzmq applies a manual (un)subscribe to the last one read). A check
+//  may reread the allow directory and so make the stream socket anew: then
+//  what is left on the old one is gone with it, and every subscriber
+//  subscribes again on the new one.
 static void
 s_handle_subscriptions (self_t *self)
 {
-    void *socket = zsock_resolve (self->pub);
-    for (int count = 0; count < 10000
-         && (zsock_events (self->pub) & ZMQ_POLLIN); count++) {
-        zframe_t *frame = zframe_recv (self->pub);
+    zsock_t *stream = self->pub;
+    void *socket = zsock_resolve (stream);
+    for (int count = 0; count < 10000 && self->pub == stream
+         && (zsock_events (stream) & ZMQ_POLLIN); count++) {
+        zframe_t *frame = zframe_recv (stream);
         if (!frame)
             break;
         const byte *data = zframe_data (frame);
@@ -886,8 +890,10 @@ s_handle_subscriptions (self_t *self)
             if (data [0] == 0)
                 zmq_setsockopt (socket, ZMQ_UNSUBSCRIBE, topic, size - 1);
             else
-            if (s_may_subscribe (self, curve, topic))
-                zmq_setsockopt (socket, ZMQ_SUBSCRIBE, topic, size - 1);
+            if (s_may_subscribe (self, curve, topic)) {
+                if (self->pub == stream)
+                    zmq_setsockopt (socket, ZMQ_SUBSCRIBE, topic, size - 1);
+            }
             else {
                 self->counters.refused [CC_ENOTALLOWED & 15]++;
                 if (cc_engine_may_log (self, curve))

@@ -215,7 +215,8 @@ s_apply_record (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
     const cc_member_t *relay = cc_roster_by_curve (self->roster, item->peer);
     if (rc == 0 && relay) {
         char key [160];
-        snprintf (key, sizeof key, "origin.%s", cc_advisory_id (item->advisory));
+        snprintf (key, sizeof key, CC_META_ORIGIN "%s",
+                  cc_advisory_id (item->advisory));
         rc = cc_meta_put_str (self->store, txn, key, relay->name);
     }
     return rc;
@@ -266,7 +267,7 @@ s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
     //  (its agents unknown here) from one that has no agents.
     if (rc == 0) {
         char key [100];
-        snprintf (key, sizeof key, "roster.%s", item->via);
+        snprintf (key, sizeof key, CC_META_ROSTER "%s", item->via);
         rc = cc_meta_put_u64 (self->store, txn, key, (uint64_t) time (NULL));
     }
     //  A relay passes the rosters of relays below it on to its upstream

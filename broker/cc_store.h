@@ -113,6 +113,12 @@ uint64_t
 int
     cc_meta_put_u64 (cc_store_t *self, MDB_txn *txn, const char *key,
                      uint64_t value);
+//  Meta keys that a broker writes and certcast compliance reads: the relay
+//  that reported an advisory (ORIGIN + id -> relay name), and when a relay
+//  last reported its roster (ROSTER + relay name -> Unix seconds).
+#define CC_META_ORIGIN      "origin."
+#define CC_META_ROSTER      "roster."
+
 //  A short string in the meta table (an advisory's origin relay): get
 //  copies it into out (size bytes, cut to fit), "" when absent.
 void

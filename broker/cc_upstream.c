@@ -27,8 +27,7 @@ typedef struct {
     char *name;                     //  stream name (owned)
     uint64_t heard_head;            //  upstream's head, as last told us
     int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
-    uint64_t behind_welcomes;       //  Welcomes in a row below our head
-    uint64_t behind_from;           //  our head when that began (0: not)
+    cc_behind_t behind;             //  has the upstream gone back?
 } s_stream_t;
 
 struct _cc_upstream_t {
@@ -339,33 +338,31 @@ s_handle_stream (cc_upstream_t *self)
 }
 
 //  An upstream whose head went below ours was restored from an older copy
-//  (or its disk lost a tail): what it numbers again from there we take for
-//  deliveries we hold, and drop, since we never renumber and cannot hold
-//  two advisories at one number. We cannot repair that here; we say so,
-//  loudly and in status (upstream.behind), so its operator can publish
-//  those advisories again (see the README, "Restoring from a backup"). Two
-//  Welcomes in a row, five seconds apart, so a live delivery read before
-//  the Welcome that was sent ahead of it is not taken for one.
+//  (or its disk lost a tail), and what it numbers again we drop (see
+//  cc_behind.h). We say so, loudly and in status (upstream.behind), so
+//  its operator can publish those advisories again (see the README,
+//  "Restoring from a backup").
 static void
 s_check_behind (cc_upstream_t *self, s_stream_t *stream, uint64_t head)
 {
     uint64_t have = self->handler.head (self->handler.arg, stream->name);
-    if (head >= have) {
-        if (stream->behind_from)
+    uint64_t held = 0;
+    switch (cc_behind_welcome (&stream->behind, head, have, &held)) {
+        case CC_BEHIND_WENT_BACK:
+            zsys_error ("upstream: %s is at %" PRIu64 ", behind the %" PRIu64
+                        " we hold: it was restored from an older copy, and "
+                        "what it numbers again up to %" PRIu64 " does not "
+                        "reach us or our agents: publish those advisories "
+                        "again once it is past %" PRIu64, stream->name, head,
+                        held, held, held);
+            break;
+        case CC_BEHIND_PAST_AGAIN:
             zsys_notice ("upstream: %s is at %" PRIu64 " again, past the %"
                          PRIu64 " we held when it went back", stream->name,
-                         head, stream->behind_from);
-        stream->behind_welcomes = 0;
-        stream->behind_from = 0;
-        return;
-    }
-    if (++stream->behind_welcomes == 2) {
-        stream->behind_from = have;
-        zsys_error ("upstream: %s is at %" PRIu64 ", behind the %" PRIu64
-                    " we hold: it was restored from an older copy, and what "
-                    "it numbers again up to %" PRIu64 " does not reach us or "
-                    "our agents: publish those advisories again once it is "
-                    "past %" PRIu64, stream->name, head, have, have, have);
+                         head, held);
+            break;
+        case CC_BEHIND_SAME:
+            break;
     }
 }
 
@@ -732,7 +729,7 @@ cc_upstream_behind (cc_upstream_t *self, char *names, size_t size)
         names [0] = 0;
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams))
-        if (stream->behind_from) {
+        if (stream->behind.from) {
             int wrote = snprintf (names + used, size - used, "%s\"%s\"",
                                   count? ",": "", stream->name);
             if (wrote > 0 && (size_t) wrote < size - used)

@@ -449,7 +449,7 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
              (const cc_member_t *) zhashx_first (*roster_p): NULL;
          member; member = (const cc_member_t *) zhashx_next (*roster_p)) {
         char key [100];
-        snprintf (key, sizeof key, "roster.%s", member->name);
+        snprintf (key, sizeof key, CC_META_ROSTER "%s", member->name);
         if (streq (member->role, "relay")
         &&  cc_meta_get_u64 (store, txn, key) == 0)
             zlistx_add_end (report->silent, zsys_sprintf (
@@ -463,7 +463,7 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
              zlistx_first (report->advisories); advisory && rc == 0;
              advisory = (s_advisory_t *) zlistx_next (report->advisories)) {
             char key [160];
-            snprintf (key, sizeof key, "origin.%s", advisory->id);
+            snprintf (key, sizeof key, CC_META_ORIGIN "%s", advisory->id);
             cc_meta_get_str (store, txn, key, advisory->origin,
                              sizeof advisory->origin);
             rc = cc_ledger_each (store, txn, advisory->id, s_row_fold,

@@ -58,6 +58,7 @@ const char *cc_strerror (int code);
 #include "cc_delegation.h"
 #include "cc_advisory.h"
 #include "cc_pool.h"
+#include "cc_behind.h"
 #include "cc_verifier.h"
 
 #endif

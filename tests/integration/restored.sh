@@ -24,8 +24,15 @@ start_national
 start_relay banking
 start_agent bank1 banking
 NATIONAL="127.0.0.1:$NATIONAL_PORT"
-pub () { publish natissuer "$NATIONAL" national --title "$1" --severity low --tlp clear \
-             --sector banking --id "$@" >/dev/null || fail "publish $1"; }
+RELAY="127.0.0.1:$BANKING_PORT"
+# pub_as ISSUER HOST_PORT SERVER ID [options]: a banking advisory titled ID
+pub_as () {
+    local issuer=$1 to=$2 server=$3 id=$4; shift 4
+    publish "$issuer" "$to" "$server" --title "$id" --severity low --tlp clear \
+        --sector banking --id "$id" "$@" >/dev/null || fail "publish $id at $server"
+}
+pub () { pub_as natissuer "$NATIONAL" national "$@"; }
+rpub () { pub_as bankissuer "$RELAY" relay-banking "$@"; }
 behind () { json_number "$(broker_status "127.0.0.1:$BANKING_PORT" relay-banking bank1 \
               | sed 's/"behind":\[\]/"behind":0/; s/"behind":\["[^]]*"\]/"behind":1/')" behind; }
 
@@ -65,9 +72,6 @@ publish natissuer "$NATIONAL" national --title "four again" --severity low --tlp
 wait_for 20 spooled bank1 PK-RS-4 2 || fail "PK-RS-4 revision 2 did not reach bank1"
 
 say "6. the relay's own stream, put back from a copy: the agent says so"
-RELAY="127.0.0.1:$BANKING_PORT"
-rpub () { publish bankissuer "$RELAY" relay-banking --title "$1" --severity low \
-              --tlp clear --sector banking --id "$@" >/dev/null || fail "publish $1 at the relay"; }
 rpub PK-RO-1
 wait_for 20 spooled bank1 PK-RO-1 || fail "PK-RO-1 not received"
 stop banking
