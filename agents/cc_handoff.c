@@ -18,6 +18,7 @@
 #include "cc_agents.h"
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -421,20 +422,57 @@ s_write_all (int fd, const char *data, size_t size)
     return 0;
 }
 
-//  Advisory ids are printable ASCII without spaces (cc_advisory), but one
-//  could still hold a '/': never let a name leave the spool directory.
+//  Advisory ids are printable ASCII without spaces (cc_advisory), and
+//  "PK/2026/1" is a natural one. The file name must be one name per id
+//  (ids that differ only in '/' against '_' used to share a file, and the
+//  later advisory silently replaced the earlier), stay in the directory
+//  and fit NAME_MAX with the temp file's dot and ".tmp". So '/', '%' and
+//  '~' (and a leading '.') are written %XX; an id whose escaped name is
+//  still too long keeps its first part and adds '~' and 16 hex digits of
+//  its SHA-256, a name no escaped id can have as it holds a raw '~'.
+#define SPOOL_NAME_MAX  (NAME_MAX - 5)  //  room for "." and ".tmp"
+
+static void
+s_spool_name (const char *id, uint32_t revision, char *name, size_t size)
+{
+    assert (size > SPOOL_NAME_MAX);
+    char suffix [32];
+    snprintf (suffix, sizeof suffix, "-r%" PRIu32 ".json", revision);
+    size_t room = SPOOL_NAME_MAX - strlen (suffix);
+    size_t length = 0, cut = 0;
+    bool fits = true;
+    for (const char *cursor = id; *cursor && fits; cursor++) {
+        bool escape = *cursor == '/' || *cursor == '%' || *cursor == '~'
+                   || (cursor == id && *cursor == '.');
+        size_t width = escape? 3: 1;
+        //  Where the hashed form cuts: leaves room for '~' + 16 digits.
+        if (length + width <= room - 17)
+            cut = length + width;
+        if (length + width > room)
+            fits = false;
+        else
+        if (escape)
+            length += (size_t) snprintf (name + length, size - length,
+                                         "%%%02X", (unsigned char) *cursor);
+        else
+            name [length++] = *cursor;
+    }
+    if (!fits) {
+        uint8_t digest [32];
+        char hex [65];
+        cc_sha256 ((const uint8_t *) id, strlen (id), digest);
+        cc_hex_encode (digest, 8, hex);
+        length = cut + (size_t) snprintf (name + cut, size - cut, "~%s", hex);
+    }
+    snprintf (name + length, size - length, "%s", suffix);
+}
+
 static void
 s_spool_names (cc_handoff_t *self, const Certcast__Advisory *content,
                s_spool_file_t *file)
 {
-    char name [CC_INBOX_ID_MAX + 32];
-    snprintf (name, sizeof name, "%s-r%u.json", content->id,
-              content->revision);
-    for (char *cursor = name; *cursor; cursor++)
-        if (*cursor == '/')
-            *cursor = '_';
-    if (name [0] == '.')
-        name [0] = '_';
+    char name [NAME_MAX + 1];
+    s_spool_name (content->id, content->revision, name, sizeof name);
     file->path = zsys_sprintf ("%s/%s", self->spool_dir, name);
     file->temp = zsys_sprintf ("%s/.%s.tmp", self->spool_dir, name);
 }
@@ -1023,6 +1061,53 @@ cc_handoff_test (bool verbose)
     zstr_free (&path);
     zstr_free (&json);
     cc_advisory_destroy (&advisory);
+
+    //  Spool names: one per id, inside the directory, within NAME_MAX.
+    char name [NAME_MAX + 1], other [NAME_MAX + 1];
+    s_spool_name ("PK/2026/1", 3, name, sizeof name);
+    assert (streq (name, "PK%2F2026%2F1-r3.json"));
+    s_spool_name ("PK_2026_1", 3, name, sizeof name);
+    assert (streq (name, "PK_2026_1-r3.json"));
+    s_spool_name ("a%2Fb~", 1, name, sizeof name);
+    assert (streq (name, "a%252Fb%7E-r1.json"));
+    s_spool_name (".x.y", 1, name, sizeof name);
+    assert (streq (name, "%2Ex.y-r1.json"));
+    char long_id [121];
+    memset (long_id, '/', 120);
+    long_id [120] = 0;
+    s_spool_name (long_id, 4294967295u, name, sizeof name);
+    assert (strlen (name) <= SPOOL_NAME_MAX && !strchr (name, '/'));
+    assert (strchr (name, '~') && strstr (name, "-r4294967295.json"));
+    long_id [119] = 'x';
+    s_spool_name (long_id, 4294967295u, other, sizeof other);
+    assert (!streq (name, other));
+    memset (long_id, 'k', 120);
+    s_spool_name (long_id, 1, name, sizeof name);
+    assert (strlen (name) == 120 + strlen ("-r1.json")
+            && !strchr (name, '~'));
+    //  Two ids that used to share a file: both are on disk, each whole.
+    handoff = cc_handoff_new (spool, NULL);
+    assert (handoff);
+    const char *twins [] = { "PK/TWIN", "PK_TWIN" };
+    for (size_t index = 0; index < 2; index++) {
+        cc_advisory_t *twin = cc_handoff_test_advisory (
+            twins [index], twins [index], (const uint8_t *) "t", 1, NULL);
+        assert (cc_handoff_deliver (handoff, twin, "national/banking",
+                                    index + 1, 1700000000) == 0);
+        cc_advisory_destroy (&twin);
+    }
+    const char *twin_files [] = { "PK%2FTWIN-r2.json", "PK_TWIN-r2.json" };
+    for (size_t index = 0; index < 2; index++) {
+        char *twin_path = zsys_sprintf ("%s/%s", spool, twin_files [index]);
+        char *twin_json = s_test_read (twin_path);
+        char *expected = zsys_sprintf ("\"id\": \"%s\"", twins [index]);
+        assert (twin_json && strstr (twin_json, expected));
+        unlink (twin_path);
+        zstr_free (&expected);
+        zstr_free (&twin_json);
+        zstr_free (&twin_path);
+    }
+    cc_handoff_destroy (&handoff);
 
     //  A batch big enough for the shared syncfs, and a small one: every
     //  file whole under its final name, no temp file left, in one call.

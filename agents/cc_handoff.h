@@ -2,10 +2,11 @@
 
     Three channels, each optional but the log line:
     - the log: one notice line "advisory ID rev N [severity] title";
-    - a spool directory: one JSON file per advisory, "<id>-r<rev>.json",
-      written to a temporary file, synced and renamed into place, so a
-      reader never sees a partial file (a batch shares one data sync and
-      one directory sync); handing the same advisory over
+    - a spool directory: one JSON file per advisory, "<id>-r<rev>.json"
+      (the id escaped so each id has a name of its own), written to a
+      temporary file, synced and renamed into place, so a reader never
+      sees a partial file (a batch shares one data sync and one directory
+      sync); handing the same advisory over
       again (a replay after a crash) rewrites the same name with the same
       content;
     - a command: run through /bin/sh -c with the advisory JSON on stdin and
