@@ -4,9 +4,11 @@
     and who did not, with the entity class, CII flag and point of contact
     the designated officer needs to follow up.
 
-    Advisories, roster and ledger rows are copied out of one short
-    read-only transaction, so the report is one consistent snapshot and
-    the daemon's writers are never held back while we print.
+    Advisories and roster are copied out of one short read-only
+    transaction, then each advisory's ledger rows out of one of their own,
+    folded, printed after it ends and let go: the daemon's writers are
+    never held back while we print, and a national ledger of tens of
+    millions of rows is reported in the memory of one advisory's.
 */
 #include "cmd.h"
 
@@ -432,7 +434,7 @@ s_print_json (s_advisory_t *advisory, zhashx_t *roster,
 
 //  --------------------------------------------------------------------------
 
-//  Copy everything the report needs in one read transaction. 0 or an
+//  Copy the roster and the advisories in one read transaction. 0 or an
 //  LMDB error; *roster_p is NULL after a roster error (already reported).
 static int
 s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
@@ -460,20 +462,30 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
         if (rc == MDB_NOTFOUND)
             rc = 0;
         for (s_advisory_t *advisory = (s_advisory_t *)
-             zlistx_first (report->advisories); advisory && rc == 0;
+             zlistx_first (report->advisories); advisory;
              advisory = (s_advisory_t *) zlistx_next (report->advisories)) {
             char key [160];
             snprintf (key, sizeof key, CC_META_ORIGIN "%s", advisory->id);
             cc_meta_get_str (store, txn, key, advisory->origin,
                              sizeof advisory->origin);
-            rc = cc_ledger_each (store, txn, advisory->id, s_row_fold,
-                                 advisory);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
         }
     }
     mdb_txn_abort (txn);
     return rc;
+}
+
+//  An advisory's acks, each agent's earliest row, in a transaction of its
+//  own. 0 or an LMDB error.
+static int
+s_fold_acks (cc_store_t *store, s_advisory_t *advisory)
+{
+    MDB_txn *txn = NULL;
+    int rc = cc_store_read (store, &txn);
+    if (rc == 0) {
+        rc = cc_ledger_each (store, txn, advisory->id, s_row_fold, advisory);
+        mdb_txn_abort (txn);
+    }
+    return rc == MDB_NOTFOUND? 0: rc;
 }
 
 int
@@ -521,9 +533,6 @@ cmd_compliance (int argc, char **argv)
     zlistx_set_destructor (report.silent, (zlistx_destructor_fn *) zstr_free);
     zhashx_t *roster = NULL;
     int rc = s_snapshot (store, &report, &roster);
-    //  Done with LMDB before any output
-    cc_store_destroy (&store);
-
     if (rc)
         exit_code = cmd_fail ("compliance", "cannot read %s: %s", data,
                               mdb_strerror (rc));
@@ -560,9 +569,13 @@ cmd_compliance (int argc, char **argv)
         if (zlistx_size (report.advisories) == 0)
             printf ("no accepted advisories\n");
         bool first = true;
+        size_t done = 0;
         for (s_advisory_t *advisory = (s_advisory_t *)
              zlistx_first (report.advisories); advisory;
              advisory = (s_advisory_t *) zlistx_next (report.advisories)) {
+            rc = s_fold_acks (store, advisory);
+            if (rc)
+                break;
             if (streq (format, "csv"))
                 s_print_csv (advisory, agents, agent_count);
             else
@@ -571,11 +584,19 @@ cmd_compliance (int argc, char **argv)
             else
                 s_print_table (advisory, roster, agents, agent_count);
             first = false;
+            zhashx_purge (advisory->acks);
+            cmd_progress ("compliance", ++done,
+                          zlistx_size (report.advisories), "advisories");
         }
+        if (rc)
+            exit_code = cmd_fail ("compliance", "cannot read %s: %s", data,
+                                  mdb_strerror (rc));
+        else
         if (streq (format, "json"))
             printf ("%s]\n", first? "": "\n");
         free (agents);
     }
+    cc_store_destroy (&store);
     zhashx_destroy (&roster);
     zlistx_destroy (&report.advisories);
     zlistx_destroy (&report.silent);

@@ -3,9 +3,12 @@
     organisation and sector rather than a key.
 
     The store is opened read-only, so this works while the daemon runs.
-    Rows and roster are copied out in one short read transaction (one
-    consistent snapshot) and printed after it has ended: a reader must not
-    pin LMDB pages while it waits on a slow terminal or pipe.
+    A reader must not pin LMDB pages while it waits on a slow terminal or
+    pipe, and a national ledger grows by every agent for every advisory
+    (tens of millions of rows a year), more than fits in memory. So the
+    roster and the advisory ids are copied out of one short read
+    transaction, then each advisory's rows out of one of their own (each
+    advisory's rows one consistent snapshot) and printed after it ends.
 */
 #include "cmd.h"
 
@@ -64,13 +67,14 @@ s_view (const cc_ledger_row_t *row, zhashx_t *roster, s_view_t *view)
     snprintf (view->evidence, sizeof view->evidence, "%.16s", evidence_hex);
 }
 
+//  One table per advisory: a table's widths need all its rows first.
 static void
-s_print_table (zlistx_t *rows, zhashx_t *roster)
+s_print_table (zlistx_t *rows, zhashx_t *roster, bool first)
 {
-    if (zlistx_size (rows) == 0) {
-        printf ("no acknowledgements recorded\n");
+    if (zlistx_size (rows) == 0)
         return;
-    }
+    if (!first)
+        printf ("\n");
     cmd_table_t *table = cmd_table_new (10);
     const char *header [] = {
         "ADVISORY", "REV", "AGENT", "ORG", "SECTOR", "STATUS", "RECEIVED",
@@ -96,10 +100,8 @@ s_print_table (zlistx_t *rows, zhashx_t *roster)
 }
 
 static void
-s_print_json (zlistx_t *rows, zhashx_t *roster)
+s_print_json (zlistx_t *rows, zhashx_t *roster, bool first)
 {
-    printf ("[");
-    bool first = true;
     for (const cc_ledger_row_t *row = (const cc_ledger_row_t *)
          zlistx_first (rows); row;
          row = (const cc_ledger_row_t *) zlistx_next (rows)) {
@@ -120,7 +122,50 @@ s_print_json (zlistx_t *rows, zhashx_t *roster)
                 view.ledgered, view.evidence);
         first = false;
     }
-    printf ("%s]\n", first? "": "\n");
+}
+
+static void
+s_id_copy (const char *id, uint32_t revision, const uint8_t *signed_bytes,
+           size_t size, void *arg)
+{
+    (void) revision;
+    (void) signed_bytes;
+    (void) size;
+    zlistx_add_end ((zlistx_t *) arg, strdup (id));
+}
+
+//  The roster and the advisory ids (only_id alone, if given) in one
+//  transaction. 0 or an LMDB error; *roster_p NULL after a roster error.
+static int
+s_snapshot (cc_store_t *store, const char *only_id, zlistx_t *ids,
+            zhashx_t **roster_p)
+{
+    MDB_txn *txn = NULL;
+    int rc = cc_store_read (store, &txn);
+    if (rc)
+        return rc;
+    *roster_p = cmd_roster_load ("ledger", store, txn);
+    if (only_id)
+        zlistx_add_end (ids, strdup (only_id));
+    else
+    if (*roster_p)
+        rc = cc_log_each_advisory (store, txn, s_id_copy, ids);
+    mdb_txn_abort (txn);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
+//  One advisory's rows into rows (emptied first). 0 or an LMDB error.
+static int
+s_rows_of (cc_store_t *store, const char *id, zlistx_t *rows)
+{
+    zlistx_purge (rows);
+    MDB_txn *txn = NULL;
+    int rc = cc_store_read (store, &txn);
+    if (rc == 0) {
+        rc = cc_ledger_each (store, txn, id, s_row_copy, rows);
+        mdb_txn_abort (txn);
+    }
+    return rc == MDB_NOTFOUND? 0: rc;
 }
 
 int
@@ -154,16 +199,25 @@ cmd_ledger (int argc, char **argv)
     zlistx_t *rows = zlistx_new ();
     assert (rows);
     zlistx_set_destructor (rows, s_row_destroy);
+    zlistx_t *ids = zlistx_new ();
+    assert (ids);
+    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
     zhashx_t *roster = NULL;
-    MDB_txn *txn = NULL;
-    int rc = cc_store_read (store, &txn);
-    if (rc == 0) {
-        roster = cmd_roster_load ("ledger", store, txn);
-        if (roster)
-            rc = cc_ledger_each (store, txn, advisory, s_row_copy, rows);
-        mdb_txn_abort (txn);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;             //  nothing ledgered yet
+    int rc = s_snapshot (store, advisory, ids, &roster);
+    bool json = streq (format, "json");
+    size_t printed = 0, done = 0;
+    if (rc == 0 && roster && json)
+        printf ("[");
+    for (const char *id = (const char *) zlistx_first (ids);
+         id && rc == 0 && roster; id = (const char *) zlistx_next (ids)) {
+        rc = s_rows_of (store, id, rows);
+        if (rc == 0 && json)
+            s_print_json (rows, roster, printed == 0);
+        else
+        if (rc == 0)
+            s_print_table (rows, roster, printed == 0);
+        printed += zlistx_size (rows);
+        cmd_progress ("ledger", ++done, zlistx_size (ids), "advisories");
     }
     if (rc)
         exit_code = cmd_fail ("ledger", "cannot read %s: %s", data,
@@ -172,11 +226,13 @@ cmd_ledger (int argc, char **argv)
     if (!roster)
         exit_code = 1;
     else
-    if (streq (format, "json"))
-        s_print_json (rows, roster);
+    if (json)
+        printf ("%s]\n", printed? "\n": "");
     else
-        s_print_table (rows, roster);
+    if (printed == 0)
+        printf ("no acknowledgements recorded\n");
 
+    zlistx_destroy (&ids);
     zhashx_destroy (&roster);
     zlistx_destroy (&rows);
     cc_store_destroy (&store);

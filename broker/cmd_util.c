@@ -315,6 +315,23 @@ cmd_keys_load (const char *command, const char *what, const char *path,
 //  A read-only store must already exist: LMDB would only say ENOENT, so
 //  name the missing file ourselves for a clearer one-line error.
 
+void
+cmd_progress (const char *command, size_t done, size_t total,
+              const char *what)
+{
+    static int64_t shown_at;
+    static int shown = -1;          //  -1: not yet asked whether to show
+    if (shown == -1)
+        shown = isatty (STDERR_FILENO) && !isatty (STDOUT_FILENO);
+    if (!shown || (done < total && zclock_mono () - shown_at < 250))
+        return;
+    shown_at = zclock_mono ();
+    fprintf (stderr, "\r%s: %zu of %zu %s", command, done, total, what);
+    if (done == total)
+        fprintf (stderr, "\n");
+}
+
+
 cc_store_t *
 cmd_store_open (const char *command, const char *dir)
 {
