@@ -68,6 +68,33 @@ cc_engine_outgoing_destroy (void **item_p)
 //  ---------------------------------------------------------------------
 //  The batch: one durable transaction per poll cycle
 
+//  An id belongs to the issuer that first used it here: whether a
+//  publisher's, or a relay's report of its own. Otherwise a sectoral
+//  issuer could take a national advisory's id with a higher revision and
+//  replace it in this index, and with it the advisory the compliance
+//  report and the ledger's receipts are about (cc_ledger's s_held trusts
+//  that an id's revisions have one issuer). previous: the held bytes.
+static bool
+s_same_issuer (const MDB_val *previous, cc_advisory_t *advisory)
+{
+    Certcast__Signed *earlier = (Certcast__Signed *) cc_wire_unpack (
+        &certcast__signed__descriptor, previous->mv_data, previous->mv_size,
+        CC_WIRE_MAX_SIGNED);
+    Certcast__Delegation *delegation = earlier && earlier->delegation?
+        (Certcast__Delegation *) cc_wire_unpack (
+            &certcast__delegation__descriptor,
+            earlier->delegation->delegation.data,
+            earlier->delegation->delegation.len, 65536): NULL;
+    bool same = delegation && delegation->issuer_key.len == 32
+        && CRYPTO_memcmp (delegation->issuer_key.data,
+                          cc_advisory_issuer_key (advisory), 32) == 0;
+    if (delegation)
+        certcast__delegation__free_unpacked (delegation, NULL);
+    if (earlier)
+        certcast__signed__free_unpacked (earlier, NULL);
+    return same;
+}
+
 static int
 s_apply_publish (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
                  int64_t now)
@@ -88,23 +115,7 @@ s_apply_publish (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
                 "a newer revision of this id was already accepted";
             return 0;
         }
-        //  An id belongs to the issuer that first used it.
-        Certcast__Signed *earlier = (Certcast__Signed *) cc_wire_unpack (
-            &certcast__signed__descriptor, previous.mv_data,
-            previous.mv_size, CC_WIRE_MAX_SIGNED);
-        Certcast__Delegation *delegation = earlier && earlier->delegation?
-            (Certcast__Delegation *) cc_wire_unpack (
-                &certcast__delegation__descriptor,
-                earlier->delegation->delegation.data,
-                earlier->delegation->delegation.len, 65536): NULL;
-        bool same_issuer = delegation && delegation->issuer_key.len == 32
-            && CRYPTO_memcmp (delegation->issuer_key.data,
-                              cc_advisory_issuer_key (advisory), 32) == 0;
-        if (delegation)
-            certcast__delegation__free_unpacked (delegation, NULL);
-        if (earlier)
-            certcast__signed__free_unpacked (earlier, NULL);
-        if (!same_issuer) {
+        if (!s_same_issuer (&previous, advisory)) {
             item->code = CC_EREPLAY;
             item->reason = "this advisory id belongs to another issuer";
             return 0;
@@ -199,10 +210,16 @@ s_apply_record (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
     size_t size;
     const uint8_t *signed_bytes = cc_advisory_bytes (item->advisory, &size);
     uint32_t accepted = 0;
+    MDB_val previous;
     int rc = cc_log_advisory (self->store, txn, cc_advisory_id (item->advisory),
-                              &accepted, NULL);
+                              &accepted, &previous);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
+    if (rc == 0 && !s_same_issuer (&previous, item->advisory)) {
+        item->code = CC_EREPLAY;
+        item->reason = "this advisory id belongs to another issuer";
+        return 0;
+    }
     if (rc == 0 && cc_advisory_revision (item->advisory) <= accepted)
         return 0;               //  a resend, or older: already recorded
     rc = cc_log_put_advisory (self->store, txn,
@@ -326,7 +343,7 @@ s_batch_write (MDB_txn *txn, void *arg)
             return rc;
     }
     if (self->report_confirm) {
-        char key [100];
+        char key [sizeof self->report_stream + 8];
         snprintf (key, sizeof key, "report.%s", self->report_stream);
         int rc = cc_meta_put_u64 (self->store, txn, key, self->report_confirm);
         if (rc)

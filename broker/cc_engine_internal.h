@@ -147,7 +147,8 @@ typedef struct {
     int64_t allow_mtime;            //  ns
     uint64_t ackq_confirm;          //  upstream confirmed up to, to commit
     uint64_t ackq_confirmed;        //  the same, committed or not
-    char report_stream [80];        //  own stream of the report in flight
+    char report_stream [128];       //  own stream of the report in flight:
+                                    //  NAME/SECTOR, 63 characters each
     uint64_t report_confirm;        //  its seq, once answered (batched)
     bool roster_dirty;              //  send roster upstream
     cc_engine_counters_t counters;

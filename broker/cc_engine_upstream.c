@@ -84,9 +84,11 @@ s_report_upstream (self_t *self)
     MDB_txn *txn = NULL;
     if (cc_store_read (self->store, &txn))
         return false;
-    for (char **sector = self->sectors; *sector; sector++) {
-        char stream [80], key [100];
-        snprintf (stream, sizeof stream, "%s/%s", self->name, *sector);
+    for (size_t index = 0; index < self->n_sectors; index++) {
+        //  Names and sectors are up to 63 characters each: a stream name
+        //  cut short here had no head, and was never reported.
+        const char *stream = self->own_streams [index];
+        char key [sizeof self->report_stream + 8];
         snprintf (key, sizeof key, "report.%s", stream);
         uint64_t reported = cc_meta_get_u64 (self->store, txn, key);
         MDB_val value;

@@ -273,6 +273,7 @@ cc_store_write (cc_store_t *self, cc_store_batch_fn *batch, void *arg)
             rc = mdb_env_set_mapsize (self->env, 0);
             if (rc == 0 && attempt < CC_STORE_MAX_GROWTHS)
                 continue;
+            return rc? rc: MDB_MAP_RESIZED;     //  no txn was begun
         }
         if (rc)
             return rc;

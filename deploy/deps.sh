@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
-protobuf-c-compiler libssl-dev liblmdb-dev lmdb-utils iproute2 strace procps time valgrind"
+protobuf-c-compiler libssl-dev liblmdb-dev lmdb-utils iproute2 strace procps valgrind"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -17,6 +17,13 @@
 #   national broker, --sector all at the banking relay.
 # - Nothing of those refusals appears in any spool, ledger or report, and
 #   both daemons count them; a later banking advisory still gets through.
+# - An id belongs to its first issuer at the national broker, reports
+#   included: the banking issuer publishes PK-HJ-1 rev 2 at the banking
+#   relay (which never held the national telecom PK-HJ-1, so it stores
+#   it), but the national broker refuses the relay's report of it. Its
+#   report and ledger keep the national telecom advisory, tel1's receipt
+#   of it, and no receipt from bank1 or bank2 (before, the report replaced
+#   the national advisory, and its receipts dropped out of the report).
 source "$(dirname "$0")/lib.sh"
 federation
 keygen nat1 agent banking
@@ -124,6 +131,31 @@ report=$(certcast compliance --data "$T/national/data" --advisory PK-NCERT-S-5 -
     || fail "national compliance for PK-NCERT-S-5"
 echo "$report" | grep -q '^PK-NCERT-S-5,.*,nat1,.*,missing,' \
     || fail "nat1 is not listed missing for the national broker's own banking advisory: $report"
+
+say "a sectoral issuer takes a national advisory's id at its relay"
+publish natissuer "$NATIONAL" national --id PK-HJ-1 --title "National telecom" \
+    --severity high --tlp clear --sector telecom >/dev/null || fail "national telecom publish"
+wait_for 20 ledger_has "$T/national/data" PK-HJ-1 tel1 || fail "no national ack from tel1 for PK-HJ-1"
+out=$(publish bankissuer "$RELAY" relay-banking --id PK-HJ-1 --revision 2 --title "Hijack" \
+      --severity info --tlp clear --sector banking) || fail "the relay refused PK-HJ-1 rev 2: exit $?"
+wait_for 20 log_has banking "upstream refused our report of banking/banking#" \
+    || fail "the national broker took the banking relay's report of PK-HJ-1"
+for agent in bank1 bank2; do
+    wait_for 20 ledger_has "$T/banking/data" PK-HJ-1 $agent || fail "no banking ack from $agent for PK-HJ-1"
+done
+unknown_at_least () {
+    [ "$(json_number "$(broker_status "$NATIONAL" national natissuer)" acks_unknown)" -ge "$1" ]
+}
+wait_for 20 unknown_at_least 2 \
+    || fail "the national broker never counted the banking agents' acks of PK-HJ-1 rev 2 unknown"
+report=$(certcast compliance --data "$T/national/data" --advisory PK-HJ-1 --format csv) \
+    || fail "national compliance for PK-HJ-1"
+echo "$report" | grep -q '^PK-HJ-1,1,National telecom,.*,tel1,.*,acked,' \
+    || fail "the national report lost the telecom PK-HJ-1 or tel1's receipt: $report"
+echo "$report" | grep -q 'Hijack' && fail "the national report shows the banking issuer's PK-HJ-1"
+for agent in bank1 bank2; do
+    ledger_has "$T/national/data" PK-HJ-1 $agent && fail "$agent's ack of the banking PK-HJ-1 is a national receipt"
+done
 
 stop tel1; stop bank2; stop bank1
 stop telecom; stop banking; stop national
