@@ -313,6 +313,17 @@ s_handle_acks (self_t *self, zframe_t *routing, Certcast__Control *request,
                           CC_ENOTALLOWED, "only agents and relays send acks");
         return;
     }
+    //  Each ack costs a signature check before anything is refused: an
+    //  agent sends one a cycle, a relay batches of up to ACKQ_BATCH, and a
+    //  frame of 30,000 copies must not hold the cores for everyone.
+    size_t most = from_agent? ACKS_PER_AGENT_REQUEST: ACKQ_BATCH;
+    if (request->acks->n_acks > most) {
+        cc_engine_refuse (self, routing, request->corr, member->curve,
+                          CC_EMALFORMED, from_agent
+                          ? "more than 64 acks in one request"
+                          : "more than 4096 acks in one request");
+        return;
+    }
     self->counters.ack_messages++;
     cc_engine_item_t *item =
         cc_engine_item_new (ITEM_ACKS, routing, request->corr, member->curve);

@@ -15,6 +15,8 @@
 #ifndef CC_ENGINE_INTERNAL_H_INCLUDED
 #define CC_ENGINE_INTERNAL_H_INCLUDED
 
+#define ACKQ_BATCH          4096    //  signed acks per upstream batch, at most
+#define ACKS_PER_AGENT_REQUEST 64   //  an agent sends one signed ack a cycle
 #define CYCLE_MAX_MESSAGES  2000    //  per socket per cycle (bounded batch)
 #define VERIFY_BACKLOG_MAX  2000    //  checks waiting: stop reading requests
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
@@ -46,6 +48,7 @@ typedef struct {
     const char *refused_reason;
     int64_t received;               //  wall clock at intake: checked as of then
     size_t jobs, jobs_sent, jobs_done;  //  checks this item needs
+    bool ack_refused;               //  ITEM_ACKS: one failed, skip the rest
     uint64_t epoch;                 //  ITEM_FORWARD: stall epoch at intake
     uint64_t forwards_before;       //  ITEM_ACKS: forwards queued before it
     //  ITEM_ROSTER: a relay's whole roster, put together from its parts

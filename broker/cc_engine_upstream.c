@@ -7,7 +7,6 @@
 #include "cc_broker.h"
 #include "cc_engine_internal.h"
 
-#define ACKQ_BATCH          4096    //  signed acks per upstream batch, at most
 //  ... and at most this many bytes of them: one signed ack may cover a
 //  whole fetch of an agent catching up (256 entries, ~20 KB), and a
 //  batch over the upstream's frame cap would be dropped with the

@@ -124,9 +124,10 @@ static int
 s_screen (self_t *self, cc_engine_item_t *item, const char **reason)
 {
     if (item->type == ITEM_ACKS) {
-        //  One bad ack refuses the whole request, as the first one found.
+        //  One bad ack refuses the whole request, as the first one found
+        //  (those after it may be unchecked: no code, nothing to say).
         for (size_t index = 0; index < item->n_acks; index++)
-            if (!item->acks [index].ack) {
+            if (!item->acks [index].ack && item->acks [index].code != CC_OK) {
                 *reason = item->acks [index].reason;
                 return item->acks [index].code;
             }
@@ -220,7 +221,10 @@ s_fill (self_t *self, zlistx_t *unsent, s_job_t *jobs, size_t room)
     cc_engine_item_t *item = (cc_engine_item_t *) zlistx_first (unsent);
     while (item && count < room) {
         //  A delivery behind a stall is dropped unread: no check for it.
-        if (s_is_stale (self, item)) {
+        //  Nor are the acks left in a request already refused: one bad
+        //  ack refuses it whole, and checking a flood of copies would
+        //  hold the cores from everyone else.
+        if (s_is_stale (self, item) || item->ack_refused) {
             size_t skipped = item->jobs - item->jobs_sent;
             self->jobs_unsent -= skipped;
             self->jobs_unfinished -= skipped;
@@ -246,8 +250,11 @@ s_fill (self_t *self, zlistx_t *unsent, s_job_t *jobs, size_t room)
 static void
 s_done (self_t *self, s_job_t *jobs, size_t count)
 {
-    for (size_t index = 0; index < count; index++)
+    for (size_t index = 0; index < count; index++) {
         jobs [index].item->jobs_done++;
+        if (jobs [index].ack && !jobs [index].ack->ack)
+            jobs [index].item->ack_refused = true;
+    }
     self->jobs_unfinished -= count;
 }
 

@@ -24,6 +24,7 @@
 
 #define CC_LEDGER_ID_MAX        127     //  advisory id bytes in a row key
 #define CC_LEDGER_MAX_ENTRIES   4096    //  entries in one signed ack
+#define CC_LEDGER_REASON_MAX    256     //  bytes of an entry's reason
 #define CC_LEDGER_VALUE_SIZE    64
 #define CC_LEDGER_VALUE_SIZE_V1 56      //  schema 1: no evidence number
 #define CC_LEDGER_KEY_MAX       (CC_LEDGER_ID_MAX + 1 + 4 + 32 + 1)
@@ -136,6 +137,14 @@ cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
         return s_refuse (NULL, NULL, CC_EMALFORMED,
                          "signed ack lacks ack or 64-byte signature",
                          code, reason);
+    //  Every hop keeps the ack as evidence and passes it upstream inside
+    //  a frame of its own: one that filled a whole frame here would not
+    //  fit in the next hop's, and would block the acks queued behind it
+    //  there for good.
+    if (envelope->ack.len > CC_LEDGER_ACK_MAX)
+        return s_refuse (NULL, NULL, CC_EMALFORMED,
+                         "ack larger than " CC_LEDGER_ACK_MAX_TEXT,
+                         code, reason);
     Certcast__Ack *ack = (Certcast__Ack *)
         cc_wire_unpack (&certcast__ack__descriptor, envelope->ack.data,
                         envelope->ack.len, CC_WIRE_MAX_FRAME);
@@ -145,16 +154,18 @@ cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
     if (ack->agent_key.len != 32)
         return s_refuse (NULL, ack, CC_EMALFORMED,
                          "ack agent key is not 32 bytes", code, reason);
-    if (!cc_ed25519_verify (ack->agent_key.data, envelope->ack.data,
-                            envelope->ack.len, envelope->signature.data,
-                            envelope->signature.len))
-        return s_refuse (NULL, ack, CC_ESIGNATURE,
-                         "ack signature does not verify", code, reason);
+    //  Before the signature: an agent's ack must name the agent itself,
+    //  and a flood of acks naming anyone else must not cost a check each.
     if (expected_agent
     &&  CRYPTO_memcmp (expected_agent, ack->agent_key.data, 32) != 0)
         return s_refuse (NULL, ack, CC_ENOTALLOWED,
                          "ack signed by another agent than the connected "
                          "client", code, reason);
+    if (!cc_ed25519_verify (ack->agent_key.data, envelope->ack.data,
+                            envelope->ack.len, envelope->signature.data,
+                            envelope->signature.len))
+        return s_refuse (NULL, ack, CC_ESIGNATURE,
+                         "ack signature does not verify", code, reason);
     if (ack->n_entries == 0 || ack->n_entries > CC_LEDGER_MAX_ENTRIES)
         return s_refuse (NULL, ack, CC_EMALFORMED,
                          "ack has no entries or too many", code, reason);
@@ -169,6 +180,17 @@ cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
         if (entry->revision < 1)
             return s_refuse (NULL, ack, CC_EMALFORMED,
                              "ack entry revision is 0", code, reason);
+        //  A receipt names the exact bytes received.
+        if (entry->digest.len != 32)
+            return s_refuse (NULL, ack, CC_EMALFORMED,
+                             "ack entry digest is not 32 bytes", code,
+                             reason);
+        if (entry->reason
+        &&  strnlen (entry->reason, CC_LEDGER_REASON_MAX + 1)
+            > CC_LEDGER_REASON_MAX)
+            return s_refuse (NULL, ack, CC_EMALFORMED,
+                             "ack entry reason longer than 256 bytes", code,
+                             reason);
         if (entry->status < CERTCAST__ACK_STATUS__RECEIVED
         ||  entry->status > CERTCAST__ACK_STATUS__FAILED)
             return s_refuse (NULL, ack, CC_EMALFORMED,
@@ -510,10 +532,13 @@ s_test_signed_ack (cc_keys_t *keys, const char **ids, size_t count,
 {
     Certcast__AckEntry entries [8];
     Certcast__AckEntry *pointers [8];
+    uint8_t digest [32] = { 0 };
     assert (count <= 8);
     for (size_t index = 0; index < count; index++) {
         certcast__ack_entry__init (&entries [index]);
         entries [index].advisory_id = (char *) ids [index];
+        entries [index].digest.data = digest;
+        entries [index].digest.len = sizeof digest;
         entries [index].revision = revision;
         entries [index].status = (Certcast__AckStatus) status;
         entries [index].received_at = 1000 + (int64_t) index;
@@ -531,6 +556,23 @@ s_test_signed_ack (cc_keys_t *keys, const char **ids, size_t count,
     if (forge)
         bytes [*size - 64 + 10] ^= 0x01;
     return bytes;
+}
+
+//  One entry, as given, signed by keys: for the limits an agent's own
+//  code never reaches.
+static uint8_t *
+s_test_signed_entry (cc_keys_t *keys, Certcast__AckEntry *entry,
+                     size_t *size)
+{
+    Certcast__AckEntry *pointers [] = { entry };
+    Certcast__Ack ack = CERTCAST__ACK__INIT;
+    ack.agent_key.data = (uint8_t *) cc_keys_sign_public (keys);
+    ack.agent_key.len = 32;
+    ack.time = 2000;
+    ack.nonce = 9;
+    ack.n_entries = 1;
+    ack.entries = pointers;
+    return cc_ledger_sign_ack (keys, &ack, size);
 }
 
 typedef struct {
@@ -1008,6 +1050,51 @@ cc_ledger_test (bool verbose)
                                 &forged_size);
     refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
     assert (refused == NULL && code == CC_EMALFORMED);
+    free (forged);
+
+    //  Limits: a receipt names 32 bytes of digest, a reason is short,
+    //  and no ack fills a frame the next hop could not pass on.
+    uint8_t digest [32] = { 0 };
+    Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
+    entry.advisory_id = (char *) "PK-1";
+    entry.revision = 1;
+    entry.status = CERTCAST__ACK_STATUS__FAILED;
+    entry.digest.data = digest;
+    entry.digest.len = 31;
+    forged = s_test_signed_entry (agent, &entry, &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED && strstr (reason, "digest"));
+    free (forged);
+    entry.digest.len = 32;
+    char *long_reason = (char *) zmalloc (CC_LEDGER_ACK_MAX + 2);
+    memset (long_reason, 'r', CC_LEDGER_REASON_MAX + 1);
+    entry.reason = long_reason;
+    forged = s_test_signed_entry (agent, &entry, &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED && strstr (reason, "reason"));
+    free (forged);
+    long_reason [CC_LEDGER_REASON_MAX] = 0;
+    forged = s_test_signed_entry (agent, &entry, &forged_size);
+    Certcast__Ack *taken = cc_ledger_verify_ack (forged, forged_size, NULL,
+                                                 &code, &reason);
+    assert (taken && code == CC_OK);
+    certcast__ack__free_unpacked (taken, NULL);
+    free (forged);
+    memset (long_reason, 'r', CC_LEDGER_ACK_MAX + 1);
+    forged = s_test_signed_entry (agent, &entry, &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size, NULL, &code, &reason);
+    assert (refused == NULL && code == CC_EMALFORMED && strstr (reason, "larger"));
+    free (forged);
+    free (long_reason);
+    entry.reason = NULL;
+    //  Named another agent than the connected one: refused as that, not
+    //  checked (a forged signature would say otherwise).
+    forged = s_test_signed_ack (other, ids, 1, 1,
+                                CERTCAST__ACK_STATUS__RECEIVED, 4, true,
+                                &forged_size);
+    refused = cc_ledger_verify_ack (forged, forged_size,
+                                    cc_keys_sign_public (agent), &code, &reason);
+    assert (refused == NULL && code == CC_ENOTALLOWED);
     free (forged);
 
     //  Ledger it, queued upstream as a relay would, once it holds them

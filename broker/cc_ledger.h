@@ -23,6 +23,12 @@
 #ifndef CC_LEDGER_H_INCLUDED
 #define CC_LEDGER_H_INCLUDED
 
+//  The largest encoded Ack taken: 4,096 entries of the longest id, a
+//  digest and a short reason fit; a whole 4 MiB frame does not (see
+//  cc_ledger_verify_signed_ack).
+#define CC_LEDGER_ACK_MAX       (1024 * 1024)
+#define CC_LEDGER_ACK_MAX_TEXT  "1 MiB"
+
 typedef struct {
     char advisory_id [128];
     uint32_t revision;

@@ -25,6 +25,11 @@
 #   - a forged signature and a truncated frame from the banking issuer
 #   - an ack signed by bank2's key sent over bank1's connection:
 #     not-allowed, and no ledger row for it
+#   - bank1's own ack with a 2 MB reason (over 1 MiB: the relay could not
+#     pass it upstream, and it blocked every ack queued behind it there),
+#     with a 300-byte reason, and 65 copies of an ack in one request:
+#     malformed; at the national broker, 4097 acks from a relay in one
+#     request: malformed
 #   - bank1's own acks of an advisory id the relay never held and of a
 #     revision it does not hold (PK-BAD-O-1 revision 3): answered "acked 0",
 #     counted in acks_unknown, no ledger row at the relay or upstream
@@ -196,7 +201,19 @@ expect not-allowed "bank2's ack over bank1's connection" -- \
 expect not-allowed "bank2's ack for an unknown id over bank1's connection" -- \
     probe "${AT_RELAY[@]}" --key "$T/keys/bank1.key" ack-as \
     --sign-key "$T/keys/bank2.key" --id PK-BAD-FORGED --revision 1
+
+say "acks no hop could pass on, and floods of copies, are refused"
+bank1ack () {   # bank1ack ARGS: bank1's own ack of PK-BAD-R-1 over its connection
+    probe "${AT_RELAY[@]}" --key "$T/keys/bank1.key" ack-as --sign-key "$T/keys/bank1.key" \
+        --id PK-BAD-R-1 --revision 1 --status failed "$@"
+}
+expect malformed "an ack of 2 MB (the relay could not pass it upstream)" -- bank1ack --reason-bytes 2000000
+expect malformed "a reason of 300 bytes" -- bank1ack --reason-bytes 300
+expect malformed "65 acks from one agent in one request" -- bank1ack --copies 65
 EXPECT_AT=national
+expect malformed "4097 acks from a relay in one request" -- \
+    probe "${AT_NATIONAL[@]}" --key "$T/keys/relay-banking.key" ack-as \
+    --sign-key "$T/keys/bank1.key" --id PK-BAD-R-1 --revision 1 --copies 4097
 
 say "acks for advisories the relay does not hold: answered, counted, ledgered nowhere"
 read_status "$RELAY" relay-banking bankissuer; was=$STATUS

@@ -1540,8 +1540,14 @@ s_ack_sign (cc_keys_t *keys, const char *id, uint64_t nonce, size_t *size)
 {
     Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
     Certcast__AckEntry *entries [1] = { &entry };
+    //  As an agent's: the SHA-256 of the bytes received (any 32 bytes
+    //  here: the broker stores it, it does not compare it).
+    uint8_t digest [32];
+    cc_sha256 ((const uint8_t *) id, strlen (id), digest);
     entry.advisory_id = (char *) id;
     entry.revision = 1;
+    entry.digest.data = digest;
+    entry.digest.len = sizeof digest;
     entry.status = CERTCAST__ACK_STATUS__RECEIVED;
     entry.received_at = (int64_t) time (NULL);
     Certcast__Ack ack = CERTCAST__ACK__INIT;

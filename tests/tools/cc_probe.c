@@ -27,7 +27,9 @@
                 [--status received|applied|not-applicable|failed]
         Acks with one SignedAck for (ID, N), signed by --sign-key (which
         may be another agent's key than our --key identity), status
-        received unless --status says otherwise.
+        received unless --status says otherwise. --reason-bytes B gives
+        the entry a reason of B bytes; --copies C sends the SignedAck C
+        times in the one request.
     MODE hello
         Hello; prints the Welcome's stream heads.
     MODE subscribe --topic T
@@ -65,6 +67,8 @@ typedef struct {
     const char *digest;         //  hex SHA-256 quoted in the ack (ack-as)
     const char *topic;          //  topic to subscribe to (subscribe)
     int status;                 //  Certcast__AckStatus of the ack (ack-as)
+    size_t reason_bytes;        //  length of the entry's reason (ack-as)
+    size_t copies;              //  SignedAcks in the request (ack-as)
 } s_args_t;
 
 static int
@@ -96,6 +100,7 @@ s_parse (int argc, char **argv, s_args_t *args)
     args->revision = 1;
     args->mutate = "none";
     args->status = CERTCAST__ACK_STATUS__RECEIVED;
+    args->copies = 1;
     for (int index = 1; index < argc; index++) {
         const char *arg = argv [index];
         if (strncmp (arg, "--", 2) != 0) {
@@ -145,6 +150,15 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--topic"))
             args->topic = value;
+        else
+        if (streq (arg, "--reason-bytes"))
+            args->reason_bytes = strtoul (value, NULL, 10);
+        else
+        if (streq (arg, "--copies")) {
+            args->copies = strtoul (value, NULL, 10);
+            if (args->copies == 0)
+                return s_usage ("--copies must be positive");
+        }
         else
         if (streq (arg, "--status")) {
             const char *names [] = {
@@ -371,6 +385,12 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     entry.digest.len = sizeof digest;
     entry.status = (Certcast__AckStatus) args->status;
     entry.received_at = now;
+    char *reason = NULL;
+    if (args->reason_bytes) {
+        reason = (char *) zmalloc (args->reason_bytes + 1);
+        memset (reason, 'r', args->reason_bytes);
+        entry.reason = reason;
+    }
     Certcast__AckEntry *entries [] = { &entry };
     Certcast__Ack ack = CERTCAST__ACK__INIT;
     ack.agent_key.data = (uint8_t *) cc_keys_sign_public (signer);
@@ -391,15 +411,20 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     signed_ack.ack.len = ack_size;
     signed_ack.signature.data = signature;
     signed_ack.signature.len = sizeof signature;
-    Certcast__SignedAck *list [] = { &signed_ack };
+    Certcast__SignedAck **list = (Certcast__SignedAck **) zmalloc (
+        args->copies * sizeof (Certcast__SignedAck *));
+    for (size_t index = 0; index < args->copies; index++)
+        list [index] = &signed_ack;
     Certcast__Acks acks = CERTCAST__ACKS__INIT;
-    acks.n_acks = 1;
+    acks.n_acks = args->copies;
     acks.acks = list;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
     control.corr = corr;
     control.body_case = CERTCAST__CONTROL__BODY_ACKS;
     control.acks = &acks;
     zframe_t *frame = cc_wire_control_encode (&control);
+    free (list);
+    free (reason);
     free (ack_bytes);
     return frame;
 }
