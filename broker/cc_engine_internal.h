@@ -143,6 +143,7 @@ typedef struct {
     zlistx_t *batch;                //  cc_engine_item_t, verified, to write
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
+    zhashx_t *fetch_shares;         //  curve key -> s_fetch_share_t (cc_engine.c)
     int64_t acks_due;               //  mono ms the waiting acks commit, 0: none
     int64_t started;
     int64_t next_heartbeat;

@@ -47,7 +47,8 @@ typedef enum {
     CC_ENOTALLOWED = 7,     //  this identity or role may not do this
     CC_ESTORAGE = 8,        //  could not commit; nothing stored
     CC_EUNKNOWNSTREAM = 9,
-    CC_ENOTYET = 10         //  not held here yet (relay catching up): retry
+    CC_ENOTYET = 10,        //  not held here yet (relay catching up): retry
+    CC_EBUSY = 11           //  over this client's fetch share: retry later
 } cc_error_t;
 
 //  Short name for a reason code ("bad-signature", ...), never NULL.

@@ -27,6 +27,7 @@ cc_strerror (int code)
         case CC_ESTORAGE:       return "storage";
         case CC_EUNKNOWNSTREAM: return "unknown-stream";
         case CC_ENOTYET:        return "not-yet";
+        case CC_EBUSY:          return "busy";
         default:                return "unknown";
     }
 }
@@ -150,6 +151,7 @@ cc_wire_test (bool verbose)
     assert (streq (cc_strerror (CC_ESTORAGE), "storage"));
     assert (streq (cc_strerror (CC_EUNKNOWNSTREAM), "unknown-stream"));
     assert (streq (cc_strerror (CC_ENOTYET), "not-yet"));
+    assert (streq (cc_strerror (CC_EBUSY), "busy"));
     assert (streq (cc_strerror (-1), "unknown"));
     assert (streq (cc_strerror (1000), "unknown"));
     assert ((int) CC_EUNKNOWNSTREAM == (int) CERTCAST__ERROR_CODE__ERR_UNKNOWN_STREAM);

@@ -32,6 +32,11 @@
         times in the one request.
     MODE hello
         Hello; prints the Welcome's stream heads.
+    MODE fetch-flood --topic STREAM --copies N
+        Sends N Fetch{STREAM, from 1} at once, reads nothing for --timeout
+        ms (the replies queue at the broker), then reads what comes for
+        two seconds; prints "deliveries D busy B" (Deliveries replies and
+        busy refusals). Exit 0.
     MODE subscribe --topic T
         Subscribes a SUB socket to topic T ("" for everything) on the
         stream port (PORT) and listens for --timeout ms; prints the topic
@@ -76,7 +81,8 @@ s_usage (const char *why)
 {
     fprintf (stderr, "cc_probe: %s\n"
              "usage: cc_probe --to HOST:PORT --key FILE --server-pub FILE "
-             "[--timeout MS] publish-mutated|ack-as|hello [options]\n", why);
+             "[--timeout MS] publish-mutated|ack-as|hello|subscribe|fetch-flood "
+             "[options]\n", why);
     return 2;
 }
 
@@ -477,6 +483,58 @@ s_print_reply (const Certcast__Control *reply)
     }
 }
 
+//  N fetches of a whole stream sent at once, their replies left unread
+//  for --timeout ms, then counted.
+static int
+s_fetch_flood (s_args_t *args, cc_keys_t *keys, cc_keys_t *server,
+               const char *host, int port)
+{
+    zsock_t *dealer = cc_keys_client (keys, ZMQ_DEALER,
+                                      cc_keys_curve_public (server));
+    zsock_set_sndtimeo (dealer, args->timeout_ms);
+    zsock_set_rcvhwm (dealer, 1);        //  leave the replies at the broker
+    if (zsock_connect (dealer, "tcp://%s:%d", host, port + 1) == -1) {
+        fprintf (stderr, "cc_probe: cannot connect to %s\n", args->to);
+        zsock_destroy (&dealer);
+        return 1;
+    }
+    Certcast__Fetch fetch = CERTCAST__FETCH__INIT;
+    fetch.stream = (char *) args->topic;
+    fetch.from = 1;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.body_case = CERTCAST__CONTROL__BODY_FETCH;
+    control.fetch = &fetch;
+    for (size_t index = 0; index < args->copies; index++) {
+        control.corr = index + 1;
+        zframe_t *frame = cc_wire_control_encode (&control);
+        if (zframe_send (&frame, dealer, 0) == -1) {
+            zframe_destroy (&frame);
+            break;
+        }
+    }
+    zclock_sleep (args->timeout_ms);
+    size_t deliveries = 0, busy = 0;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int64_t deadline = zclock_mono () + 2000;
+    while (zclock_mono () < deadline
+       &&  zpoller_wait (poller, (int) (deadline - zclock_mono ()))) {
+        zframe_t *frame = zframe_recv (dealer);
+        Certcast__Control *reply = frame? cc_wire_control_decode (frame): NULL;
+        zframe_destroy (&frame);
+        if (reply && reply->body_case == CERTCAST__CONTROL__BODY_DELIVERIES)
+            deliveries++;
+        if (reply && reply->body_case == CERTCAST__CONTROL__BODY_ERROR
+        &&  (int) reply->error->code == CC_EBUSY)
+            busy++;
+        if (reply)
+            certcast__control__free_unpacked (reply, NULL);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    printf ("deliveries %zu busy %zu\n", deliveries, busy);
+    return 0;
+}
+
 //  Listen on the stream port for --timeout ms; one line per topic heard.
 static int
 s_subscribe (s_args_t *args, cc_keys_t *keys, cc_keys_t *server,
@@ -533,11 +591,13 @@ main (int argc, char **argv)
     if (cc_config_endpoint (args.to, host, &port))
         return s_usage ("--to must be HOST:PORT");
     if (!streq (args.mode, "publish-mutated") && !streq (args.mode, "ack-as")
-    &&  !streq (args.mode, "hello") && !streq (args.mode, "subscribe"))
-        return s_usage ("MODE must be publish-mutated, ack-as, hello or "
-                        "subscribe");
-    if (streq (args.mode, "subscribe") && !args.topic)
-        return s_usage ("subscribe needs --topic");
+    &&  !streq (args.mode, "hello") && !streq (args.mode, "subscribe")
+    &&  !streq (args.mode, "fetch-flood"))
+        return s_usage ("MODE must be publish-mutated, ack-as, hello, "
+                        "subscribe or fetch-flood");
+    if ((streq (args.mode, "subscribe") || streq (args.mode, "fetch-flood"))
+    &&  !args.topic)
+        return s_usage ("subscribe and fetch-flood need --topic");
 
     zsys_init ();
     zsys_set_logident ("cc_probe");
@@ -547,8 +607,10 @@ main (int argc, char **argv)
         cc_keys_destroy (&keys);
         return 1;
     }
-    if (streq (args.mode, "subscribe")) {
-        exit_code = s_subscribe (&args, keys, server, host, port);
+    if (streq (args.mode, "subscribe") || streq (args.mode, "fetch-flood")) {
+        exit_code = streq (args.mode, "subscribe")
+                  ? s_subscribe (&args, keys, server, host, port)
+                  : s_fetch_flood (&args, keys, server, host, port);
         cc_keys_destroy (&server);
         cc_keys_destroy (&keys);
         return exit_code;
