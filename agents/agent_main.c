@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 
 static const cc_option_t s_options [] = {
-    { "relay", "HOST:PORT", "relay to follow: stream on PORT, control on PORT+1", NULL, false },
-    { "relay-pub", "FILE", "the relay's public key (.pub)", NULL, false },
-    { "data", "DIR", "LMDB data directory (inbox, cursors, outbox)", NULL, false },
-    { "key", "FILE", "this agent's secret key (NAME.key)", NULL, false },
-    { "trust", "ROOT.pub", "pinned root public key", NULL, false },
+    { "relay", "HOST:PORT", "relay to follow: stream on PORT, control on PORT+1 (required)", NULL, false },
+    { "relay-pub", "FILE", "the relay's public key, .pub (required)", NULL, false },
+    { "data", "DIR", "LMDB data directory: inbox, cursors, outbox (required)", NULL, false },
+    { "key", "FILE", "this agent's secret key, NAME.key (required)", NULL, false },
+    { "trust", "ROOT.pub", "pinned root public key (required)", NULL, false },
     { "spool", "DIR", "write one JSON file per advisory here", NULL, false },
     { "exec", "CMD", "run CMD (via /bin/sh -c) per advisory, JSON on stdin", NULL, false },
     { "name", "NAME", "node name sent to the relay (default: the key's name)", NULL, false },
@@ -90,6 +90,15 @@ main (int argc, char **argv)
         cc_config_destroy (&config);
         return 2;
     }
+    //  The same rule as the broker's and relay's --name, so one name is
+    //  valid everywhere. The key's name (the default) is keygen's to check.
+    const char *name = cc_config_get (config, "name");
+    const char *problem = name? cc_config_name_problem (name): NULL;
+    if (problem) {
+        fprintf (stderr, PROGRAM ": --name '%s' %s\n", name, problem);
+        cc_config_destroy (&config);
+        return 2;
+    }
     int64_t heartbeat = cc_config_int (config, "heartbeat", 50, 60000, 1000);
     int64_t ack_resend = heartbeat < 0? -1:
         cc_config_int (config, "ack-resend", 50, 3600000, 2000);
@@ -162,7 +171,6 @@ main (int argc, char **argv)
             }
         }
     }
-    const char *name = cc_config_get (config, "name");
     if (!name)
         name = cc_keys_meta (keys, "name");
     if (!name || !*name)

@@ -14,6 +14,7 @@ struct _cc_config_t {
     zhashx_t *values;               //  name -> zlistx of char * (owned)
     zlistx_t *positionals;          //  char * (owned)
     zhashx_t *arrays;               //  name -> NULL-terminated char ** cache
+    bool takes_verbose;             //  a daemon: -v means something
     bool verbose;                   //  -v given
 };
 
@@ -179,7 +180,9 @@ cc_config_usage (cc_config_t *self, FILE *stream)
     }
     fprintf (stream, "  %-26s %s\n", "-c FILE",
              "read options from a ZPL file (command line wins)");
-    fprintf (stream, "  %-26s %s\n", "-v", "verbose (debug) logging");
+    if (self->takes_verbose)
+        fprintf (stream, "  %-26s %s\n", "-v, --verbose",
+                 "verbose (debug) logging");
     fprintf (stream, "  %-26s %s\n", "-h, --help", "this help");
 }
 
@@ -208,6 +211,9 @@ cc_config_new (const char *section, const char *usage,
         *slash = ' ';
     self->usage = usage;
     self->options = options;
+    //  Only the daemons log: a certcast sub-command prints its result and
+    //  at most one line on failure, so -v would be accepted and ignored.
+    self->takes_verbose = !strchr (section, '/');
     self->values = zhashx_new ();
     zhashx_set_destructor (self->values, s_list_destroy);
     self->arrays = zhashx_new ();
@@ -242,7 +248,8 @@ cc_config_new (const char *section, const char *usage,
             cc_config_destroy (&self);
             return NULL;
         }
-        if (streq (arg, "-v") || streq (arg, "--verbose")) {
+        if (self->takes_verbose
+        &&  (streq (arg, "-v") || streq (arg, "--verbose"))) {
             self->verbose = true;
             continue;
         }
@@ -430,6 +437,16 @@ cc_config_positional (cc_config_t *self, size_t index)
     return value;
 }
 
+const char *
+cc_config_name_problem (const char *name)
+{
+    if (!*name || strlen (name) > 63)
+        return "must be 1 to 63 characters";
+    if (strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen (name))
+        return "must be lower-case letters, digits and '-'";
+    return NULL;
+}
+
 int
 cc_config_endpoint (const char *text, char *host, int *port)
 {
@@ -594,6 +611,23 @@ cc_config_test (bool verbose)
     s_test_write (path, "tset\n    count = 7\n");
     assert (!cc_config_new ("test", "test", options, 3, argv2, &exit_code));
     assert (exit_code == 1);
+
+    //  -v is a daemon's: a sub-command refuses it rather than ignore it.
+    char *argv10 [] = { "test", "-v", NULL };
+    config = cc_config_new ("test", "test", options, 2, argv10, &exit_code);
+    assert (config && cc_config_verbose (config));
+    cc_config_destroy (&config);
+    assert (!cc_config_new ("certcast/test", "test", options, 2, argv10,
+                            &exit_code));
+    assert (exit_code == 2);
+
+    assert (cc_config_name_problem ("bank-1") == NULL);
+    assert (cc_config_name_problem (""));
+    assert (cc_config_name_problem ("Bad/NAME"));
+    assert (cc_config_name_problem ("a23456789012345678901234567890123456789"
+                                    "012345678901234567890123") == NULL);
+    assert (cc_config_name_problem ("a23456789012345678901234567890123456789"
+                                    "0123456789012345678901234"));
 
     unlink (path);
     rmdir (dir);

@@ -23,7 +23,8 @@ typedef struct _cc_config_t cc_config_t;
 
 //  Parse argv (argv[0] is the program or sub-command name) against the
 //  options table (terminated by an entry with name NULL). Also accepts
-//  -c FILE, -v (verbose) and -h/--help. Positional arguments are kept.
+//  -c FILE, -h/--help and, for a program (a section without '/', not a
+//  certcast sub-command), -v/--verbose. Positional arguments are kept.
 //  Returns NULL and sets *exit_code: 0 after printing --help, 2 after a
 //  one-line usage error on stderr, 1 for an unreadable config file.
 cc_config_t *
@@ -61,6 +62,12 @@ const char *
 //  Print the usage and options table to stream.
 void
     cc_config_usage (cc_config_t *self, FILE *stream);
+
+//  What is wrong with a node, stream origin or sector name, or NULL.
+//  Stream names are ORIGIN/SECTOR, split at the '/', and a name is kept
+//  in 64-byte fields (roster via, relay names): 1 to 63 of [a-z0-9-].
+const char *
+    cc_config_name_problem (const char *name);
 
 //  Parse HOST:PORT; -1 on anything else. host must hold 256 bytes.
 int

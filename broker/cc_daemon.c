@@ -31,13 +31,13 @@ static const cc_option_t s_broker_options [] = {
 
 static const cc_option_t s_relay_options [] = {
     { "sector", "S", "sector(s) this relay serves (required)", NULL, true },
-    { "upstream", "HOST:PORT", "upstream broker (national or relay)", NULL, false },
-    { "upstream-pub", "FILE", "upstream broker's public key (.pub)", NULL, false },
+    { "upstream", "HOST:PORT", "upstream broker, national or relay (required)", NULL, false },
+    { "upstream-pub", "FILE", "upstream broker's public key, .pub (required)", NULL, false },
     { "listen", "HOST:PORT", "stream on PORT, control on PORT+1", "127.0.0.1:7410", false },
-    { "data", "DIR", "LMDB data directory", NULL, false },
-    { "key", "FILE", "this relay's secret key (NAME.key)", NULL, false },
-    { "trust", "ROOT.pub", "pinned root public key", NULL, false },
-    { "allow", "DIR", "allow directory: its agents' and issuers' .pub files", NULL, false },
+    { "data", "DIR", "LMDB data directory (required)", NULL, false },
+    { "key", "FILE", "this relay's secret key, NAME.key (required)", NULL, false },
+    { "trust", "ROOT.pub", "pinned root public key (required)", NULL, false },
+    { "allow", "DIR", "allow directory: its agents' and issuers' .pub files (required)", NULL, false },
     { "name", "NAME", "origin name of this relay's own streams (default: first sector)", NULL, false },
     { "heartbeat", "MS", "stream and link heartbeat interval (each is a message to every agent)", "5000", false },
     { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
@@ -73,19 +73,6 @@ s_raise_fd_limit (void)
                (unsigned long) (limit.rlim_cur > 256? (limit.rlim_cur - 256) / 2: 0));
 }
 
-//  What is wrong with a stream origin or sector name, or NULL. Stream
-//  names are ORIGIN/SECTOR, split at the '/', and a name is kept in
-//  64-byte fields (roster via, relay names).
-static const char *
-s_name_problem (const char *name)
-{
-    if (!*name || strlen (name) > 63)
-        return "must be 1 to 63 characters";
-    if (strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen (name))
-        return "must be lower-case letters, digits and '-'";
-    return NULL;
-}
-
 //  0 if --name (NULL: the default) and the sectors make sound stream
 //  names, else -1 after one line on stderr. A sector listed twice would
 //  number every advisory twice into the same stream.
@@ -97,7 +84,7 @@ s_check_names (const char *program, const char *name, const char **sectors)
         return -1;
     }
     for (const char **sector = sectors; *sector; sector++) {
-        const char *problem = s_name_problem (*sector);
+        const char *problem = cc_config_name_problem (*sector);
         if (problem) {
             fprintf (stderr, "%s: sector '%s' %s\n", program, *sector, problem);
             return -1;
@@ -120,7 +107,7 @@ s_check_names (const char *program, const char *name, const char **sectors)
             }
         }
     }
-    const char *problem = name? s_name_problem (name): NULL;
+    const char *problem = name? cc_config_name_problem (name): NULL;
     if (problem)
         fprintf (stderr, "%s: --name '%s' %s\n", program, name, problem);
     return problem? -1: 0;
@@ -211,9 +198,10 @@ cc_daemon_main (int argc, char **argv, bool relay)
     cc_config_t *config = cc_config_new (
         relay? "relay": "broker",
         relay? "certcast-relay --sector S --upstream HOST:PORT --upstream-pub FILE "
-               "--listen HOST:PORT --data DIR --key FILE --trust ROOT.pub --allow DIR"
+               "--data DIR --key FILE --trust ROOT.pub --allow DIR "
+               "[--listen HOST:PORT] [-c FILE] [-v]"
              : "certcast-broker [--listen HOST:PORT] [--data DIR] [--key FILE] "
-               "[--trust ROOT.pub] [--allow DIR] [-c FILE]",
+               "[--trust ROOT.pub] [--allow DIR] [-c FILE] [-v]",
         relay? s_relay_options: s_broker_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
@@ -357,7 +345,8 @@ cc_daemon_main (int argc, char **argv, bool relay)
         .pub_hwm = (int) pub_hwm,
         .upstream_host = relay? upstream_host: NULL,
         .upstream_port = upstream_port,
-        .upstream_key = upstream? cc_keys_curve_public (upstream): NULL
+        .upstream_key = upstream? cc_keys_curve_public (upstream): NULL,
+        .verbose = cc_config_verbose (config)
     };
     s_raise_fd_limit ();
     cc_engine_t *engine = cc_engine_new (&engine_config);

@@ -468,6 +468,42 @@ s_handle_status (self_t *self, zframe_t *routing, Certcast__Control *request)
     free (json);
 }
 
+//  With -v, one line per request: who asked for what. Never without: a
+//  relay for thousands of agents handles thousands of acks a second.
+static void
+s_log_request (const Certcast__Control *request, const cc_member_t *member)
+{
+    switch (request->body_case) {
+        case CERTCAST__CONTROL__BODY_HELLO:
+            zsys_debug ("hello from %s (%s)", member->name, member->role);
+            break;
+        case CERTCAST__CONTROL__BODY_FETCH:
+            zsys_debug ("fetch %s from %" PRIu64 " by %s (%s)",
+                        request->fetch->stream? request->fetch->stream: "-",
+                        request->fetch->from, member->name, member->role);
+            break;
+        case CERTCAST__CONTROL__BODY_PUBLISH:
+            zsys_debug ("%s from %s (%s)", request->publish->record_only?
+                        "report": "publish", member->name, member->role);
+            break;
+        case CERTCAST__CONTROL__BODY_ACKS:
+            zsys_debug ("%zu ack(s) from %s (%s)", request->acks->n_acks,
+                        member->name, member->role);
+            break;
+        case CERTCAST__CONTROL__BODY_ROSTER:
+            zsys_debug ("roster part %u of %u (%zu entries) from %s (%s)",
+                        request->roster->parts? request->roster->part: 1,
+                        request->roster->parts? request->roster->parts: 1,
+                        request->roster->n_entries, member->name, member->role);
+            break;
+        case CERTCAST__CONTROL__BODY_STATUS:
+            zsys_debug ("status from %s (%s)", member->name, member->role);
+            break;
+        default:
+            break;              //  refused, and logged as such
+    }
+}
+
 static void
 s_handle_router (self_t *self)
 {
@@ -504,6 +540,8 @@ s_handle_router (self_t *self)
             certcast__control__free_unpacked (request, NULL);
             goto next;
         }
+        if (self->config.verbose)
+            s_log_request (request, member);
         switch (request->body_case) {
             case CERTCAST__CONTROL__BODY_HELLO:
                 s_handle_hello (self, routing, request, member);
@@ -948,6 +986,12 @@ s_handle_subscriptions (self_t *self)
             memcpy (topic, data + 1, size - 1);
             topic [size - 1] = 0;
             const char *curve = zframe_meta (frame, "User-Id");
+            if (self->config.verbose) {
+                const cc_member_t *member = curve?
+                    cc_roster_by_curve (self->roster, curve): NULL;
+                zsys_debug ("%s %s by %s", data [0]? "subscribe": "unsubscribe",
+                            topic, member? member->name: curve? curve: "-");
+            }
             if (data [0] == 0)
                 zmq_setsockopt (socket, ZMQ_UNSUBSCRIBE, topic, size - 1);
             else

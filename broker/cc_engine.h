@@ -26,6 +26,7 @@ typedef struct {
     const char *upstream_host;      //  NULL for the national broker
     int upstream_port;
     const char *upstream_key;       //  upstream's Z85 CURVE public key
+    bool verbose;                   //  debug log: each request, subscription
 } cc_engine_config_t;
 
 typedef struct _cc_engine_t cc_engine_t;

@@ -35,12 +35,14 @@ static const s_command_t s_commands [] = {
 static void
 s_usage (FILE *stream)
 {
-    fprintf (stream, "usage: certcast COMMAND [options]\n\ncommands:\n");
+    fprintf (stream, "usage: certcast COMMAND [options]\n"
+                     "       certcast help [COMMAND]\n\ncommands:\n");
     for (const s_command_t *command = s_commands; command->name; command++)
         fprintf (stream, "  %-12s %s\n", command->name, command->help);
-    fprintf (stream, "\n'certcast COMMAND --help' shows a command's options; "
-                     "every option can also come\nfrom a ZPL file given "
-                     "with -c FILE (section certcast/COMMAND).\n");
+    fprintf (stream, "\n'certcast help COMMAND' or 'certcast COMMAND --help' "
+                     "shows a command's options;\nevery option can also come "
+                     "from a ZPL file given with -c FILE (section\n"
+                     "certcast/COMMAND).\n");
 }
 
 static const s_command_t *

@@ -6,20 +6,24 @@
 #   delegation and an allow directory enrolling it; that issuer can publish
 #   at once; a restart keeps the same keys.
 # - A broker, a relay and an agent started with nothing but -c FILE (ZPL)
-#   work together; a command-line option overrides the file.
+#   work together; a command-line option overrides the file; with -v the
+#   broker and relay log each request and subscription.
 # - The example configs in deploy/examples parse; every program answers
 #   --help with exit 0, an unknown option with exit 2, a missing required
 #   option with exit 2 and a bad key file with exit 1.
 # - Refused with one line and nothing created: a sector listed twice, no
-#   sector, two sectors one the start of the other, an upper-case sector, a --name with '/' or empty, an option or
-#   -c given twice, two bad numbers (one line, the first), a bad endpoint
-#   (named with its value), a config file that is not ZPL (one line in
-#   all, with czmq's reason; so is a junk data.mdb under `certcast
-#   compliance`), a config file without the program's section
-#   (exit 1, and no broker on defaults), a flag in a file that is neither
-#   yes nor no (exit 1); a delegation signed with a key that is not the
-#   root's (exit 1, no file); an agent whose --spool is a file (exit 1,
-#   and its --data not created); a flag that says "no" in a file is off.
+#   sector, two sectors one the start of the other, an upper-case sector,
+#   a --name with '/' or empty (the broker's), an upper-case --name with
+#   '/' (the agent's), an option or -c given twice, two bad numbers (one
+#   line, the first), a bad endpoint (named with its value), -v to a
+#   certcast sub-command (only the daemons log), a config file that is
+#   not ZPL (one line in all, with czmq's reason; so is a junk data.mdb
+#   under `certcast compliance`), a config file without the program's
+#   section (exit 1, and no broker on defaults), a flag in a file that is
+#   neither yes nor no (exit 1); a delegation signed with a key that is
+#   not the root's (exit 1, no file); an agent whose --spool is a file
+#   (exit 1, and its --data not created); a flag that says "no" in a file
+#   is off.
 # - An advisory for all of 18 sectors is placed in all 18 streams.
 source "$(dirname "$0")/lib.sh"
 EXAMPLES="$(cd "$(dirname "$0")/../../deploy/examples" && pwd)"
@@ -84,8 +88,8 @@ agent
     heartbeat = 500
 CFG
 # The command line wins over the file: heartbeat 60000 -> 500.
-start_daemon national "$CC_BIN/certcast-broker" -c "$T/national.cfg" --heartbeat 500
-start_daemon banking "$CC_BIN/certcast-relay" -c "$T/relay.cfg"
+start_daemon national "$CC_BIN/certcast-broker" -c "$T/national.cfg" --heartbeat 500 -v
+start_daemon banking "$CC_BIN/certcast-relay" -c "$T/relay.cfg" --verbose
 start_daemon bank1 "$CC_BIN/certcast-agent" -c "$T/agent.cfg"
 publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id CFG-1 --title "from config" \
     --severity low --tlp clear --sector banking || fail "publish CFG-1"
@@ -95,6 +99,11 @@ wait_for 20 ledger_has "$T/national/data" CFG-1 bank1 || fail "no ack for CFG-1"
 # declare its upstream silent.
 sleep 3
 ! grep -q "silent" "$T/banking.log" || fail "the command line did not override the file's heartbeat"
+# -v: each request and subscription at debug level.
+grep -q "hello from bank1 (agent)" "$T/banking.log" || fail "relay -v did not log bank1's hello"
+grep -q "subscribe national/banking by relay-banking" "$T/national.log" \
+    || fail "broker -v did not log the relay's subscription"
+grep -q "ack(s) from relay-banking (relay)" "$T/national.log" || fail "broker -v did not log acks"
 stop bank1; stop banking; stop national
 
 say "example configs parse, --help, usage errors"
@@ -135,9 +144,15 @@ refused 2 "${BROKER[@]}" --sectors power,banking,power-grid
 refused 2 "${BROKER[@]}" --sectors Banking
 refused 2 "${BROKER[@]}" --name ncert/pk
 refused 2 "${BROKER[@]}" --name ""
+# The agent's --name follows the same rule (it used to start under any
+# name: bounded, so the old agent fails here rather than runs on).
+refused 2 timeout 10 "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
+    --relay-pub "$T/keys/relay-banking.pub" --data "$T/refused" --key "$T/keys/bank1.key" \
+    --trust "$T/keys/root.pub" --name "Bad/NAME"
 refused 2 "${BROKER[@]}" --heartbeat 1000 --heartbeat 2000
 refused 2 "${BROKER[@]}" --heartbeat x --map-size y
 refused 2 "${BROKER[@]}" --listen 127.0.0.1:abc
+refused 2 "$CC_BIN/certcast" ledger -v --data "$T/refused"
 refused 2 "$CC_BIN/certcast-relay" --sector banking --sector banking \
     --upstream "127.0.0.1:$NATIONAL_PORT" --upstream-pub "$T/keys/national.pub" \
     --listen "127.0.0.1:$(free_port)" --data "$T/refused" --key "$T/keys/relay-banking.key" \
