@@ -50,8 +50,8 @@
 //  ---------------------------------------------------------------------
 //  Small helpers
 
-static const char *
-s_sector_of (const char *stream)
+const char *
+cc_engine_sector_of (const char *stream)
 {
     const char *slash = strrchr (stream, '/');
     return slash? slash + 1: stream;
@@ -75,6 +75,12 @@ cc_engine_may_read (const cc_member_t *member, const char *sector)
         return streq (member->sector, sector);
     if (!streq (member->role, "relay") && !streq (member->role, "broker"))
         return false;
+    return cc_engine_sector_listed (member, sector);
+}
+
+bool
+cc_engine_sector_listed (const cc_member_t *member, const char *sector)
+{
     char list [sizeof member->sector];
     snprintf (list, sizeof list, "%s", member->sector);
     char *state = NULL;
@@ -190,7 +196,7 @@ s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
     for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
          head = (uint64_t *) zhashx_next (self->heads)) {
         const char *stream = (const char *) zhashx_cursor (self->heads);
-        if (cc_engine_may_read (member, s_sector_of (stream))) {
+        if (cc_engine_may_read (member, cc_engine_sector_of (stream))) {
             Certcast__StreamHead *entry =
                 (Certcast__StreamHead *) zmalloc (sizeof *entry);
             certcast__stream_head__init (entry);
@@ -264,7 +270,7 @@ s_handle_fetch (self_t *self, zframe_t *routing, Certcast__Control *request,
 {
     Certcast__Fetch *fetch = request->fetch;
     if (!fetch->stream
-    ||  !cc_engine_may_read (member, s_sector_of (fetch->stream))) {
+    ||  !cc_engine_may_read (member, cc_engine_sector_of (fetch->stream))) {
         cc_engine_refuse (self, routing, request->corr, member->curve,
                           CC_ENOTALLOWED, "not a stream this client may read");
         return;
@@ -455,9 +461,10 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
 }
 
 static void
-s_handle_status (self_t *self, zframe_t *routing, Certcast__Control *request)
+s_handle_status (self_t *self, zframe_t *routing, Certcast__Control *request,
+                 const cc_member_t *member)
 {
-    char *json = cc_engine_status_json (self);
+    char *json = cc_engine_status_json (self, member);
     Certcast__StatusReply reply = CERTCAST__STATUS_REPLY__INIT;
     reply.json = json;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
@@ -559,7 +566,7 @@ s_handle_router (self_t *self)
                 s_handle_roster (self, routing, request, member);
                 break;
             case CERTCAST__CONTROL__BODY_STATUS:
-                s_handle_status (self, routing, request);
+                s_handle_status (self, routing, request, member);
                 break;
             default:
                 cc_engine_refuse (self, routing, request->corr, curve,
@@ -910,7 +917,7 @@ s_handle_pipe (self_t *self)
         self->terminated = true;
     else
     if (streq (command, "STATUS")) {
-        char *json = cc_engine_status_json (self);
+        char *json = cc_engine_status_json (self, NULL);
         zstr_send (self->pipe, json);
         free (json);
     }

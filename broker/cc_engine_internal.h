@@ -172,6 +172,10 @@ bool
 bool
     cc_engine_may_read (const cc_member_t *member, const char *sector);
 
+//  Is sector in the member's roster sector list ("all" or by name)?
+bool
+    cc_engine_sector_listed (const cc_member_t *member, const char *sector);
+
 //  May we log about this peer now (once per peer per interval)?
 bool
     cc_engine_may_log (self_t *self, const char *peer);
@@ -194,11 +198,16 @@ void
     cc_engine_reply_error (self_t *self, zframe_t *routing, uint64_t corr,
                            int code, const char *reason);
 
+//  The sector of a stream name ORIGIN/SECTOR.
+const char *
+    cc_engine_sector_of (const char *stream);
+
 //  cc_engine_status.c
 
-//  The STATUS reply, one JSON object. Caller frees.
+//  The STATUS reply, one JSON object. Caller frees. Stream heads only of
+//  the streams reader may read (NULL: all, for the daemon's own pipe).
 char *
-    cc_engine_status_json (self_t *self);
+    cc_engine_status_json (self_t *self, const cc_member_t *reader);
 
 //  cc_engine_batch.c
 

@@ -7,7 +7,7 @@
 #include "cc_engine_internal.h"
 
 char *
-cc_engine_status_json (self_t *self)
+cc_engine_status_json (self_t *self, const cc_member_t *reader)
 {
     char *json = NULL;
     size_t size = 0;
@@ -22,10 +22,18 @@ cc_engine_status_json (self_t *self)
         fprintf (out, "%s\"%s\"", sector == self->sectors? "": ",", *sector);
     fprintf (out, "],\"streams\":{");
     bool first = true;
+    //  How many advisories a sector has had, and when, is not for a key
+    //  of another sector (an agent, another sector's relay) to learn.
     for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
          head = (uint64_t *) zhashx_next (self->heads)) {
-        fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
-                 (const char *) zhashx_cursor (self->heads), *head);
+        const char *stream = (const char *) zhashx_cursor (self->heads);
+        const char *sector = cc_engine_sector_of (stream);
+        //  Issuers read no stream, but may see the heads of their sectors.
+        if (reader && !cc_engine_may_read (reader, sector)
+        &&  !(streq (reader->role, "issuer")
+           && cc_engine_sector_listed (reader, sector)))
+            continue;
+        fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",", stream, *head);
         first = false;
     }
     fprintf (out, "},\"roster\":%zu,", cc_roster_size (self->roster));

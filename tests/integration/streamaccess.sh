@@ -18,6 +18,11 @@
 #   key, refused at reconnection, hears nothing published after that, while
 #   bank1 (reconnected) receives it. Before, a removed key kept the stream
 #   connection it had, and everything on it.
+# - `certcast status` shows a key the heads only of the streams it may
+#   read: the banking relay's key at the national broker sees
+#   national/banking, not national/telecom (how many advisories a sector
+#   had, and when); the national issuer's key (all sectors) sees both, the
+#   banking issuer's only national/banking.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -82,5 +87,14 @@ echo "removed: $(cat "$T/listen-removed.out")"
     || fail "a removed key still heard the stream: $(cat "$T/listen-removed.out")"
 [ "$(json_number "$(broker_status "127.0.0.1:$BANKING_PORT" relay-banking bank1)" stream_reopens)" = 1 ] \
     || fail "stream_reopens is not 1"
+status=$(broker_status "$NATIONAL" national relay-banking) || fail "status as relay-banking"
+[[ $status == *'"national/banking":'* ]] || fail "relay-banking does not see national/banking: $status"
+[[ $status == *'"national/telecom":'* ]] && fail "relay-banking sees the head of national/telecom: $status"
+status=$(broker_status "$NATIONAL" national natissuer) || fail "status as natissuer"
+[[ $status == *'"national/banking":'* && $status == *'"national/telecom":'* ]] \
+    || fail "the national issuer does not see both heads: $status"
+status=$(broker_status "$NATIONAL" national bankissuer) || fail "status as bankissuer"
+[[ $status == *'"national/banking":'* ]] || fail "bankissuer does not see national/banking: $status"
+[[ $status == *'"national/telecom":'* ]] && fail "bankissuer sees the head of national/telecom: $status"
 stop tel1; stop bank1; stop telecom; stop banking; stop national
 say "ok"
