@@ -229,6 +229,24 @@ s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
     zlistx_destroy (&visible);
 }
 
+size_t
+cc_engine_peer_checks (self_t *self, const char *peer, ssize_t change)
+{
+    size_t *count = (size_t *) zhashx_lookup (self->peer_checks, peer);
+    if (!count && change == 0)
+        return 0;
+    if (!count) {
+        count = (size_t *) zmalloc (sizeof *count);
+        zhashx_insert (self->peer_checks, peer, count);
+    }
+    assert (change >= 0 || *count >= (size_t) -change);
+    *count += (size_t) change;
+    size_t now = *count;
+    if (now == 0)
+        zhashx_delete (self->peer_checks, peer);
+    return now;
+}
+
 typedef struct {
     double bytes;                   //  what the client may still be sent
     int64_t at;                     //  mono ms of the last refill
@@ -375,6 +393,15 @@ s_handle_acks (self_t *self, zframe_t *routing, Certcast__Control *request,
                           CC_EMALFORMED, from_agent
                           ? "more than 64 acks in one request"
                           : "more than 4096 acks in one request");
+        return;
+    }
+    //  Nor may one client keep the checkers to itself: a relay has one
+    //  batch in flight, an agent one ack; more waits its turn.
+    if (cc_engine_peer_checks (self, member->curve, 0)
+        + request->acks->n_acks > PEER_CHECKS_MAX) {
+        cc_engine_refuse (self, routing, request->corr, member->curve,
+                          CC_EBUSY, "this client's earlier acks are still "
+                          "being checked; send again later");
         return;
     }
     self->counters.ack_messages++;
@@ -706,6 +733,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->pending_heads);
     zhashx_destroy (&self->peer_logged);
     zhashx_destroy (&self->fetch_shares);
+    zhashx_destroy (&self->peer_checks);
     cc_roster_chunks_destroy (&self->roster_chunks);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
@@ -856,6 +884,8 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->fetch_shares = zhashx_new ();
     zhashx_set_destructor (self->fetch_shares, s_default_destructor);
+    self->peer_checks = zhashx_new ();
+    zhashx_set_destructor (self->peer_checks, s_default_destructor);
     self->batch = zlistx_new ();
     zlistx_set_destructor (self->batch, cc_engine_item_destroy);
     self->outgoing = zlistx_new ();

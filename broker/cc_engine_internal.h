@@ -17,6 +17,7 @@
 
 #define ACKQ_BATCH          4096    //  signed acks per upstream batch, at most
 #define ACKS_PER_AGENT_REQUEST 64   //  an agent sends one signed ack a cycle
+#define PEER_CHECKS_MAX     ACKQ_BATCH  //  a client's acks being checked
 #define CYCLE_MAX_MESSAGES  2000    //  per socket per cycle (bounded batch)
 #define VERIFY_BACKLOG_MAX  2000    //  checks waiting: stop reading requests
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
@@ -144,6 +145,8 @@ typedef struct {
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
     zhashx_t *fetch_shares;         //  curve key -> s_fetch_share_t (cc_engine.c)
+    zhashx_t *peer_checks;          //  curve key -> size_t *: its acks queued
+                                    //  or being checked
     int64_t acks_due;               //  mono ms the waiting acks commit, 0: none
     int64_t started;
     int64_t next_heartbeat;
@@ -197,6 +200,10 @@ void
 void
     cc_engine_reply_error (self_t *self, zframe_t *routing, uint64_t corr,
                            int code, const char *reason);
+
+//  A client's acks queued or being checked: by how many, up or down.
+size_t
+    cc_engine_peer_checks (self_t *self, const char *peer, ssize_t change);
 
 //  The sector of a stream name ORIGIN/SECTOR.
 const char *

@@ -177,6 +177,8 @@ s_is_stale (self_t *self, cc_engine_item_t *item)
 static void
 s_screen_item (self_t *self, cc_engine_item_t *item)
 {
+    if (item->type == ITEM_ACKS)
+        cc_engine_peer_checks (self, item->peer, -(ssize_t) item->n_acks);
     const char *reason = NULL;
     int code = s_screen (self, item, &reason);
     if (s_is_stale (self, item))
@@ -318,6 +320,8 @@ cc_engine_queue (self_t *self, cc_engine_item_t *item)
     item->forwards_before = self->forwards_queued;
     item->jobs = item->type == ITEM_ACKS? item->n_acks:
                  item->type == ITEM_ROSTER? 0: 1;
+    if (item->type == ITEM_ACKS)
+        cc_engine_peer_checks (self, item->peer, (ssize_t) item->n_acks);
     zlistx_add_end (item->type == ITEM_ACKS? self->lane_acks:
                     self->lane_advisories, item);
     if (item->jobs) {

@@ -19,7 +19,9 @@
 #   INGEST_BATCH=B       signed acks per Acks request in ingestlink
 #                        (default 1, as agents send them; a relay's
 #                        upstream link sends up to 4,096)
-#   INGEST_WINDOW=W      Acks requests outstanding in ingestlink (256)
+#   INGEST_WINDOW=W      Acks requests outstanding in ingestlink (256);
+#                        W x B at most 4,096 (one client's acks being
+#                        checked at a broker at a time; more are busy)
 #   SCALE=0.1            scale every count (default 1)
 #   BURST_AGENTS=N       swarm agents in the burst scenario (default 100)
 #   IDLE_S=N             idle window of the footprint scenario (default 10)

@@ -29,7 +29,8 @@
         may be another agent's key than our --key identity), status
         received unless --status says otherwise. --reason-bytes B gives
         the entry a reason of B bytes; --copies C sends the SignedAck C
-        times in the one request.
+        times in the one request; --requests R sends that request R times
+        at once and prints "acked A busy B other O" over the R replies.
     MODE hello
         Hello; prints the Welcome's stream heads.
     MODE fetch-flood --topic STREAM --copies N
@@ -74,6 +75,7 @@ typedef struct {
     int status;                 //  Certcast__AckStatus of the ack (ack-as)
     size_t reason_bytes;        //  length of the entry's reason (ack-as)
     size_t copies;              //  SignedAcks in the request (ack-as)
+    size_t requests;            //  times the request is sent (ack-as)
 } s_args_t;
 
 static int
@@ -107,6 +109,7 @@ s_parse (int argc, char **argv, s_args_t *args)
     args->mutate = "none";
     args->status = CERTCAST__ACK_STATUS__RECEIVED;
     args->copies = 1;
+    args->requests = 1;
     for (int index = 1; index < argc; index++) {
         const char *arg = argv [index];
         if (strncmp (arg, "--", 2) != 0) {
@@ -159,6 +162,12 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--reason-bytes"))
             args->reason_bytes = strtoul (value, NULL, 10);
+        else
+        if (streq (arg, "--requests")) {
+            args->requests = strtoul (value, NULL, 10);
+            if (args->requests == 0)
+                return s_usage ("--requests must be positive");
+        }
         else
         if (streq (arg, "--copies")) {
             args->copies = strtoul (value, NULL, 10);
@@ -483,6 +492,48 @@ s_print_reply (const Certcast__Control *reply)
     }
 }
 
+//  The same request (its corr rewritten) --requests times at once; the
+//  replies counted by kind.
+static int
+s_requests (s_args_t *args, zsock_t *dealer, zframe_t **frame_p)
+{
+    Certcast__Control *request = cc_wire_control_decode (*frame_p);
+    zframe_destroy (frame_p);
+    assert (request);
+    for (size_t index = 0; index < args->requests; index++) {
+        request->corr = index + 1;
+        zframe_t *frame = cc_wire_control_encode (request);
+        if (zframe_send (&frame, dealer, 0) == -1) {
+            zframe_destroy (&frame);
+            break;
+        }
+    }
+    certcast__control__free_unpacked (request, NULL);
+    size_t acked = 0, busy = 0, other = 0;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int64_t deadline = zclock_mono () + args->timeout_ms;
+    while (acked + busy + other < args->requests && zclock_mono () < deadline
+       &&  zpoller_wait (poller, (int) (deadline - zclock_mono ()))) {
+        zframe_t *frame = zframe_recv (dealer);
+        Certcast__Control *reply = frame? cc_wire_control_decode (frame): NULL;
+        zframe_destroy (&frame);
+        if (!reply)
+            continue;
+        if (reply->body_case == CERTCAST__CONTROL__BODY_ACKED)
+            acked++;
+        else
+        if (reply->body_case == CERTCAST__CONTROL__BODY_ERROR
+        &&  (int) reply->error->code == CC_EBUSY)
+            busy++;
+        else
+            other++;
+        certcast__control__free_unpacked (reply, NULL);
+    }
+    zpoller_destroy (&poller);
+    printf ("acked %zu busy %zu other %zu\n", acked, busy, other);
+    return 0;
+}
+
 //  N fetches of a whole stream sent at once, their replies left unread
 //  for --timeout ms, then counted.
 static int
@@ -643,6 +694,9 @@ main (int argc, char **argv)
         zframe_destroy (&frame);
         exit_code = 1;
     }
+    else
+    if (args.requests > 1)
+        exit_code = s_requests (&args, dealer, &frame);
     else
     if (zframe_send (&frame, dealer, 0) == -1) {
         //  Nobody to send to within the timeout: as good as no answer

@@ -14,6 +14,12 @@
 # the ASan build keeps freed memory in quarantine: 296 MB); it still
 # answers a publish, and a real relay and agent catch up on all 13
 # advisories afterwards (the relay key's share refills).
+# Then acks: the banking relay's key sends 20 requests at once, each 4,096
+# copies of bank1's valid ack (every copy a full signature check). Only
+# one client's 4,096 acks are checked at a time; the rest are refused busy
+# at once (before, all 81,920 checks were queued and every other client
+# waited behind them). Pass: at least one answered acked, at least 10
+# busy, none refused otherwise; a publish right after is stored.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -39,6 +45,13 @@ status=$(broker_status "127.0.0.1:$NATIONAL_PORT" national natissuer) || fail "n
 [[ $status =~ \"busy\":([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "$busy" ] \
     || fail "status does not count the busy refusals: $status"
 
+out=$(probe --to "127.0.0.1:$NATIONAL_PORT" --server-pub "$T/keys/national.pub" \
+      --key "$T/keys/relay-banking.key" --timeout 60000 ack-as --sign-key "$T/keys/bank1.key" \
+      --id PK-FF-1 --revision 1 --copies 4096 --requests 20) || fail "ack flood: $out"
+say "ack flood: $out"
+read -r _ acked _ busy _ other <<<"$out"
+[ "$acked" -ge 1 ] && [ "$busy" -ge 10 ] && [ "$other" = 0 ] \
+    || fail "20 requests of 4,096 acks from one key: $out (want >= 1 acked, >= 10 busy, 0 other)"
 publish natissuer "127.0.0.1:$NATIONAL_PORT" national --id PK-FF-13 --title "after" \
     --severity low --tlp clear --sector banking >/dev/null || fail "publish after the flood"
 start_relay banking
