@@ -11,7 +11,8 @@
 # 2. 40 parts of 1,900 entries of 2,000 bytes (~3.8 MB each): the parts
 #    past the relay's 64 MiB are refused with the reason, the staging is
 #    dropped (roster_staged_bytes 0), and the broker's resident memory
-#    grows by well under what 40 parts took (under 120 MB here);
+#    grows by well under what 40 parts took (under 120 MB here; not
+#    measured in the ASan build, whose quarantine and redzones hold more);
 # 3. status counts both (roster_over_limit), and the banking relay's own
 #    roster is still taken whole afterwards: bank1 and bank2 expected.
 source "$(dirname "$0")/lib.sh"
@@ -39,7 +40,9 @@ after=$(rss_kb)
 echo "national VmRSS: $before kB before, $after kB after"
 [[ $out == "staged 1"[0-9]" parts, then error malformed: roster over the 64 MiB a relay may have staged here"* ]] \
     || fail "the parts past 64 MiB were not refused: $out"
-[ $((after - before)) -lt $((120 * 1024)) ] || fail "the national broker grew by $(( (after - before) / 1024 )) MB"
+if ! ldd "$CC_BIN/certcast-broker" | grep -q libasan; then
+    [ $((after - before)) -lt $((120 * 1024)) ] || fail "the national broker grew by $(( (after - before) / 1024 )) MB"
+fi
 status=$(national_status) || fail "national status"
 echo "$status"
 [ "$(json_number "$status" roster_over_limit)" -ge 2 ] || fail "roster_over_limit: $status"
