@@ -40,6 +40,7 @@ static const cc_option_t s_relay_options [] = {
     { "allow", "DIR", "allow directory: its agents' and issuers' .pub files (required)", NULL, false },
     { "name", "NAME", "origin name of this relay's own streams (default: first sector)", NULL, false },
     { "heartbeat", "MS", "stream and link heartbeat interval (each is a message to every agent)", "5000", false },
+    { "roster-retry", "S", "seconds before the roster goes upstream again while the upstream takes only part of it", "60", false },
     { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
     { "pub-hwm", "N", "stream PUB send high-water mark (messages)", "100000", false },
     { NULL, NULL, NULL, NULL, false }
@@ -250,7 +251,9 @@ cc_daemon_main (int argc, char **argv, bool relay)
         cc_config_int (config, "map-size", 1, 1024 * 1024, 64);
     int64_t pub_hwm = map_size < 0? -1:
         cc_config_int (config, "pub-hwm", 1, 100000000, 100000);
-    const char *bad_endpoint = pub_hwm < 0? NULL:
+    int64_t roster_retry = pub_hwm < 0 || !relay? pub_hwm:
+        cc_config_int (config, "roster-retry", 1, 86400, 60);
+    const char *bad_endpoint = roster_retry < 0? NULL:
         cc_config_endpoint (cc_config_get (config, "listen"), host, &port)?
             "listen":
         relay && cc_config_endpoint (cc_config_get (config, "upstream"),
@@ -260,7 +263,7 @@ cc_daemon_main (int argc, char **argv, bool relay)
         fprintf (stderr, "%s: --%s must be HOST:PORT with PORT from 1 to "
                  "65534, not '%s'\n", program, bad_endpoint,
                  cc_config_get (config, bad_endpoint));
-    if (pub_hwm < 0 || bad_endpoint) {
+    if (roster_retry < 0 || bad_endpoint) {
         cc_config_destroy (&config);
         return 2;
     }
@@ -346,7 +349,8 @@ cc_daemon_main (int argc, char **argv, bool relay)
         .upstream_host = relay? upstream_host: NULL,
         .upstream_port = upstream_port,
         .upstream_key = upstream? cc_keys_curve_public (upstream): NULL,
-        .verbose = cc_config_verbose (config)
+        .verbose = cc_config_verbose (config),
+        .roster_retry_ms = relay? roster_retry * 1000: 0
     };
     s_raise_fd_limit ();
     cc_engine_t *engine = cc_engine_new (&engine_config);

@@ -471,7 +471,9 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
     const char *reason = NULL;
     cc_roster_offer_t verdict = cc_roster_chunks_offer (
         self->roster_chunks, member->curve, routing, &roster, &whole, &reason);
-    if (verdict == CC_ROSTER_REFUSED)
+    if (verdict == CC_ROSTER_OVER_LIMIT)
+        self->counters.roster_over_limit++;
+    if (verdict == CC_ROSTER_REFUSED || verdict == CC_ROSTER_OVER_LIMIT)
         cc_engine_refuse (self, routing, request->corr, member->curve,
                           CC_EMALFORMED, reason);
     else
@@ -482,6 +484,10 @@ s_handle_roster (self_t *self, zframe_t *routing, Certcast__Control *request,
         cc_engine_item_t *item = cc_engine_item_new (
             ITEM_ROSTER, routing, request->corr, member->curve);
         snprintf (item->via, sizeof item->via, "%s", member->name);
+        //  Which sectors it may report agents of is decided on the relay
+        //  as enrolled now, whatever a rescan does before the write.
+        item->reporter = (cc_member_t *) zmalloc (sizeof (cc_member_t));
+        *item->reporter = *member;
         item->roster = whole;
         cc_engine_queue (self, item);
     }

@@ -27,6 +27,8 @@ typedef struct {
     int upstream_port;
     const char *upstream_key;       //  upstream's Z85 CURVE public key
     bool verbose;                   //  debug log: each request, subscription
+    int64_t roster_retry_ms;        //  roster not all taken: again after
+                                    //  this (0: 60 s)
 } cc_engine_config_t;
 
 typedef struct _cc_engine_t cc_engine_t;

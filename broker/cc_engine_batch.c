@@ -45,6 +45,9 @@ cc_engine_item_destroy (void **item_p)
         if (item->acks_request)
             certcast__acks__free_unpacked (item->acks_request, NULL);
         cc_roster_set_destroy (&item->roster);
+        free (item->reporter);
+        free (item->refusals);
+        free (item->holders);
         free (item->stream);
         zchunk_destroy (&item->delivery);
         free (item->placed);
@@ -262,24 +265,105 @@ s_apply_acks (self_t *self, MDB_txn *txn, cc_engine_item_t *item, int64_t now)
     return 0;
 }
 
+//  May the relay report this entry? *reason says why not (NULL: it may),
+//  and holder who holds its key ("" for nobody). A key stored via anyone
+//  else (another relay, or our own allow directory, stored via our name)
+//  stays theirs: otherwise a relay could report another relay's agent
+//  and then drop it, and it would vanish from the compliance view until
+//  its own relay happened to send its roster again. Nor may a relay
+//  report anything but agents of the sectors its enrolment here lets it
+//  read, or it could invent recipients in other sectors. 0 or LMDB error.
+static int
+s_roster_check (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
+                const Certcast__RosterEntry *entry, const char **reason,
+                char *holder, size_t size)
+{
+    *reason = NULL;
+    int rc = cc_roster_stored_via (self->store, txn, entry->sign_key.data,
+                                   holder, size);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    //  An entry without a via (none is written so) is nobody's.
+    if (rc == 0 && *holder && !streq (holder, item->via)) {
+        *reason = "its key is enrolled upstream through another relay or "
+                  "at the upstream itself; it is taken once removed there";
+        return 0;
+    }
+    *holder = 0;
+    if (!entry->role || !streq (entry->role, "agent"))
+        *reason = "not an agent: a relay reports only its agents";
+    else
+    if (!entry->sector || !cc_engine_may_read (item->reporter, entry->sector))
+        *reason = "its sector is not one this relay is enrolled for "
+                  "upstream";
+    return 0;
+}
+
+//  Count an entry not taken, and list the first few for the reply and
+//  the log; the strings stay the roster's, as long as the item.
+static void
+s_roster_refused (cc_engine_item_t *item, Certcast__RosterEntry *entry,
+                  const char *reason, const char *holder)
+{
+    if (*holder)
+        item->held_elsewhere++;
+    else
+        item->out_of_sector++;
+    if (!item->refusals) {
+        item->refusals = (Certcast__RosterRefusal *) zmalloc (
+            ROSTER_REFUSALS_LISTED * sizeof (Certcast__RosterRefusal));
+        item->holders = (char (*) [64]) zmalloc (ROSTER_REFUSALS_LISTED * 64);
+    }
+    if (item->n_refusals == ROSTER_REFUSALS_LISTED)
+        return;
+    Certcast__RosterRefusal *refusal = &item->refusals [item->n_refusals];
+    certcast__roster_refusal__init (refusal);
+    refusal->sign_key = entry->sign_key;
+    refusal->name = entry->name;
+    refusal->reason = (char *) reason;
+    snprintf (item->holders [item->n_refusals], 64, "%s", holder);
+    item->n_refusals++;
+}
+
 //  A relay's roster replaces what it reported before, in this one
 //  transaction: the whole set of parts, or (if the commit fails) nothing.
+//  What it may not report is left out (s_roster_check) and answered.
 static int
 s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
 {
     size_t count = 0;
     Certcast__RosterEntry **entries = cc_roster_set_entries (item->roster,
                                                              &count);
-    int rc = cc_roster_drop_via (self->store, txn, item->via, entries, count);
+    Certcast__RosterEntry **taken = (Certcast__RosterEntry **)
+        zmalloc ((count + 1) * sizeof (Certcast__RosterEntry *));
+    size_t n_taken = 0;
+    item->n_refusals = 0;
+    item->held_elsewhere = 0;
+    item->out_of_sector = 0;
+    int rc = 0;
     for (size_t index = 0; !rc && index < count; index++) {
+        const char *reason = NULL;
+        char holder [64];
+        rc = s_roster_check (self, txn, item, entries [index], &reason,
+                             holder, sizeof holder);
+        if (rc == 0 && reason)
+            s_roster_refused (item, entries [index], reason, holder);
+        else
+        if (rc == 0)
+            taken [n_taken++] = entries [index];
+    }
+    if (rc == 0)
+        rc = cc_roster_drop_via (self->store, txn, item->via, taken, n_taken);
+    for (size_t index = 0; !rc && index < n_taken; index++) {
         //  The relay's word for via is replaced by who it is.
-        char *claimed = entries [index]->via;
-        entries [index]->via = item->via;
-        rc = cc_roster_put (self->store, txn, entries [index]);
-        entries [index]->via = claimed;
+        char *claimed = taken [index]->via;
+        taken [index]->via = item->via;
+        rc = cc_roster_put (self->store, txn, taken [index]);
+        taken [index]->via = claimed;
         if (rc == 0)
             item->count++;
     }
+    free (taken);
     //  When it last reported, so a report can tell a relay that never did
     //  (its agents unknown here) from one that has no agents.
     if (rc == 0) {
@@ -368,6 +452,92 @@ s_publish_delivery (self_t *self, const char *stream, zchunk_t *delivery)
     zmsg_destroy (&msg);
 }
 
+//  A roster's Acked says how many entries were taken and names the
+//  first ones that were not, so the relay can tell its operator and
+//  send its roster again until they are taken.
+static void
+s_answer_roster (self_t *self, cc_engine_item_t *item)
+{
+    Certcast__RosterRefusal **refused = (Certcast__RosterRefusal **)
+        zmalloc ((item->n_refusals + 1) * sizeof (Certcast__RosterRefusal *));
+    for (size_t index = 0; index < item->n_refusals; index++)
+        refused [index] = &item->refusals [index];
+    Certcast__Acked acked = CERTCAST__ACKED__INIT;
+    acked.count = (uint32_t) item->count;
+    acked.n_refused = item->n_refusals;
+    acked.refused = refused;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = item->corr;
+    control.body_case = CERTCAST__CONTROL__BODY_ACKED;
+    control.acked = &acked;
+    cc_engine_reply (self, item->routing, &control);
+    free (refused);
+}
+
+//  A name a relay chose, fit for our log: at most 40 bytes, control
+//  characters as '?'.
+static void
+s_printable (char *out, size_t size, const char *name)
+{
+    size_t used = 0;
+    for (; name && *name && used + 1 < size && used < 40; name++)
+        out [used++] = (unsigned char) *name < 0x20 || *name == 0x7f?
+                       '?': *name;
+    out [used] = 0;
+}
+
+//  Count what a committed roster did not take, and say so (at most once
+//  per relay per LOG_EVERY_MS): the entries a relay may not report, and
+//  what its operator, or the other relay's, should do about them.
+static void
+s_roster_taken (self_t *self, cc_engine_item_t *item)
+{
+    self->counters.roster_entries_held += item->held_elsewhere;
+    self->counters.roster_entries_out_of_sector += item->out_of_sector;
+    char log_key [64];
+    snprintf (log_key, sizeof log_key, "roster %s", item->peer);
+    if (item->n_refusals == 0 || !cc_engine_may_log (self, log_key))
+        return;
+    size_t count = 0;
+    cc_roster_set_entries (item->roster, &count);
+    char examples [900] = "";
+    size_t used = 0;
+    for (size_t index = 0; index < item->n_refusals && index < 3; index++) {
+        Certcast__RosterRefusal *refusal = &item->refusals [index];
+        const char *holder = item->holders [index];
+        char name [48];
+        s_printable (name, sizeof name, refusal->name);
+        int wrote = *holder?
+            snprintf (examples + used, sizeof examples - used,
+                      "%s'%s' (key %02x%02x%02x%02x) is held via %s%s: if it "
+                      "moved to %s, remove it from %s first, then it is "
+                      "taken at %s's next roster",
+                      index? "; ": "", name, refusal->sign_key.data [0],
+                      refusal->sign_key.data [1], refusal->sign_key.data [2],
+                      refusal->sign_key.data [3], holder,
+                      streq (holder, self->name)? " (this broker's own "
+                      "allow directory)": "", item->via,
+                      streq (holder, self->name)? "this broker's allow "
+                      "directory": "that relay's allow directory",
+                      item->via):
+            snprintf (examples + used, sizeof examples - used,
+                      "%s'%s' (key %02x%02x%02x%02x): %s",
+                      index? "; ": "", name, refusal->sign_key.data [0],
+                      refusal->sign_key.data [1], refusal->sign_key.data [2],
+                      refusal->sign_key.data [3], refusal->reason);
+        if (wrote < 0 || (size_t) wrote >= sizeof examples - used)
+            break;
+        used += (size_t) wrote;
+    }
+    zsys_warning ("roster from relay %s: %d of %zu entr%s not taken (%d held "
+                  "via another relay or this broker, %d not agents of its "
+                  "sectors): %s%s", item->via,
+                  item->held_elsewhere + item->out_of_sector, count,
+                  count == 1? "y": "ies", item->held_elsewhere,
+                  item->out_of_sector, examples,
+                  item->n_refusals > 3? "; ...": "");
+}
+
 static void
 s_answer (self_t *self, cc_engine_item_t *item, bool committed,
           bool deferred)
@@ -390,6 +560,10 @@ s_answer (self_t *self, cc_engine_item_t *item, bool committed,
     if (item->code != CC_OK) {
         cc_engine_refuse (self, item->routing, item->corr, item->peer,
                           item->code, item->reason);
+        return;
+    }
+    if (item->type == ITEM_ROSTER) {
+        s_answer_roster (self, item);
         return;
     }
     if (item->type != ITEM_PUBLISH && item->type != ITEM_RECORD) {
@@ -557,6 +731,9 @@ cc_engine_cycle_end (self_t *self, bool flush)
             else
             if (item->type == ITEM_ACKS)
                 s_count_acks (self, item, deferred);
+            else
+            if (item->type == ITEM_ROSTER)
+                s_roster_taken (self, item);
         }
         else
         if (!committed && item->type == ITEM_FORWARD)

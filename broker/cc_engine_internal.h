@@ -22,6 +22,7 @@
 #define VERIFY_BACKLOG_MAX  2000    //  checks waiting: stop reading requests
 #define ACK_LINGER_MS       10      //  acks alone wait this long for company
 #define ACK_GROUP           64      //  ...or until this many are verified
+#define ROSTER_REFUSALS_LISTED  32  //  entries not taken named in the reply
 
 typedef struct _cc_engine_ack_t cc_engine_ack_t;
 
@@ -55,6 +56,14 @@ typedef struct {
     //  ITEM_ROSTER: a relay's whole roster, put together from its parts
     cc_roster_set_t *roster;
     char via [64];
+    cc_member_t *reporter;          //  the relay as enrolled, owned
+    //  ... and its entries not taken (results, reset per attempt): the
+    //  first ROSTER_REFUSALS_LISTED, each with who holds its key ("" if
+    //  nobody: out of the relay's sectors), and how many in all
+    Certcast__RosterRefusal *refusals;
+    char (*holders) [64];
+    size_t n_refusals;
+    int held_elsewhere, out_of_sector;
     //  ITEM_FORWARD (relay: a delivery from upstream)
     char *stream;
     uint64_t seq;
@@ -96,6 +105,11 @@ typedef struct {
     uint64_t acks_deferred;         //  ... while catching up: sent back
     uint64_t stream_reopens;        //  stream socket made anew (removals)
     uint64_t rosters, roster_parts, commits, commit_failures, bad_frames;
+    //  Roster entries not taken: their key is held by another relay or
+    //  our own allow directory, or they are no agent of a sector the
+    //  relay may read; roster parts refused over a bound on what we hold
+    uint64_t roster_entries_held, roster_entries_out_of_sector;
+    uint64_t roster_over_limit;
     uint64_t refused [16];          //  by cc_error_t
 } cc_engine_counters_t;
 

@@ -53,6 +53,17 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
              counters->roster_parts, counters->commits,
              counters->commit_failures, counters->bad_frames,
              counters->stream_reopens);
+    //  What relays' rosters did not get in: entries whose key another
+    //  relay (or our allow directory) holds, entries not of the relay's
+    //  sectors, parts over a bound on what we stage; and what is staged.
+    fprintf (out, "\"roster_entries_held\":%" PRIu64
+             ",\"roster_entries_out_of_sector\":%" PRIu64
+             ",\"roster_over_limit\":%" PRIu64
+             ",\"roster_staged_bytes\":%zu,",
+             counters->roster_entries_held,
+             counters->roster_entries_out_of_sector,
+             counters->roster_over_limit,
+             cc_roster_chunks_staged_bytes (self->roster_chunks));
     fprintf (out, "\"refused\":{");
     first = true;
     uint64_t total = 0;
@@ -76,14 +87,15 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
         fprintf (out, ",\"upstream\":{\"connected\":%s,\"caught_up\":%s"
                  ",\"silence_ms\":%" PRId64
                  ",\"reconnects\":%" PRIu64 ",\"roster_pending\":%s"
-                 ",\"behind\":[%s]}",
+                 ",\"roster_not_taken\":%zu,\"behind\":[%s]}",
                  cc_upstream_connected (self->upstream)? "true": "false",
                  cc_engine_caught_up (self)? "true": "false",
                  cc_upstream_silence (self->upstream),
                  cc_upstream_reconnects (self->upstream),
                  self->roster_dirty
                  || cc_upstream_roster_in_flight (self->upstream)?
-                 "true": "false", behind);
+                 "true": "false",
+                 cc_upstream_roster_not_taken (self->upstream), behind);
     }
     fprintf (out, "}");
     fclose (out);

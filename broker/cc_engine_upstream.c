@@ -250,6 +250,8 @@ cc_engine_upstream_new (self_t *self)
         self->upstream_host, self->config.upstream_port, self->upstream_key,
         self->config.keys, self->name, (const char **) self->sectors,
         self->config.heartbeat_ms, &handler);
+    if (self->config.roster_retry_ms > 0)
+        cc_upstream_set_roster_retry (upstream, self->config.roster_retry_ms);
     cc_upstream_attach (upstream, self->poller);
     return upstream;
 }
@@ -258,6 +260,10 @@ void
 cc_engine_upstream_tick (self_t *self)
 {
     cc_upstream_tick (self->upstream, self->poller);
+    //  Not all of our last roster was taken: built anew, for the allow
+    //  directory (ours, or another relay's upstream) may have changed.
+    if (cc_upstream_roster_retry_due (self->upstream))
+        self->roster_dirty = true;
     if (self->roster_dirty && cc_upstream_connected (self->upstream))
         s_send_roster (self);
     if (!s_report_upstream (self))

@@ -378,6 +378,32 @@ cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
 }
 
 
+int
+cc_roster_stored_via (cc_store_t *store, MDB_txn *txn,
+                      const uint8_t sign_key[32], char *via, size_t size)
+{
+    assert (store && txn && sign_key && via && size);
+    via [0] = 0;
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ROSTER);
+    if (dbi == 0)
+        return MDB_NOTFOUND;
+    MDB_val key = { 32, (void *) sign_key };
+    MDB_val value;
+    int rc = mdb_get (txn, dbi, &key, &value);
+    if (rc)
+        return rc;
+    Certcast__RosterEntry *entry = (Certcast__RosterEntry *)
+        cc_wire_unpack (&certcast__roster_entry__descriptor,
+                        (const uint8_t *) value.mv_data, value.mv_size,
+                        CC_ROSTER_ENTRY_MAX);
+    //  An entry we cannot read is nobody's: the new one replaces it.
+    if (!entry)
+        return MDB_NOTFOUND;
+    snprintf (via, size, "%s", entry->via? entry->via: "");
+    certcast__roster_entry__free_unpacked (entry, NULL);
+    return 0;
+}
+
 static int
 s_sign_key_compare (const void *one, const void *two)
 {
@@ -675,6 +701,13 @@ cc_roster_test (bool verbose)
     assert (count == 2);
     assert (cc_roster_seen (store, txn, key_a) == 1700000000);
     assert (cc_roster_seen (store, txn, key_b) == 0);
+    char via [64];
+    assert (cc_roster_stored_via (store, txn, key_b, via, sizeof via) == 0);
+    assert (streq (via, "relay-banking"));
+    assert (cc_roster_stored_via (store, txn, key_a, via, sizeof via) == 0);
+    assert (streq (via, ""));
+    assert (cc_roster_stored_via (store, txn, key_c, via, sizeof via)
+            == MDB_NOTFOUND);
     mdb_txn_abort (txn);
     cc_store_destroy (&store);
     store = cc_store_new (data, 0);

@@ -64,6 +64,14 @@ int
     cc_roster_put (cc_store_t *store, MDB_txn *txn,
                    const Certcast__RosterEntry *entry);
 
+//  Who reported the stored entry of this sign key: its via into via
+//  (size bytes; "" for an entry without one). 0, MDB_NOTFOUND if no
+//  entry has this key, or an LMDB error. A relay's roster may not take
+//  an entry another relay (or the broker's own allow directory) holds.
+int
+    cc_roster_stored_via (cc_store_t *store, MDB_txn *txn,
+                          const uint8_t sign_key[32], char *via, size_t size);
+
 //  A roster is replaced whole: delete every stored entry reported via
 //  `via` whose sign key is not among keep[0..count). Removing a file from
 //  an allow directory thus removes the constituent from the expected

@@ -8,12 +8,19 @@
     anything else - a missing part, another generation, another
     connection - means that roster will not complete: its staging is
     dropped at once rather than held, and the relay sends it again.
+
+    What is staged is bounded in bytes per relay and in total (see
+    cc_roster_chunks.h): entry counts alone let entries of 64 KiB of
+    padding take a broker's memory by the GiB.
 */
 
 #include "cc_broker.h"
 
 struct _cc_roster_chunks_t {
     zhashx_t *staged;               //  relay CURVE key -> s_staging_t
+    size_t bytes;                   //  staged by all relays, as counted
+    size_t per_relay_max, total_max;//  bounds on those bytes
+    char why [200];                 //  the last refusal's reason
 };
 
 struct _cc_roster_set_t {
@@ -30,6 +37,7 @@ typedef struct {
     uint32_t parts;                 //  in the whole roster
     uint32_t next;                  //  part expected next
     int64_t touched;                //  mono ms of the last part
+    size_t bytes;                   //  staged, as counted against bounds
 } s_staging_t;
 
 
@@ -167,7 +175,30 @@ cc_roster_chunks_new (void)
     self->staged = zhashx_new ();
     assert (self->staged);
     zhashx_set_destructor (self->staged, s_staging_destroy);
+    self->per_relay_max = CC_ROSTER_STAGE_BYTES;
+    self->total_max = CC_ROSTER_STAGE_BYTES_TOTAL;
     return self;
+}
+
+void
+cc_roster_chunks_set_limits (cc_roster_chunks_t *self, size_t per_relay,
+                             size_t total)
+{
+    assert (self);
+    self->per_relay_max = per_relay;
+    self->total_max = total;
+}
+
+//  Drop a relay's staging, and its bytes from the total.
+static void
+s_drop (cc_roster_chunks_t *self, const char *relay)
+{
+    s_staging_t *staging = (s_staging_t *) zhashx_lookup (self->staged, relay);
+    if (staging) {
+        assert (self->bytes >= staging->bytes);
+        self->bytes -= staging->bytes;
+        zhashx_delete (self->staged, relay);
+    }
 }
 
 void
@@ -184,19 +215,32 @@ cc_roster_chunks_destroy (cc_roster_chunks_t **self_p)
 
 //  Why this roster message cannot be a part of anything; NULL if it can.
 //  The entries are checked here so a bad one never reaches the write
-//  transaction, where it would fail everything else of that cycle.
+//  transaction, where it would fail everything else of that cycle. Sets
+//  *bytes to what staging the part costs.
 static const char *
-s_malformed (const Certcast__Roster *roster)
+s_malformed (cc_roster_chunks_t *self, const Certcast__Roster *roster,
+             size_t *bytes, bool *too_large)
 {
-    //  The stored entry carries our own via (a name of up to 63 bytes)
-    //  in place of the relay's: leave room for it.
-    for (size_t index = 0; index < roster->n_entries; index++)
-        if (roster->entries [index]->sign_key.len != 32)
+    *bytes = 0;
+    *too_large = false;
+    for (size_t index = 0; index < roster->n_entries; index++) {
+        const Certcast__RosterEntry *entry = roster->entries [index];
+        if (entry->sign_key.len != 32)
             return "roster entry without a 32-byte sign key";
-        else
-        if (certcast__roster_entry__get_packed_size (roster->entries [index])
-            > CC_ROSTER_ENTRY_MAX - 128)
-            return "roster entry too large";
+        //  Bytes the relay chose, never its name: that goes to our log.
+        size_t size = certcast__roster_entry__get_packed_size (entry);
+        if (size > CC_ROSTER_ENTRY_WIRE_MAX) {
+            snprintf (self->why, sizeof self->why, "roster entry %zu of "
+                      "this part (key %02x%02x%02x%02x) is %zu bytes, over "
+                      "the %d a roster entry may have: roster refused",
+                      index, entry->sign_key.data [0], entry->sign_key.data [1],
+                      entry->sign_key.data [2], entry->sign_key.data [3], size,
+                      CC_ROSTER_ENTRY_WIRE_MAX);
+            *too_large = true;
+            return self->why;
+        }
+        *bytes += size + CC_ROSTER_ENTRY_OVERHEAD;
+    }
     if (roster->parts > CC_ROSTER_PARTS_MAX)
         return "roster in too many parts";
     if (roster->parts && (roster->part < 1 || roster->part > roster->parts))
@@ -217,11 +261,12 @@ s_continues (s_staging_t *staging, const Certcast__Roster *roster,
 }
 
 static cc_roster_offer_t
-s_refuse (Certcast__Roster **roster_p, const char *why, const char **reason)
+s_refuse (Certcast__Roster **roster_p, const char *why, const char **reason,
+          cc_roster_offer_t verdict)
 {
     s_roster_free ((void **) roster_p);
     *reason = why;
-    return CC_ROSTER_REFUSED;
+    return verdict;
 }
 
 static s_staging_t *
@@ -245,26 +290,49 @@ cc_roster_chunks_offer (cc_roster_chunks_t *self, const char *relay,
     Certcast__Roster *roster = *roster_p;
     *set_p = NULL;
     *reason = NULL;
-    const char *malformed = s_malformed (roster);
+    size_t bytes = 0;
+    bool too_large = false;
+    const char *malformed = s_malformed (self, roster, &bytes, &too_large);
     s_staging_t *staging = (s_staging_t *) zhashx_lookup (self->staged, relay);
     if (malformed || !s_continues (staging, roster, session)) {
-        zhashx_delete (self->staged, relay);
+        s_drop (self, relay);
         staging = NULL;
     }
     if (malformed)
-        return s_refuse (roster_p, malformed, reason);
+        return s_refuse (roster_p, malformed, reason, too_large?
+                         CC_ROSTER_OVER_LIMIT: CC_ROSTER_REFUSED);
     if (!staging && roster->parts && roster->part > 1)
         return s_refuse (roster_p, "roster part out of order; send the "
-                         "roster again from part 1", reason);
+                         "roster again from part 1", reason,
+                         CC_ROSTER_REFUSED);
     if (!staging) {
         staging = s_staging_new (roster, session);
         zhashx_insert (self->staged, relay, staging);
     }
     if (staging->set->count + roster->n_entries > CC_ROSTER_STAGE_MAX) {
-        zhashx_delete (self->staged, relay);
-        return s_refuse (roster_p, "roster has too many entries", reason);
+        s_drop (self, relay);
+        return s_refuse (roster_p, "roster has too many entries", reason,
+                         CC_ROSTER_OVER_LIMIT);
+    }
+    if (staging->bytes + bytes > self->per_relay_max) {
+        s_drop (self, relay);
+        snprintf (self->why, sizeof self->why, "roster over the %zu MiB a "
+                  "relay may have staged here: refused",
+                  self->per_relay_max >> 20);
+        return s_refuse (roster_p, self->why, reason, CC_ROSTER_OVER_LIMIT);
+    }
+    if (self->bytes + bytes > self->total_max) {
+        //  Others' rosters fill what we stage for all: this one goes
+        //  again, whole, when the relay resends it.
+        s_drop (self, relay);
+        snprintf (self->why, sizeof self->why, "rosters staged here from "
+                  "all relays are at their bound of %zu MiB: refused for "
+                  "now, send it again later", self->total_max >> 20);
+        return s_refuse (roster_p, self->why, reason, CC_ROSTER_OVER_LIMIT);
     }
     s_set_add (staging->set, roster_p);
+    staging->bytes += bytes;
+    self->bytes += bytes;
     staging->next++;
     staging->touched = zclock_mono ();
     if (staging->next <= staging->parts)
@@ -272,7 +340,7 @@ cc_roster_chunks_offer (cc_roster_chunks_t *self, const char *relay,
     //  The last part, or a roster not in parts: the set is whole.
     *set_p = staging->set;
     staging->set = NULL;
-    zhashx_delete (self->staged, relay);
+    s_drop (self, relay);
     s_set_seal (*set_p);
     return CC_ROSTER_COMPLETE;
 }
@@ -291,7 +359,7 @@ cc_roster_chunks_expire (cc_roster_chunks_t *self, int64_t idle_ms)
     size_t dropped = zlist_size (stale);
     for (char *relay = (char *) zlist_first (stale); relay;
          relay = (char *) zlist_next (stale))
-        zhashx_delete (self->staged, relay);
+        s_drop (self, relay);
     zlist_destroy (&stale);
     return dropped;
 }
@@ -301,6 +369,13 @@ cc_roster_chunks_staged (cc_roster_chunks_t *self)
 {
     assert (self);
     return zhashx_size (self->staged);
+}
+
+size_t
+cc_roster_chunks_staged_bytes (cc_roster_chunks_t *self)
+{
+    assert (self);
+    return self->bytes;
 }
 
 
@@ -359,7 +434,7 @@ s_test_split (s_test_roster_t *test, size_t count, size_t chunk,
 
 //  Offer the next parts off the list, one per letter of `verdicts`, and
 //  check each verdict: 'S' staged, 'C' complete (the set is left in
-//  *set_p), 'R' refused.
+//  *set_p), 'R' refused, 'L' refused over a bound.
 static void
 s_test_feed (cc_roster_chunks_t *chunks, const char *relay, zframe_t *session,
              zlistx_t *parts, const char *verdicts, cc_roster_set_t **set_p)
@@ -372,10 +447,12 @@ s_test_feed (cc_roster_chunks_t *chunks, const char *relay, zframe_t *session,
         cc_roster_offer_t offered = cc_roster_chunks_offer (
             chunks, relay, session, &part, set_p, &reason);
         assert (part == NULL);
-        assert ((offered == CC_ROSTER_REFUSED) == (reason != NULL));
+        assert ((offered == CC_ROSTER_REFUSED
+                 || offered == CC_ROSTER_OVER_LIMIT) == (reason != NULL));
         assert ((offered == CC_ROSTER_COMPLETE) == (*set_p != NULL));
         assert (offered == (*verdict == 'S'? CC_ROSTER_STAGED:
                             *verdict == 'C'? CC_ROSTER_COMPLETE:
+                            *verdict == 'L'? CC_ROSTER_OVER_LIMIT:
                                              CC_ROSTER_REFUSED));
     }
 }
@@ -568,7 +645,7 @@ cc_roster_chunks_test (bool verbose)
     bad = s_test_split (test, 2, 2, 9);
     test->entries [1].contact = NULL;
     free (contact);
-    s_test_feed (chunks, relay, session, bad, "R", &set);
+    s_test_feed (chunks, relay, session, bad, "L", &set);
     zlistx_destroy (&bad);
     zlistx_destroy (&parts);
     uint32_t shapes [][2] = {
@@ -585,6 +662,64 @@ cc_roster_chunks_test (bool verbose)
                                         &reason) == CC_ROSTER_REFUSED);
         assert (reason && !roster && !set);
     }
+
+    //  An entry just over CC_ROSTER_ENTRY_WIRE_MAX is refused (an honest
+    //  one is under 600 bytes), one a little under is staged
+    assert (cc_roster_chunks_staged_bytes (chunks) == 0);
+    contact = (char *) malloc (CC_ROSTER_ENTRY_WIRE_MAX + 1);
+    memset (contact, 'x', CC_ROSTER_ENTRY_WIRE_MAX);
+    contact [CC_ROSTER_ENTRY_WIRE_MAX] = 0;
+    test->entries [0].contact = contact;
+    bad = s_test_split (test, 1, 2, 11);
+    contact [CC_ROSTER_ENTRY_WIRE_MAX - 100] = 0;
+    parts = s_test_split (test, 1, 2, 11);
+    test->entries [0].contact = NULL;
+    free (contact);
+    s_test_feed (chunks, relay, session, bad, "L", &set);
+    s_test_feed (chunks, relay, session, parts, "C", &set);
+    s_test_check_set (&set, 0, 1);
+    zlistx_destroy (&bad);
+    zlistx_destroy (&parts);
+
+    //  Staged bytes are bounded per relay: 4 parts of 2 fit in what 9
+    //  entries cost, the fifth part is refused and drops the rest
+    size_t entry_cost = 0;
+    parts = s_test_split (test, 10, 2, 12);
+    Certcast__Roster *first = (Certcast__Roster *) zlistx_first (parts);
+    entry_cost = certcast__roster_entry__get_packed_size (first->entries [0])
+               + CC_ROSTER_ENTRY_OVERHEAD;
+    cc_roster_chunks_set_limits (chunks, 9 * entry_cost, 100 * entry_cost);
+    s_test_feed (chunks, relay, session, parts, "SSSS", &set);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 8 * entry_cost);
+    s_test_feed (chunks, relay, session, parts, "L", &set);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 0);
+    assert (cc_roster_chunks_staged (chunks) == 0);
+    zlistx_destroy (&parts);
+    //  and in total: two relays may not stage more than the total together
+    cc_roster_chunks_set_limits (chunks, 10 * entry_cost, 10 * entry_cost);
+    parts = s_test_split (test, 10, 2, 13);
+    second = s_test_split (test, 10, 2, 13);
+    s_test_feed (chunks, relay, session, parts, "SSS", &set);
+    s_test_feed (chunks, "relay-telecom", other_session, second, "SS", &set);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 10 * entry_cost);
+    s_test_feed (chunks, "relay-telecom", other_session, second, "L", &set);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 6 * entry_cost);
+    assert (cc_roster_chunks_staged (chunks) == 1);
+    //  what was held frees room for the first relay to complete
+    s_test_feed (chunks, relay, session, parts, "SC", &set);
+    s_test_check_set (&set, 0, 10);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 0);
+    zlistx_destroy (&second);
+    zlistx_destroy (&parts);
+    //  an expired staging gives its bytes back
+    parts = s_test_split (test, 4, 2, 14);
+    s_test_feed (chunks, relay, session, parts, "S", &set);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 2 * entry_cost);
+    assert (cc_roster_chunks_expire (chunks, 0) == 1);
+    assert (cc_roster_chunks_staged_bytes (chunks) == 0);
+    zlistx_destroy (&parts);
+    cc_roster_chunks_set_limits (chunks, CC_ROSTER_STAGE_BYTES,
+                                 CC_ROSTER_STAGE_BYTES_TOTAL);
 
     //  Destroy frees whatever is still staged
     parts = s_test_split (test, 4, 2, 10);

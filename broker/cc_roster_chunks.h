@@ -25,6 +25,20 @@
 #define CC_ROSTER_PARTS_MAX     256
 //  Entries one relay may stage: a bound on what a relay can make us hold.
 #define CC_ROSTER_STAGE_MAX     500000
+//  One entry's encoded size at most. An honest entry is under ~600 bytes
+//  (the fields of cc_member_t); without this bound a relay could send
+//  256 parts of ~4 MiB of padding each and make us hold 1 GiB.
+#define CC_ROSTER_ENTRY_WIRE_MAX  2048
+//  What staging one roster costs, counted per entry as its encoded size
+//  plus this much for its decoded form (the struct, its strings and
+//  their malloc headers), so a roster of tiny entries is bounded too.
+#define CC_ROSTER_ENTRY_OVERHEAD  384
+//  Staged bytes (as counted above) per relay, and for all relays
+//  together: a relay over its share, or any relay while the total is
+//  full, has its staging dropped and the part refused; it sends the
+//  roster again later. 64 MiB holds ~80,000 honest entries.
+#define CC_ROSTER_STAGE_BYTES        (64 * 1024 * 1024)
+#define CC_ROSTER_STAGE_BYTES_TOTAL  (256 * 1024 * 1024)
 
 typedef struct _cc_roster_chunks_t cc_roster_chunks_t;
 typedef struct _cc_roster_set_t cc_roster_set_t;
@@ -54,7 +68,10 @@ void
 typedef enum {
     CC_ROSTER_STAGED,           //  kept: more parts to come
     CC_ROSTER_COMPLETE,         //  the whole roster is in *set_p
-    CC_ROSTER_REFUSED           //  dropped with the relay's staged parts
+    CC_ROSTER_REFUSED,          //  dropped with the relay's staged parts
+    CC_ROSTER_OVER_LIMIT        //  the same, for passing a bound on what
+                                //  we hold (an entry's size, entries or
+                                //  bytes staged)
 } cc_roster_offer_t;
 
 cc_roster_chunks_t *
@@ -62,14 +79,23 @@ cc_roster_chunks_t *
 void
     cc_roster_chunks_destroy (cc_roster_chunks_t **self_p);
 
+//  Bound what is staged (tests; defaults CC_ROSTER_STAGE_BYTES and
+//  CC_ROSTER_STAGE_BYTES_TOTAL).
+void
+    cc_roster_chunks_set_limits (cc_roster_chunks_t *self, size_t per_relay,
+                                 size_t total);
+
 //  Offer one decoded Roster that `relay` (its CURVE key) sent over
 //  `session` (the routing id of its connection). Takes ownership of
 //  *roster_p and nulls it. Part 1, or a roster not in parts, starts the
 //  relay's staging afresh; any other part must follow the one before it
 //  in the same generation over the same session, or the staging is
 //  dropped and the part refused (the relay sends the roster again from
-//  part 1). On CC_ROSTER_COMPLETE the caller owns *set_p; on
-//  CC_ROSTER_REFUSED *reason says why.
+//  part 1). So is a part with an entry over CC_ROSTER_ENTRY_WIRE_MAX, or
+//  one that would take the relay's staging, or all relays' together,
+//  over their byte bound (CC_ROSTER_OVER_LIMIT). On CC_ROSTER_COMPLETE the
+//  caller owns *set_p; on a refusal *reason says why (valid until the
+//  next offer).
 cc_roster_offer_t
     cc_roster_chunks_offer (cc_roster_chunks_t *self, const char *relay,
                             zframe_t *session, Certcast__Roster **roster_p,
@@ -80,9 +106,12 @@ cc_roster_offer_t
 size_t
     cc_roster_chunks_expire (cc_roster_chunks_t *self, int64_t idle_ms);
 
-//  How many relays have parts staged.
+//  How many relays have parts staged, and how many bytes (as counted
+//  against the bounds) they hold together.
 size_t
     cc_roster_chunks_staged (cc_roster_chunks_t *self);
+size_t
+    cc_roster_chunks_staged_bytes (cc_roster_chunks_t *self);
 
 //  The entries of a complete roster, valid as long as the set; *count
 //  is set to how many.

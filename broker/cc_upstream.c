@@ -18,6 +18,7 @@
 #define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
 #define ACKS_RESEND_MS      3000    //  ack batch unanswered: send again
 #define ROSTER_RESEND_MS    10000   //  roster unaccepted: send it all again
+#define ROSTER_RETRY_MS     60000   //  entries not taken: roster anew after
 #define CORR_ROSTER         (1ULL << 62)    //  | roster number << 32 | part
 #define CORR_ROSTER_PART    0xFFFFFFFFULL
 #define CORR_HELLO          (1ULL << 61)
@@ -63,6 +64,11 @@ struct _cc_upstream_t {
     int64_t roster_sent;            //  mono ms
     size_t roster_chunk;            //  entries per part
     bool roster_parts;              //  the upstream takes a roster in parts
+    size_t roster_entries;          //  in the roster in flight
+    size_t roster_not_taken;        //  of the last roster it answered
+    int64_t roster_retry_ms;        //  some not taken: a new roster after
+    int64_t roster_retry_at;        //  mono ms it is due, 0: none
+    uint64_t roster_refusals_said;  //  digest of the refusals last logged
 };
 
 static void
@@ -166,6 +172,7 @@ cc_upstream_new (const char *host, int port, const char *server_key,
     self->roster_frames = zlistx_new ();
     zlistx_set_destructor (self->roster_frames, s_frame_destroy);
     self->roster_chunk = cc_roster_chunks_size_default ();
+    self->roster_retry_ms = ROSTER_RETRY_MS;
     s_build_sockets (self);
     return self;
 }
@@ -421,6 +428,71 @@ s_handle_deliveries (cc_upstream_t *self, Certcast__Deliveries *deliveries)
     s_catch_up (self, stream, deliveries->head);
 }
 
+//  FNV-1a over bytes, folded into hash: tells one set of refusals from
+//  another, so each is logged once, not at every retry.
+static uint64_t
+s_fnv (uint64_t hash, const void *bytes, size_t size)
+{
+    for (size_t index = 0; index < size; index++)
+        hash = (hash ^ ((const uint8_t *) bytes) [index]) * 1099511628211ULL;
+    return hash;
+}
+
+//  The upstream took our roster, perhaps not all of it: an entry whose
+//  key another relay still holds there (an agent moved here before it
+//  was removed at its old relay), or one it will not take from us. That
+//  changes upstream, not here, so we send the roster again every
+//  roster_retry_ms until all of it is taken, and say what was not once
+//  per change, not at every retry.
+static void
+s_roster_answered (cc_upstream_t *self, const Certcast__Acked *acked)
+{
+    zlistx_purge (self->roster_frames);
+    size_t sent = self->roster_entries;
+    size_t not_taken = sent > acked->count? sent - acked->count: 0;
+    if (not_taken == 0) {
+        if (self->roster_not_taken)
+            zsys_notice ("upstream: roster taken whole now (%zu entries)",
+                         sent);
+        else
+            zsys_info ("upstream: roster accepted (%u entries)",
+                       acked->count);
+        self->roster_not_taken = 0;
+        self->roster_retry_at = 0;
+        self->roster_refusals_said = 0;
+        return;
+    }
+    self->roster_not_taken = not_taken;
+    self->roster_retry_at = zclock_mono () + self->roster_retry_ms;
+    uint64_t digest = s_fnv (14695981039346656037ULL, &sent, sizeof sent);
+    digest = s_fnv (digest, &acked->count, sizeof acked->count);
+    char listed [1024] = "";
+    size_t used = 0;
+    for (size_t index = 0; index < acked->n_refused; index++) {
+        const Certcast__RosterRefusal *refusal = acked->refused [index];
+        const char *reason = refusal->reason? refusal->reason: "";
+        digest = s_fnv (digest, refusal->sign_key.data, refusal->sign_key.len);
+        digest = s_fnv (digest, reason, strlen (reason));
+        char key [9] = "?";
+        if (refusal->sign_key.len >= 4)
+            cc_hex_encode (refusal->sign_key.data, 4, key);
+        int wrote = snprintf (listed + used, sizeof listed - used,
+                              "%s%.40s (key %s): %s", index? "; ": "",
+                              refusal->name? refusal->name: "", key, reason);
+        if (wrote > 0 && (size_t) wrote < sizeof listed - used)
+            used += (size_t) wrote;
+    }
+    if (digest == self->roster_refusals_said)
+        return;
+    self->roster_refusals_said = digest;
+    zsys_warning ("upstream: took %u of %zu roster entries; not taken: "
+                  "%s%s; sending the roster again every %" PRId64 " s until "
+                  "all are taken", acked->count, sent,
+                  acked->n_refused? listed: "(not named by the upstream)",
+                  not_taken > acked->n_refused && acked->n_refused?
+                  "; ...": "", self->roster_retry_ms / 1000);
+}
+
 //  Is this the reply to a part of the roster in flight?
 static bool
 s_roster_reply (cc_upstream_t *self, uint64_t corr)
@@ -459,11 +531,8 @@ s_handle_control (cc_upstream_t *self)
                 }
                 else
                 if (s_roster_reply (self, control->corr)
-                &&  control->corr == self->roster_last) {
-                    zsys_info ("upstream: roster accepted (%u entries)",
-                               control->acked->count);
-                    zlistx_purge (self->roster_frames);
-                }
+                &&  control->corr == self->roster_last)
+                    s_roster_answered (self, control->acked);
                 break;
             case CERTCAST__CONTROL__BODY_STORED:
                 if (self->report_frame
@@ -667,6 +736,8 @@ cc_upstream_send_roster (cc_upstream_t *self, const char *relay,
     //  A newer roster replaces the one in flight; the upstream drops
     //  what it staged of that one when this one's first part arrives.
     zlistx_purge (self->roster_frames);
+    self->roster_entries = count;
+    self->roster_retry_at = 0;
     self->rosters++;
     self->roster_corr = CORR_ROSTER
                       | (self->rosters & 0x0FFFFFFF) << 32;
@@ -699,6 +770,28 @@ bool
 cc_upstream_roster_in_flight (cc_upstream_t *self)
 {
     return zlistx_size (self->roster_frames) > 0;
+}
+
+void
+cc_upstream_set_roster_retry (cc_upstream_t *self, int64_t retry_ms)
+{
+    assert (self);
+    assert (retry_ms > 0);
+    self->roster_retry_ms = retry_ms;
+}
+
+bool
+cc_upstream_roster_retry_due (cc_upstream_t *self)
+{
+    return self->connected && self->roster_retry_at
+        && zlistx_size (self->roster_frames) == 0
+        && zclock_mono () >= self->roster_retry_at;
+}
+
+size_t
+cc_upstream_roster_not_taken (cc_upstream_t *self)
+{
+    return self->roster_not_taken;
 }
 
 bool

@@ -81,6 +81,17 @@ void
                              Certcast__RosterEntry **entries, size_t count);
 bool
     cc_upstream_roster_in_flight (cc_upstream_t *self);
+//  The upstream answers a roster's last part with how many entries it
+//  took. When that is fewer than we sent (an entry's key held there by
+//  another relay, or not ours to report), the roster is due again after
+//  retry_ms (default 60 s): the caller builds it anew and sends it, until
+//  all of it is taken. not_taken: how many the last answer left out.
+void
+    cc_upstream_set_roster_retry (cc_upstream_t *self, int64_t retry_ms);
+bool
+    cc_upstream_roster_retry_due (cc_upstream_t *self);
+size_t
+    cc_upstream_roster_not_taken (cc_upstream_t *self);
 
 //  True once a Welcome arrived and the link has not gone silent since.
 bool

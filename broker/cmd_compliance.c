@@ -356,6 +356,9 @@ s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
     cmd_json_string (stdout, member->entity_class);
     printf (", \"cii\": %s, \"contact\": ", member->cii? "true": "false");
     cmd_json_string (stdout, member->contact);
+    //  Who reported it: a relay's name, or this broker's own.
+    printf (", \"via\": ");
+    cmd_json_string (stdout, member->via);
     if (ack) {
         char when [32];
         printf (", \"acked_at\": \"%s\", \"status\": \"%s\", \"late\": %s",

@@ -169,6 +169,26 @@ start_relay () {
         --allow "$T/$sector/allow" --heartbeat $RELAY_HEARTBEAT "$@"
 }
 
+# other_port: a free port other than those federation chose.
+other_port () {
+    local port
+    port=$(free_port)
+    while [ "$port" = "$NATIONAL_PORT" ] || [ "$port" = "$BANKING_PORT" ] \
+       || [ "$port" = "$TELECOM_PORT" ]; do port=$(free_port); done
+    echo "$port"
+}
+
+# start_relay_as NAME SECTOR PORT KEY ALLOW_DIR UPSTREAM_PORT UPSTREAM
+#   [relay options]: a relay beside (or below) the federation's, its
+# data in $T/NAME-data, KEY and UPSTREAM's .pub in $T/keys.
+start_relay_as () {
+    local name=$1 sector=$2 port=$3 key=$4 allow=$5 up_port=$6 up=$7; shift 7
+    start_daemon "$name" "$CC_BIN/certcast-relay" --sector "$sector" --name "$name" \
+        --upstream "127.0.0.1:$up_port" --upstream-pub "$T/keys/$up.pub" \
+        --listen "127.0.0.1:$port" --data "$T/$name-data" --key "$T/keys/$key.key" \
+        --trust "$T/keys/root.pub" --allow "$allow" --heartbeat $RELAY_HEARTBEAT "$@"
+}
+
 # start_agent NAME SECTOR
 start_agent () {
     local name=$1 sector=$2; shift 2

@@ -22,16 +22,11 @@ keygen prov2 agent banking --class service-provider
 mkdir -p "$T/bankprov/allow"
 cp "$T/keys/relay-bankprov.pub" "$T/banking/allow/"
 cp "$T/keys/prov1.pub" "$T/keys/prov2.pub" "$T/bankprov/allow/"
-PROV_PORT=$(free_port)
-while [ "$PROV_PORT" = "$NATIONAL_PORT" ] || [ "$PROV_PORT" = "$BANKING_PORT" ] \
-   || [ "$PROV_PORT" = "$TELECOM_PORT" ]; do PROV_PORT=$(free_port); done
+PROV_PORT=$(other_port)
 start_national
 start_relay banking
-start_daemon bankprov "$CC_BIN/certcast-relay" --sector banking --name bankprov \
-    --upstream "127.0.0.1:$BANKING_PORT" --upstream-pub "$T/keys/relay-banking.pub" \
-    --listen "127.0.0.1:$PROV_PORT" --data "$T/bankprov/data" \
-    --key "$T/keys/relay-bankprov.key" --trust "$T/keys/root.pub" \
-    --allow "$T/bankprov/allow" --heartbeat $RELAY_HEARTBEAT
+start_relay_as bankprov banking "$PROV_PORT" relay-bankprov "$T/bankprov/allow" \
+    "$BANKING_PORT" relay-banking
 start_agent bank1 banking
 mkdir -p "$T/agents/prov1/spool"
 start_daemon prov1 "$CC_BIN/certcast-agent" --relay "127.0.0.1:$PROV_PORT" \

@@ -31,6 +31,18 @@
         the entry a reason of B bytes; --copies C sends the SignedAck C
         times in the one request; --requests R sends that request R times
         at once and prints "acked A busy B other O" over the R replies.
+    MODE roster [--entry FILE.pub]... [--entry-role R] [--entry-sector S]
+        Sends a Roster as our --key (a relay's key, to pass for that
+        relay) listing each --entry's key and details (none: an empty
+        roster), with its role or sector replaced if asked. Prints
+        "acked N" (entries taken) and, after " not taken: ", the
+        entries the broker named as not taken with its reasons.
+    MODE roster-flood --parts N --fill K [--entry-bytes B]
+        Sends parts 1..N of a roster of N + 1 parts (so it never
+        completes), each of K made-up entries of about B bytes (default
+        2000), one at a time, each after the answer to the one before.
+        Prints "staged N parts" or "staged M parts, then error CODE:
+        reason" (exit 1).
     MODE hello
         Hello; prints the Welcome's stream heads.
     MODE fetch-flood --topic STREAM --copies N
@@ -76,6 +88,11 @@ typedef struct {
     size_t reason_bytes;        //  length of the entry's reason (ack-as)
     size_t copies;              //  SignedAcks in the request (ack-as)
     size_t requests;            //  times the request is sent (ack-as)
+    const char *entries [16];   //  .pub files listed (roster)
+    size_t n_entries;
+    const char *entry_role;     //  role of every entry instead (roster)
+    const char *entry_sector;   //  sector of every entry instead (roster)
+    int parts, fill, entry_bytes;   //  roster-flood
 } s_args_t;
 
 static int
@@ -83,8 +100,8 @@ s_usage (const char *why)
 {
     fprintf (stderr, "cc_probe: %s\n"
              "usage: cc_probe --to HOST:PORT --key FILE --server-pub FILE "
-             "[--timeout MS] publish-mutated|ack-as|hello|subscribe|fetch-flood "
-             "[options]\n", why);
+             "[--timeout MS] publish-mutated|ack-as|hello|subscribe|"
+             "fetch-flood|roster|roster-flood [options]\n", why);
     return 2;
 }
 
@@ -110,6 +127,7 @@ s_parse (int argc, char **argv, s_args_t *args)
     args->status = CERTCAST__ACK_STATUS__RECEIVED;
     args->copies = 1;
     args->requests = 1;
+    args->entry_bytes = 2000;
     for (int index = 1; index < argc; index++) {
         const char *arg = argv [index];
         if (strncmp (arg, "--", 2) != 0) {
@@ -174,6 +192,27 @@ s_parse (int argc, char **argv, s_args_t *args)
             if (args->copies == 0)
                 return s_usage ("--copies must be positive");
         }
+        else
+        if (streq (arg, "--entry")) {
+            if (args->n_entries == 16)
+                return s_usage ("at most 16 --entry");
+            args->entries [args->n_entries++] = value;
+        }
+        else
+        if (streq (arg, "--entry-role"))
+            args->entry_role = value;
+        else
+        if (streq (arg, "--entry-sector"))
+            args->entry_sector = value;
+        else
+        if (streq (arg, "--parts"))
+            args->parts = atoi (value);
+        else
+        if (streq (arg, "--fill"))
+            args->fill = atoi (value);
+        else
+        if (streq (arg, "--entry-bytes"))
+            args->entry_bytes = atoi (value);
         else
         if (streq (arg, "--status")) {
             const char *names [] = {
@@ -444,6 +483,150 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     return frame;
 }
 
+//  --------------------------------------------------------------------------
+//  roster: a Roster naming the --entry keys, as the relay we pass for.
+
+static zframe_t *
+s_roster_frame (const s_args_t *args, cc_keys_t *keys, uint64_t corr)
+{
+    cc_keys_t *listed [16] = { NULL };
+    Certcast__RosterEntry entries [16];
+    Certcast__RosterEntry *pointers [16];
+    zframe_t *frame = NULL;
+    size_t index = 0;
+    for (; index < args->n_entries; index++) {
+        listed [index] = s_load (args->entries [index], false);
+        if (!listed [index])
+            goto done;
+        cc_keys_t *entry_keys = listed [index];
+        Certcast__RosterEntry *entry = &entries [index];
+        certcast__roster_entry__init (entry);
+        entry->sign_key.data = (uint8_t *) cc_keys_sign_public (entry_keys);
+        entry->sign_key.len = 32;
+        entry->name = (char *) cc_keys_meta (entry_keys, "name");
+        entry->role = (char *) (args->entry_role? args->entry_role:
+                                cc_keys_meta (entry_keys, "role"));
+        entry->org = (char *) cc_keys_meta (entry_keys, "org");
+        entry->sector = (char *) (args->entry_sector? args->entry_sector:
+                                  cc_keys_meta (entry_keys, "sector"));
+        entry->entity_class = (char *) cc_keys_meta (entry_keys, "class");
+        entry->contact = (char *) cc_keys_meta (entry_keys, "contact");
+        pointers [index] = entry;
+    }
+    const char *name = cc_keys_meta (keys, "name");
+    Certcast__Roster roster = CERTCAST__ROSTER__INIT;
+    roster.relay = (char *) (name? name: "cc_probe");
+    roster.n_entries = args->n_entries;
+    roster.entries = pointers;
+    Certcast__Control control = CERTCAST__CONTROL__INIT;
+    control.corr = corr;
+    control.body_case = CERTCAST__CONTROL__BODY_ROSTER;
+    control.roster = &roster;
+    frame = cc_wire_control_encode (&control);
+done:
+    for (size_t loaded = 0; loaded < args->n_entries; loaded++)
+        cc_keys_destroy (&listed [loaded]);
+    return frame;
+}
+
+static int
+    s_print_reply (const Certcast__Control *reply);
+
+//  roster-flood: parts of a roster that never completes, one at a time
+//  (a relay that sends its first parts and never its last).
+static int
+s_roster_flood (s_args_t *args, zsock_t *dealer)
+{
+    if (args->parts < 1 || args->fill < 1 || args->entry_bytes < 64) {
+        s_usage ("roster-flood needs --parts N, --fill K (and --entry-bytes "
+                 "of at least 64)");
+        return 2;
+    }
+    size_t contact_size = (size_t) args->entry_bytes - 48;
+    char *contact = (char *) malloc (contact_size + 1);
+    memset (contact, 'x', contact_size);
+    contact [contact_size] = 0;
+    Certcast__RosterEntry *entries = (Certcast__RosterEntry *)
+        zmalloc ((size_t) args->fill * sizeof (Certcast__RosterEntry));
+    Certcast__RosterEntry **pointers = (Certcast__RosterEntry **)
+        zmalloc ((size_t) args->fill * sizeof (Certcast__RosterEntry *));
+    uint8_t (*keys) [32] = (uint8_t (*) [32]) zmalloc ((size_t) args->fill * 32);
+    uint64_t generation = s_random64 ();
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int staged = 0, exit_code = 0;
+    for (int part = 1; part <= args->parts && exit_code == 0; part++) {
+        for (int index = 0; index < args->fill; index++) {
+            Certcast__RosterEntry *entry = &entries [index];
+            certcast__roster_entry__init (entry);
+            int rc = RAND_bytes (keys [index], 32);
+            assert (rc == 1);
+            entry->sign_key.data = keys [index];
+            entry->sign_key.len = 32;
+            entry->name = "flood";
+            entry->role = "agent";
+            entry->sector = "banking";
+            entry->contact = contact;
+            pointers [index] = entry;
+        }
+        Certcast__Roster roster = CERTCAST__ROSTER__INIT;
+        roster.relay = "cc_probe";
+        roster.n_entries = (size_t) args->fill;
+        roster.entries = pointers;
+        roster.generation = generation;
+        roster.part = (uint32_t) part;
+        roster.parts = (uint32_t) args->parts + 1;
+        uint64_t corr = s_random64 ();
+        Certcast__Control control = CERTCAST__CONTROL__INIT;
+        control.corr = corr;
+        control.body_case = CERTCAST__CONTROL__BODY_ROSTER;
+        control.roster = &roster;
+        zframe_t *frame = cc_wire_control_encode (&control);
+        if (zframe_send (&frame, dealer, 0) == -1) {
+            zframe_destroy (&frame);
+            exit_code = PROBE_EXIT_NO_ANSWER;
+            break;
+        }
+        Certcast__Control *reply = NULL;
+        int64_t deadline = zclock_mono () + args->timeout_ms;
+        while (!reply) {
+            int64_t remaining = deadline - zclock_mono ();
+            if (remaining <= 0 || !zpoller_wait (poller, (int) remaining))
+                break;
+            zframe_t *reply_frame = zframe_recv (dealer);
+            reply = reply_frame? cc_wire_control_decode (reply_frame): NULL;
+            zframe_destroy (&reply_frame);
+            if (reply && reply->corr != corr && reply->corr != 0) {
+                certcast__control__free_unpacked (reply, NULL);
+                reply = NULL;
+            }
+        }
+        if (!reply)
+            exit_code = PROBE_EXIT_NO_ANSWER;
+        else
+        if (reply->body_case == CERTCAST__CONTROL__BODY_ACKED)
+            staged++;
+        else {
+            printf ("staged %d parts, then ", staged);
+            exit_code = s_print_reply (reply);
+            if (exit_code == 0)
+                exit_code = 1;
+        }
+        if (reply)
+            certcast__control__free_unpacked (reply, NULL);
+    }
+    if (exit_code == 0)
+        printf ("staged %d parts\n", staged);
+    else
+    if (exit_code == PROBE_EXIT_NO_ANSWER)
+        printf ("staged %d parts, then no answer\n", staged);
+    zpoller_destroy (&poller);
+    free (keys);
+    free (pointers);
+    free (entries);
+    free (contact);
+    return exit_code;
+}
+
 static zframe_t *
 s_hello_frame (cc_keys_t *keys, uint64_t corr)
 {
@@ -473,7 +656,12 @@ s_print_reply (const Certcast__Control *reply)
             printf ("\n");
             return 0;
         case CERTCAST__CONTROL__BODY_ACKED:
-            printf ("acked %" PRIu32 "\n", reply->acked->count);
+            printf ("acked %" PRIu32, reply->acked->count);
+            for (size_t index = 0; index < reply->acked->n_refused; index++)
+                printf ("%s%s: %s", index? "; ": " not taken: ",
+                        reply->acked->refused [index]->name,
+                        reply->acked->refused [index]->reason);
+            printf ("\n");
             return 0;
         case CERTCAST__CONTROL__BODY_WELCOME:
             printf ("welcome %s:", reply->welcome->node);
@@ -643,9 +831,10 @@ main (int argc, char **argv)
         return s_usage ("--to must be HOST:PORT");
     if (!streq (args.mode, "publish-mutated") && !streq (args.mode, "ack-as")
     &&  !streq (args.mode, "hello") && !streq (args.mode, "subscribe")
-    &&  !streq (args.mode, "fetch-flood"))
+    &&  !streq (args.mode, "fetch-flood") && !streq (args.mode, "roster")
+    &&  !streq (args.mode, "roster-flood"))
         return s_usage ("MODE must be publish-mutated, ack-as, hello, "
-                        "subscribe or fetch-flood");
+                        "subscribe, fetch-flood, roster or roster-flood");
     if ((streq (args.mode, "subscribe") || streq (args.mode, "fetch-flood"))
     &&  !args.topic)
         return s_usage ("subscribe and fetch-flood need --topic");
@@ -674,8 +863,13 @@ main (int argc, char **argv)
     if (streq (args.mode, "ack-as"))
         frame = s_ack_frame (&args, corr);
     else
+    if (streq (args.mode, "roster"))
+        frame = s_roster_frame (&args, keys, corr);
+    else
+    if (streq (args.mode, "hello"))
         frame = s_hello_frame (keys, corr);
-    if (!frame) {
+    bool flood = streq (args.mode, "roster-flood");
+    if (!frame && !flood) {
         cc_keys_destroy (&server);
         cc_keys_destroy (&keys);
         return 2;
@@ -697,6 +891,9 @@ main (int argc, char **argv)
     else
     if (args.requests > 1)
         exit_code = s_requests (&args, dealer, &frame);
+    else
+    if (flood)
+        exit_code = s_roster_flood (&args, dealer);
     else
     if (zframe_send (&frame, dealer, 0) == -1) {
         //  Nobody to send to within the timeout: as good as no answer
