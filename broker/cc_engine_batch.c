@@ -273,6 +273,20 @@ s_apply_acks (self_t *self, MDB_txn *txn, cc_engine_item_t *item, int64_t now)
 //  its own relay happened to send its roster again. Nor may a relay
 //  report anything but agents of the sectors its enrolment here lets it
 //  read, or it could invent recipients in other sectors. 0 or LMDB error.
+//  Is the name a roster entry is held via still someone here: this
+//  broker (its own allow directory) or an enrolled relay?
+static bool
+s_holder_current (self_t *self, const char *holder)
+{
+    if (streq (holder, self->name))
+        return true;
+    for (const cc_member_t *member = cc_roster_first (self->roster); member;
+         member = cc_roster_next (self->roster))
+        if (streq (member->role, "relay") && streq (member->name, holder))
+            return true;
+    return false;
+}
+
 static int
 s_roster_check (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
                 const Certcast__RosterEntry *entry, const char **reason,
@@ -283,8 +297,12 @@ s_roster_check (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
                                    holder, size);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
-    //  An entry without a via (none is written so) is nobody's.
-    if (rc == 0 && *holder && !streq (holder, item->via)) {
+    //  An entry without a via (none is written so) is nobody's, and so is
+    //  one held via a relay no longer enrolled here (decommissioned, or
+    //  enrolled again under another name): it will never report again,
+    //  so its agents could never move.
+    if (rc == 0 && *holder && !streq (holder, item->via)
+    &&  s_holder_current (self, holder)) {
         *reason = "its key is enrolled upstream through another relay or "
                   "at the upstream itself; it is taken once removed there";
         return 0;

@@ -22,8 +22,10 @@ static const cc_option_t s_options [] = {
 
 //  An agent's acknowledgement of one advisory revision: its earliest row.
 typedef struct {
-    int64_t acked_at;           //  signed ack time of the earliest row
-    int64_t ledgered_at;        //  when that row was ledgered here
+    int64_t acked_at;           //  signed ack time of the earliest row: the
+                                //  agent's own clock, which it could set
+    int64_t ledgered_at;        //  when that row was ledgered here: our
+                                //  clock, the witness to acked_at
     int status;                 //  Certcast__AckStatus of that row
 } s_ack_t;
 
@@ -175,10 +177,24 @@ s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 //  when the row reached this ledger: a relay that was down must not make
 //  its constituents look late, and the agent cannot later deny the time
 //  it signed.
+//  Late by the agent's signed time, unless that time is before the
+//  advisory was issued (five minutes of clock skew allowed): no agent
+//  received it then, so its clock or its word is wrong, and when we
+//  ledgered the receipt is all that can be told.
+#define SKEW_S  300
+
+static int64_t
+s_acked_when (const s_advisory_t *advisory, const s_ack_t *ack)
+{
+    return ack->acked_at < advisory->issued_at - SKEW_S? ack->ledgered_at
+                                                       : ack->acked_at;
+}
+
 static bool
 s_late (const s_advisory_t *advisory, const s_ack_t *ack)
 {
-    return advisory->ack_deadline && ack->acked_at > advisory->ack_deadline;
+    return advisory->ack_deadline
+        && s_acked_when (advisory, ack) > advisory->ack_deadline;
 }
 
 static int
@@ -326,13 +342,16 @@ s_print_csv (s_advisory_t *advisory, const cc_member_t **agents,
             advisory->acks, s_hex_of (member, hex));
         const char *state = !ack? "missing"
                           : s_late (advisory, ack)? "late": "acked";
+        char ledgered [32];
         const char *fields [] = {
             advisory->id, revision, advisory->title, deadline, member->name,
             member->org, member->sector, member->entity_class,
             member->cii? "yes": "no", member->contact, state,
-            ack? cmd_time_iso (ack->acked_at, when, sizeof when): ""
+            ack? cmd_time_iso (ack->acked_at, when, sizeof when): "",
+            ack? cmd_time_iso (ack->ledgered_at, ledgered, sizeof ledgered): ""
         };
-        for (size_t field = 0; field < 12; field++) {
+        for (size_t field = 0; field < sizeof fields / sizeof *fields;
+             field++) {
             if (field)
                 fputc (',', stdout);
             cmd_csv_field (stdout, fields [field]);
@@ -360,9 +379,11 @@ s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
     printf (", \"via\": ");
     cmd_json_string (stdout, member->via);
     if (ack) {
-        char when [32];
-        printf (", \"acked_at\": \"%s\", \"status\": \"%s\", \"late\": %s",
+        char when [32], ledgered [32];
+        printf (", \"acked_at\": \"%s\", \"ledgered_at\": \"%s\", "
+                "\"status\": \"%s\", \"late\": %s",
                 cmd_time_iso (ack->acked_at, when, sizeof when),
+                cmd_time_iso (ack->ledgered_at, ledgered, sizeof ledgered),
                 cmd_ack_status_name (ack->status),
                 s_late (advisory, ack)? "true": "false");
     }
@@ -564,7 +585,7 @@ cmd_compliance (int argc, char **argv)
         }
         if (streq (format, "csv"))
             printf ("advisory,revision,title,deadline,agent,org,sector,class,"
-                    "cii,contact,state,acked_at\n");
+                    "cii,contact,state,acked_at,ledgered_at\n");
         else
         if (streq (format, "json"))
             printf ("[");

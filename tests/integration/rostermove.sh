@@ -12,6 +12,11 @@
 #    its roster again every 2 s while not all of it is taken, gets it in:
 #    bank3 is expected via relay-banking2 within the retry interval, once,
 #    Y logs that its roster is taken whole, roster_not_taken is 0.
+# 3. bank1 is enrolled at Y too (not taken: held via relay-banking); then
+#    X is decommissioned without letting it go: stopped, its key removed
+#    from the national allow directory. An entry held via a relay no
+#    longer enrolled is nobody's: Y's next retry takes bank1 (before, it
+#    was refused for ever, as X would never report again).
 source "$(dirname "$0")/lib.sh"
 federation
 keygen relay-banking2 relay banking
@@ -68,5 +73,13 @@ expected bank1 relay-banking || fail "bank1 left: $(report)"
 wait_for 10 log_has banking2 "upstream: roster taken whole now (2 entries)" || fail "Y does not say its roster is taken whole"
 wait_for 10 not_taken_is 0 || fail "Y's status: $(y_status)"
 
-stop banking2; stop banking; stop national
+say "3. X decommissioned while it still lists bank1"
+cp "$T/keys/bank1.pub" "$T/banking2/allow/"
+wait_for 20 log_has banking2 "not taken: bank1" || fail "Y took bank1 while X was enrolled: $(report)"
+stop banking
+rm "$T/national/allow/relay-banking.pub"
+wait_for 30 expected bank1 relay-banking2 || fail "bank1 is not expected via relay-banking2 after X left: $(report)"
+[ "$(times_expected bank1)" = 1 ] || fail "bank1 expected $(times_expected bank1) times: $(report)"
+
+stop banking2; stop national
 say "ok"

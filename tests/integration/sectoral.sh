@@ -24,6 +24,14 @@
 #   report and ledger keep the national telecom advisory, tel1's receipt
 #   of it, and no receipt from bank1 or bank2 (before, the report replaced
 #   the national advisory, and its receipts dropped out of the report).
+# - Late is judged by the agent's signed ack time, unless that time is
+#   before the advisory was issued: then by when the receipt was ledgered.
+#   With bank2 stopped, PK-LATE-1 and PK-LATE-2 (deadline 2 s) are
+#   published; 4 s later bank2's own key acks PK-LATE-2 signed with a
+#   time in 2001, and bank2 is started and acks PK-LATE-1 itself. National
+#   compliance: both late for bank2 (before, the 2001 ack counted as on
+#   time), bank1 acked on time; the CSV and JSON give ledgered_at beside
+#   acked_at.
 source "$(dirname "$0")/lib.sh"
 federation
 keygen nat1 agent banking
@@ -156,6 +164,35 @@ echo "$report" | grep -q 'Hijack' && fail "the national report shows the banking
 for agent in bank1 bank2; do
     ledger_has "$T/national/data" PK-HJ-1 $agent && fail "$agent's ack of the banking PK-HJ-1 is a national receipt"
 done
+
+say "late acks, and an ack signed with a time before the advisory existed"
+stop bank2
+for id in PK-LATE-1 PK-LATE-2; do
+    publish natissuer "$NATIONAL" national --id $id --title "Deadline $id" \
+        --severity high --tlp clear --sector banking --deadline 2s >/dev/null || fail "publish $id"
+done
+wait_for 20 ledger_has "$T/national/data" PK-LATE-2 bank1 || fail "bank1 did not ack PK-LATE-2"
+sleep 4
+out=$(probe --to "$RELAY" --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/bank2.key" \
+      ack-as --sign-key "$T/keys/bank2.key" --id PK-LATE-2 --revision 1 --ack-time 1000000000) \
+    || fail "bank2's backdated ack: $out"
+[ "$out" = "acked 1" ] || fail "bank2's backdated ack: $out"
+start_agent bank2 banking
+for id in PK-LATE-1 PK-LATE-2; do
+    wait_for 20 ledger_has "$T/national/data" $id bank2 || fail "no national ack from bank2 for $id"
+done
+for id in PK-LATE-1 PK-LATE-2; do
+    report=$(certcast compliance --data "$T/national/data" --advisory $id --format csv) \
+        || fail "compliance for $id"
+    echo "$report" | grep -q "^$id,1,.*,bank2,.*,late,[^,]*,[^,]*$" \
+        || fail "bank2 is not late for $id: $report"
+    echo "$report" | grep -q "^$id,1,.*,bank1,.*,acked,[^,]*,[^,]*$" \
+        || fail "bank1 is not on time for $id: $report"
+done
+echo "$report" | head -1 | grep -q ',acked_at,ledgered_at$' || fail "no ledgered_at column: $report"
+certcast compliance --data "$T/national/data" --advisory PK-LATE-2 --format json \
+    | grep -q '"acked_at": "2001-09-09T01:46:40Z", "ledgered_at": "20' \
+    || fail "the JSON does not give bank2's claimed time and its ledgered time"
 
 stop tel1; stop bank2; stop bank1
 stop telecom; stop banking; stop national

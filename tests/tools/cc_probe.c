@@ -30,7 +30,8 @@
         received unless --status says otherwise. --reason-bytes B gives
         the entry a reason of B bytes; --copies C sends the SignedAck C
         times in the one request; --requests R sends that request R times
-        at once and prints "acked A busy B other O" over the R replies.
+        at once and prints "acked A busy B other O" over the R replies;
+        --ack-time T signs T (Unix seconds) as the ack's time.
     MODE roster [--entry FILE.pub]... [--entry-role R] [--entry-sector S]
         Sends a Roster as our --key (a relay's key, to pass for that
         relay) listing each --entry's key and details (none: an empty
@@ -88,6 +89,7 @@ typedef struct {
     size_t reason_bytes;        //  length of the entry's reason (ack-as)
     size_t copies;              //  SignedAcks in the request (ack-as)
     size_t requests;            //  times the request is sent (ack-as)
+    int64_t ack_time;           //  the ack's signed time, 0: now (ack-as)
     const char *entries [16];   //  .pub files listed (roster)
     size_t n_entries;
     const char *entry_role;     //  role of every entry instead (roster)
@@ -180,6 +182,9 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--reason-bytes"))
             args->reason_bytes = strtoul (value, NULL, 10);
+        else
+        if (streq (arg, "--ack-time"))
+            args->ack_time = strtoll (value, NULL, 10);
         else
         if (streq (arg, "--requests")) {
             args->requests = strtoul (value, NULL, 10);
@@ -431,7 +436,7 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     cc_keys_t *signer = s_load (args->sign_key, true);
     if (!signer)
         return NULL;
-    int64_t now = (int64_t) time (NULL);
+    int64_t now = args->ack_time? args->ack_time: (int64_t) time (NULL);
     Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
     entry.advisory_id = (char *) args->id;
     entry.revision = args->revision;
