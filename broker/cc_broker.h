@@ -14,6 +14,7 @@
 #include "cc_zap.h"
 #include "cc_config.h"
 #include "cc_upstream.h"
+#include "cc_ackpace.h"
 #include "cc_heartbeats.h"
 #include "cc_engine.h"
 

@@ -727,6 +727,7 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     cc_upstream_destroy (&self->upstream);
+    cc_ackpace_destroy (&self->ackpace);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
     cc_heartbeats_destroy (&self->heartbeats);

@@ -101,6 +101,7 @@ typedef struct {
 typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
+    uint64_t acks_refused_upstream; //  acks the upstream will never take
     uint64_t acks_unknown;          //  entries naming advisories not held
     uint64_t acks_deferred;         //  ... while catching up: sent back
     uint64_t stream_reopens;        //  stream socket made anew (removals)
@@ -133,6 +134,7 @@ typedef struct {
     zsock_t *router;
     zpoller_t *poller;
     cc_upstream_t *upstream;        //  relays only
+    cc_ackpace_t *ackpace;          //  relays only: upstream ack batch size
     zhashx_t *heads;                //  stream -> uint64_t * committed head
     zhashx_t *pending_heads;        //  stream -> uint64_t * batched head
     //  Intake order, kept per lane: an item leaves its lane for the batch

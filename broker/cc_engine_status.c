@@ -42,6 +42,7 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
              ",\"ack_messages\":%" PRIu64 ",\"ack_rows\":%" PRIu64
              ",\"acks_unknown\":%" PRIu64 ",\"acks_deferred\":%" PRIu64
              ",\"acks_upstream\":%" PRIu64
+             ",\"acks_refused_upstream\":%" PRIu64
              ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
              ",\"bad_frames\":%" PRIu64 ",\"stream_reopens\":%" PRIu64 ",",
@@ -49,7 +50,8 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
              counters->deliveries_served, counters->ack_messages,
              counters->ack_rows, counters->acks_unknown,
              counters->acks_deferred,
-             counters->acks_upstream, counters->rosters,
+             counters->acks_upstream, counters->acks_refused_upstream,
+             counters->rosters,
              counters->roster_parts, counters->commits,
              counters->commit_failures, counters->bad_frames,
              counters->stream_reopens);

@@ -47,6 +47,31 @@ s_upstream_acked (void *arg, uint64_t upto)
     self_t *self = (self_t *) arg;
     self->ackq_confirm = upto;
     self->ackq_confirmed = upto;
+    cc_ackpace_acked (self->ackpace);
+}
+
+static bool
+s_upstream_acks_refused (void *arg, uint64_t upto, int code,
+                         const char *reason)
+{
+    self_t *self = (self_t *) arg;
+    cc_ackpace_verdict_t verdict = cc_ackpace_refused (self->ackpace, code);
+    if (verdict == CC_ACKPACE_SMALLER)
+        zsys_warning ("upstream refused a batch of acks up to #%" PRIu64
+                      " (%s: %s); sending it in halves to find the ack it "
+                      "will not take", upto, cc_strerror (code), reason);
+    else
+    if (verdict == CC_ACKPACE_PASS_OVER) {
+        //  Loudly: the receipt stays in our ledger, not in the upstream's.
+        zsys_error ("upstream will not take ack #%" PRIu64 " (%s: %s): it "
+                    "stays in this relay's ledger only (certcast ledger "
+                    "here); passing on the acks after it", upto,
+                    cc_strerror (code), reason);
+        self->counters.acks_refused_upstream++;
+        self->ackq_confirm = upto;
+        self->ackq_confirmed = upto;
+    }
+    return verdict != CC_ACKPACE_AGAIN;
 }
 
 static void
@@ -152,12 +177,14 @@ s_forward_acks (self_t *self)
     s_ack_batch_t batch = { NULL, 0, 0, 0, false };
     batch.acks =
         (Certcast__SignedAck **) zmalloc (ACKQ_BATCH * sizeof (void *));
-    cc_ledger_queue_peek (self->store, txn, self->ackq_confirmed, ACKQ_BATCH,
-                          s_collect_ack, &batch);
+    cc_ledger_queue_peek (self->store, txn, self->ackq_confirmed,
+                          cc_ackpace_limit (self->ackpace), s_collect_ack,
+                          &batch);
     mdb_txn_abort (txn);
     if (batch.upto) {
         cc_upstream_send_acks (self->upstream, batch.upto, batch.acks,
                                batch.count);
+        cc_ackpace_sent (self->ackpace, batch.count);
         self->counters.acks_upstream += batch.count;
     }
     for (size_t index = 0; index < batch.count; index++)
@@ -244,8 +271,9 @@ cc_engine_upstream_new (self_t *self)
 {
     cc_upstream_handler_t handler = {
         self, s_upstream_head, s_upstream_delivery, s_upstream_acked,
-        s_upstream_welcome, s_upstream_reported
+        s_upstream_acks_refused, s_upstream_welcome, s_upstream_reported
     };
+    self->ackpace = cc_ackpace_new (ACKQ_BATCH);
     cc_upstream_t *upstream = cc_upstream_new (
         self->upstream_host, self->config.upstream_port, self->upstream_key,
         self->config.keys, self->name, (const char **) self->sectors,

@@ -560,9 +560,16 @@ s_handle_control (cc_upstream_t *self)
                 zsys_warning ("upstream: refused request %" PRIu64 ": %s: %s",
                               control->corr, cc_strerror (control->error->code),
                               control->error->reason? control->error->reason: "");
-                if (control->corr == self->acks_upto && self->acks_frame)
-                    //  The batch will be retried; say so only once a cycle.
-                    self->acks_sent = zclock_mono ();
+                if (control->corr == self->acks_upto && self->acks_frame) {
+                    if (self->handler.acks_refused (
+                            self->handler.arg, self->acks_upto,
+                            (int) control->error->code,
+                            control->error->reason? control->error->reason: ""))
+                        zframe_destroy (&self->acks_frame);
+                    else
+                        //  Retried; said only once a cycle.
+                        self->acks_sent = zclock_mono ();
+                }
                 if (s_roster_reply (self, control->corr))
                     //  What was staged of it is gone: all of it, later.
                     self->roster_sent = zclock_mono ();

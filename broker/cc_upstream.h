@@ -20,6 +20,10 @@ typedef struct {
                       const uint8_t *bytes, size_t size);
     //  The upstream confirmed acks up to queue position `upto`.
     void (*acked) (void *arg, uint64_t upto);
+    //  The upstream refused the batch up to `upto`: true drops it (the
+    //  engine sends another), false sends it again later.
+    bool (*acks_refused) (void *arg, uint64_t upto, int code,
+                          const char *reason);
     //  The link came (back) up: a good moment to send our roster.
     void (*welcome) (void *arg);
     //  The upstream answered report `seq`: recorded (ok) or refused.
