@@ -22,7 +22,6 @@
 
 #include "cc_broker.h"
 
-#define CC_LEDGER_ID_MAX        127     //  advisory id bytes in a row key
 #define CC_LEDGER_MAX_ENTRIES   4096    //  entries in one signed ack
 #define CC_LEDGER_REASON_MAX    256     //  bytes of an entry's reason
 #define CC_LEDGER_VALUE_SIZE    64
@@ -368,6 +367,45 @@ s_row_decode (const MDB_val *key, const MDB_val *value, cc_ledger_row_t *row)
     return true;
 }
 
+
+int
+cc_ledger_next_id (cc_store_t *store, MDB_txn *txn, const char *after,
+                   char *id)
+{
+    assert (store);
+    assert (txn);
+    assert (after);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ACKS);
+    if (dbi == 0)
+        return MDB_NOTFOUND;
+    //  Past every row of `after`: its id, then a byte above the NUL that
+    //  ends an id in a row key.
+    uint8_t start [CC_LEDGER_ID_MAX + 2];
+    size_t length = strnlen (after, CC_LEDGER_ID_MAX);
+    memcpy (start, after, length);
+    start [length] = 1;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key = { length? length + 1: 0, start }, value;
+    rc = mdb_cursor_get (cursor, &key, &value,
+                         length? MDB_SET_RANGE: MDB_FIRST);
+    if (rc == 0) {
+        const uint8_t *end = (const uint8_t *) memchr (
+            key.mv_data, 0, key.mv_size);
+        size_t id_length = end? (size_t) (end - (const uint8_t *) key.mv_data)
+                              : 0;
+        if (id_length == 0 || id_length > CC_LEDGER_ID_MAX)
+            rc = MDB_CORRUPTED;
+        else {
+            memcpy (id, key.mv_data, id_length);
+            id [id_length] = 0;
+        }
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
 
 int
 cc_ledger_each (cc_store_t *store, MDB_txn *txn, const char *advisory_id,
@@ -1108,6 +1146,21 @@ cc_ledger_test (bool verbose)
     s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, 0 };
     assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
     assert (test.new_rows == 3);
+
+    //  Advisory ids with rows, one after the other in key order: "PK-1"
+    //  is not taken for a prefix of "PK-10".
+    MDB_txn *read_txn = NULL;
+    assert (cc_store_read (store, &read_txn) == 0);
+    char next [CC_LEDGER_ID_MAX + 1];
+    const char *in_order [] = { "PK-1", "PK-10", "PK-2" };
+    const char *after = "";
+    for (size_t index = 0; index < 3; index++) {
+        assert (cc_ledger_next_id (store, read_txn, after, next) == 0);
+        assert (streq (next, in_order [index]));
+        after = in_order [index];
+    }
+    assert (cc_ledger_next_id (store, read_txn, "PK-2", next) == MDB_NOTFOUND);
+    mdb_txn_abort (read_txn);
 
     assert (s_ledger_test_evidence_count (store) == 1);
 

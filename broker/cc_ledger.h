@@ -27,6 +27,7 @@
 //  digest and a short reason fit; a whole 4 MiB frame does not (see
 //  cc_ledger_verify_signed_ack).
 #define CC_LEDGER_ACK_MAX       (1024 * 1024)
+#define CC_LEDGER_ID_MAX        127     //  advisory id bytes in a row key
 #define CC_LEDGER_ACK_MAX_TEXT  "1 MiB"
 
 typedef struct {
@@ -78,6 +79,13 @@ int
     cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
                    size_t size, const Certcast__Ack *ack, int64_t now,
                    bool queue_upstream, int *new_rows, int *unknown);
+
+//  The first advisory id with rows after `after` ("" for the first of
+//  all), in key order, into id (CC_LEDGER_ID_MAX + 1 bytes). 0,
+//  MDB_NOTFOUND when there is none, or an LMDB error.
+int
+    cc_ledger_next_id (cc_store_t *store, MDB_txn *txn, const char *after,
+                       char *id);
 
 //  Call fn for every row of advisory_id (NULL: all rows), in key order.
 typedef void (cc_ledger_row_fn) (const cc_ledger_row_t *row, void *arg);

@@ -101,9 +101,10 @@ int cmd_request (const cmd_peer_t *peer, Certcast__Control *request,
 cc_keys_t *cmd_keys_load (const char *command, const char *what,
                           const char *path, bool need_secret);
 
-//  "command: done of total what" on stderr, at most every quarter second
-//  and when done == total, only while stderr is a terminal and stdout is
-//  not (a report on the terminal is its own progress).
+//  "command: done of total what" ("done what" while total is 0: not
+//  known yet) on stderr, at most every quarter second and when done ==
+//  total (the last, with a newline), only while stderr is a terminal and
+//  stdout is not (a report on the terminal is its own progress).
 void cmd_progress (const char *command, size_t done, size_t total,
                    const char *what);
 

@@ -6,9 +6,10 @@
     A reader must not pin LMDB pages while it waits on a slow terminal or
     pipe, and a national ledger grows by every agent for every advisory
     (tens of millions of rows a year), more than fits in memory. So the
-    roster and the advisory ids are copied out of one short read
-    transaction, then each advisory's rows out of one of their own (each
-    advisory's rows one consistent snapshot) and printed after it ends.
+    roster is copied out of one short read transaction, then each
+    advisory's rows, found in the ledger's own key order, out of one of
+    their own (each advisory's rows one consistent snapshot) and printed
+    after it ends.
 */
 #include "cmd.h"
 
@@ -124,48 +125,44 @@ s_print_json (zlistx_t *rows, zhashx_t *roster, bool first)
     }
 }
 
-static void
-s_id_copy (const char *id, uint32_t revision, const uint8_t *signed_bytes,
-           size_t size, void *arg)
+//  The roster, in a transaction of its own. 0 or an LMDB error;
+//  *roster_p NULL after a roster error.
+static int
+s_roster (cc_store_t *store, zhashx_t **roster_p)
 {
-    (void) revision;
-    (void) signed_bytes;
-    (void) size;
-    zlistx_add_end ((zlistx_t *) arg, strdup (id));
+    MDB_txn *txn = NULL;
+    int rc = cc_store_read (store, &txn);
+    if (rc == 0) {
+        *roster_p = cmd_roster_load ("ledger", store, txn);
+        mdb_txn_abort (txn);
+    }
+    return rc;
 }
 
-//  The roster and the advisory ids (only_id alone, if given) in one
-//  transaction. 0 or an LMDB error; *roster_p NULL after a roster error.
+//  The rows of the advisory after `after` (only_id alone, if given) into
+//  rows (emptied first) and its id into id, in one transaction: the ids
+//  come from the ledger itself, so rows of an id the advisory index no
+//  longer names are listed too. 0, MDB_NOTFOUND when there are no more,
+//  or an LMDB error.
 static int
-s_snapshot (cc_store_t *store, const char *only_id, zlistx_t *ids,
-            zhashx_t **roster_p)
+s_next_rows (cc_store_t *store, const char *only_id, const char *after,
+             char *id, zlistx_t *rows)
 {
+    zlistx_purge (rows);
+    if (only_id && *after)
+        return MDB_NOTFOUND;
     MDB_txn *txn = NULL;
     int rc = cc_store_read (store, &txn);
     if (rc)
         return rc;
-    *roster_p = cmd_roster_load ("ledger", store, txn);
     if (only_id)
-        zlistx_add_end (ids, strdup (only_id));
+        snprintf (id, CC_LEDGER_ID_MAX + 1, "%s", only_id);
     else
-    if (*roster_p)
-        rc = cc_log_each_advisory (store, txn, s_id_copy, ids);
-    mdb_txn_abort (txn);
-    return rc == MDB_NOTFOUND? 0: rc;
-}
-
-//  One advisory's rows into rows (emptied first). 0 or an LMDB error.
-static int
-s_rows_of (cc_store_t *store, const char *id, zlistx_t *rows)
-{
-    zlistx_purge (rows);
-    MDB_txn *txn = NULL;
-    int rc = cc_store_read (store, &txn);
-    if (rc == 0) {
+        rc = cc_ledger_next_id (store, txn, after, id);
+    if (rc == 0)
         rc = cc_ledger_each (store, txn, id, s_row_copy, rows);
-        mdb_txn_abort (txn);
-    }
-    return rc == MDB_NOTFOUND? 0: rc;
+    mdb_txn_abort (txn);
+    return rc;
 }
 
 int
@@ -199,26 +196,28 @@ cmd_ledger (int argc, char **argv)
     zlistx_t *rows = zlistx_new ();
     assert (rows);
     zlistx_set_destructor (rows, s_row_destroy);
-    zlistx_t *ids = zlistx_new ();
-    assert (ids);
-    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
     zhashx_t *roster = NULL;
-    int rc = s_snapshot (store, advisory, ids, &roster);
+    int rc = s_roster (store, &roster);
     bool json = streq (format, "json");
     size_t printed = 0, done = 0;
+    char id [CC_LEDGER_ID_MAX + 1] = "", after [CC_LEDGER_ID_MAX + 1] = "";
     if (rc == 0 && roster && json)
         printf ("[");
-    for (const char *id = (const char *) zlistx_first (ids);
-         id && rc == 0 && roster; id = (const char *) zlistx_next (ids)) {
-        rc = s_rows_of (store, id, rows);
-        if (rc == 0 && json)
+    while (rc == 0 && roster) {
+        rc = s_next_rows (store, advisory, after, id, rows);
+        if (rc)
+            break;
+        if (json)
             s_print_json (rows, roster, printed == 0);
         else
-        if (rc == 0)
             s_print_table (rows, roster, printed == 0);
         printed += zlistx_size (rows);
-        cmd_progress ("ledger", ++done, zlistx_size (ids), "advisories");
+        memcpy (after, id, sizeof after);
+        cmd_progress ("ledger", ++done, 0, "advisories");
     }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;                 //  no more advisories with rows
+    cmd_progress ("ledger", done, done, "advisories");
     if (rc)
         exit_code = cmd_fail ("ledger", "cannot read %s: %s", data,
                               mdb_strerror (rc));
@@ -232,7 +231,6 @@ cmd_ledger (int argc, char **argv)
     if (printed == 0)
         printf ("no acknowledgements recorded\n");
 
-    zlistx_destroy (&ids);
     zhashx_destroy (&roster);
     zlistx_destroy (&rows);
     cc_store_destroy (&store);

@@ -323,10 +323,13 @@ cmd_progress (const char *command, size_t done, size_t total,
     static int shown = -1;          //  -1: not yet asked whether to show
     if (shown == -1)
         shown = isatty (STDERR_FILENO) && !isatty (STDOUT_FILENO);
-    if (!shown || (done < total && zclock_mono () - shown_at < 250))
+    if (!shown || (done != total && zclock_mono () - shown_at < 250))
         return;
     shown_at = zclock_mono ();
-    fprintf (stderr, "\r%s: %zu of %zu %s", command, done, total, what);
+    if (total)
+        fprintf (stderr, "\r%s: %zu of %zu %s", command, done, total, what);
+    else
+        fprintf (stderr, "\r%s: %zu %s", command, done, what);
     if (done == total)
         fprintf (stderr, "\n");
 }
