@@ -136,6 +136,15 @@ main (int argc, char **argv)
         cc_config_destroy (&config);
         return 1;
     }
+    //  Our sector is what we follow and take advisories for: a key
+    //  without one would have its relay serve it nothing, silently.
+    if (!cc_agent_sector (keys)) {
+        fprintf (stderr, PROGRAM ": --key %s: names no sector of its own "
+                 "(certcast keygen --role agent --sector S)\n", key_path);
+        cc_keys_destroy (&keys);
+        cc_config_destroy (&config);
+        return 1;
+    }
     const char *trust_path = cc_config_get (config, "trust");
     cc_keys_t *root = cc_keys_load (trust_path, &reason);
     if (!root) {

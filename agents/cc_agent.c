@@ -17,6 +17,17 @@
     serves the same deliveries again. The inbox refuses an id + revision
     it already holds (or an older one), so a restart repeats nothing.
 
+    An advisory that had expired when it arrived is stored and acked
+    (RECEIVED: it was received, and the national report should say so)
+    but not handed over: no spool file, no --exec, no handoff marker. A
+    command acting on a withdrawn or superseded instruction weeks late
+    (the relay was away, or served an old log) does more harm than good;
+    the inbox keeps it for the record, and one line says why.
+
+    The relay is not trusted with our acks either: an Acked drops an
+    outbox entry only if that ack was sent on this connection (self->sent),
+    so a relay cannot make us forget an ack we never gave it.
+
     The self_t owns both sockets, the store, the handoff (used only by the
     hand-over thread once it runs) and every string.
 */
@@ -44,6 +55,28 @@ s_nonce_destroy (void **item)
 {
     free (*item);
     *item = NULL;
+}
+
+bool
+cc_agent_may_log (cc_agent_limit_t *limit, uint64_t *held)
+{
+    int64_t now = zclock_mono ();
+    if (limit->last && now - limit->last < LOG_EVERY_MS) {
+        limit->held++;
+        return false;
+    }
+    if (held)
+        *held = limit->held;
+    limit->held = 0;
+    limit->last = now;
+    return true;
+}
+
+//  The key of a nonce in self->sent.
+static void
+s_nonce_key (uint64_t nonce, char key [24])
+{
+    snprintf (key, 24, "%" PRIu64, nonce);
 }
 
 void
@@ -98,7 +131,8 @@ cc_agent_send_hello (self_t *self)
     Certcast__Hello hello = CERTCAST__HELLO__INIT;
     hello.node = self->name;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
-    control.corr = CORR_HELLO;
+    //  Numbered, so a Welcome is taken only as the answer to a Hello.
+    control.corr = CORR_HELLO | ++self->hellos;
     control.body_case = CERTCAST__CONTROL__BODY_HELLO;
     control.hello = &hello;
     cc_agent_send (self, &control);
@@ -115,6 +149,9 @@ s_build_sockets (self_t *self)
     cc_agent_streams_subscribe (self);
     self->created = zclock_mono ();
     self->welcomed = false;
+    //  What the old sockets asked is answered on them or not at all.
+    self->hellos_answered = self->hellos;
+    zhashx_purge (self->sent);
     zpoller_add (self->poller, self->control);
     zpoller_add (self->poller, self->stream);
     cc_agent_send_hello (self);
@@ -137,9 +174,23 @@ s_destroy_sockets (self_t *self)
 //  --------------------------------------------------------------------------
 //  Control replies
 
+//  A Welcome is taken only as the answer to a Hello of this connection
+//  (each Hello's at most once, none older than one answered): each one
+//  is walked whole, so a relay sending them unasked could keep us busy.
 static void
-s_handle_welcome (self_t *self, Certcast__Welcome *welcome)
+s_handle_welcome (self_t *self, uint64_t corr, Certcast__Welcome *welcome)
 {
+    uint64_t hello = corr > CORR_HELLO? corr - CORR_HELLO: 0;
+    if (hello <= self->hellos_answered || hello > self->hellos) {
+        self->replies_dropped++;
+        uint64_t held = 0;
+        if (cc_agent_may_log (&self->log_replies, &held))
+            zsys_warning ("relay %s: dropped a Welcome that answers no Hello "
+                          "of ours (and %" PRIu64 " such messages since the "
+                          "last such line)", self->relay_label, held);
+        return;
+    }
+    self->hellos_answered = hello;
     if (!self->welcomed) {
         zsys_notice ("connected to relay %s (%s)", self->relay_label,
                      welcome->node? welcome->node: "?");
@@ -181,6 +232,29 @@ s_handle_error (self_t *self, Certcast__Control *control)
     free (key);
 }
 
+//  Drop the outbox entry of an ack the relay confirmed, if we sent it on
+//  this connection: an Acked for anything else (an ack committed but not
+//  sent yet, or never made) would lose an ack the relay never had.
+static void
+s_handle_acked (self_t *self, uint64_t corr)
+{
+    char key [24];
+    s_nonce_key (corr, key);
+    if (!zhashx_lookup (self->sent, key)) {
+        uint64_t held = 0;
+        if (cc_agent_may_log (&self->log_acked, &held))
+            zsys_notice ("relay %s confirmed ack %" PRIu64 ", which we have "
+                         "not sent it (or it confirmed already); ignored "
+                         "(and %" PRIu64 " such since the last such line)",
+                         self->relay_label, corr, held);
+        return;
+    }
+    zhashx_delete (self->sent, key);
+    uint64_t *nonce = (uint64_t *) zmalloc (sizeof (uint64_t));
+    *nonce = corr;
+    zlistx_add_end (self->acked, nonce);
+}
+
 static void
 s_handle_control (self_t *self)
 {
@@ -203,18 +277,14 @@ s_handle_control (self_t *self)
         }
         switch (control->body_case) {
             case CERTCAST__CONTROL__BODY_WELCOME:
-                s_handle_welcome (self, control->welcome);
+                s_handle_welcome (self, control->corr, control->welcome);
                 break;
             case CERTCAST__CONTROL__BODY_DELIVERIES:
-                cc_agent_handle_deliveries (self, control->deliveries);
+                cc_agent_handle_deliveries (self, control->corr,
+                                            control->deliveries);
                 break;
             case CERTCAST__CONTROL__BODY_ACKED:
-                //  Our nonces are small; hello and fetch corrs are not.
-                if (control->corr > 0 && control->corr < CORR_FETCH) {
-                    uint64_t *nonce = (uint64_t *) zmalloc (sizeof (uint64_t));
-                    *nonce = control->corr;
-                    zlistx_add_end (self->acked, nonce);
-                }
+                s_handle_acked (self, control->corr);
                 break;
             case CERTCAST__CONTROL__BODY_ERROR:
                 s_handle_error (self, control);
@@ -250,6 +320,9 @@ s_send_ack (self_t *self, uint64_t nonce, const uint8_t *bytes, size_t size)
     cc_agent_send (self, &control);
     certcast__signed_ack__free_unpacked (signed_ack, NULL);
     self->acks_sent++;
+    char key [24];
+    s_nonce_key (nonce, key);
+    zhashx_insert (self->sent, key, (void *) "1");
 }
 
 typedef struct {
@@ -350,7 +423,9 @@ s_commit (MDB_txn *txn, void *arg)
             rc = 0;
             continue;
         }
-        if (rc == 0)
+        //  Expired on arrival: kept and acked, never handed over (see
+        //  the header), so no marker to replay a hand-over from.
+        if (rc == 0 && !pending->expired)
             rc = cc_inbox_handoff_add (store, txn, id, revision,
                                        &pending->marker);
         if (rc)
@@ -571,6 +646,17 @@ s_hand_over (self_t *self)
     for (cc_agent_pending_t *pending =
              (cc_agent_pending_t *) zlistx_first (self->pending);
          pending; pending = (cc_agent_pending_t *) zlistx_next (self->pending))
+        if (pending->fresh && pending->expired) {
+            self->received++;
+            self->expired++;
+            zsys_notice ("advisory %s revision %" PRIu32 " on %s expired "
+                         "before it arrived: not handed over (stored and "
+                         "acked as received)",
+                         cc_advisory_id (pending->advisory),
+                         cc_advisory_revision (pending->advisory),
+                         pending->stream);
+        }
+        else
         if (pending->fresh)
             cc_handover_batch_add (batch, &pending->advisory, pending->stream,
                                    pending->seq, pending->received_at,
@@ -581,9 +667,10 @@ s_hand_over (self_t *self)
     cc_handover_batch_set_ack (batch, self->batch_nonce, &self->batch_ack,
                                self->batch_ack_size);
     self->batch_nonce = 0;
-    if (cc_handover_batch_size (batch) == 0) {
-        //  an ack covers fresh advisories
-        assert (cc_handover_batch_nonce (batch) == 0);
+    //  An ack covers fresh advisories. One that covers only expired ones
+    //  still goes through the thread, so acks are sent in commit order.
+    if (cc_handover_batch_nonce (batch) == 0) {
+        assert (cc_handover_batch_size (batch) == 0);
         cc_handover_batch_destroy (&batch);
         return;
     }
@@ -752,6 +839,8 @@ s_status_json (self_t *self)
         "{\"name\": \"%s\", \"relay\": \"%s\", \"connected\": %s, "
         "\"streams\": %zu, \"inbox\": %zu, \"outbox\": %zu, "
         "\"received\": %" PRIu64 ", \"refused\": %" PRIu64
+        ", \"expired\": %" PRIu64 ", \"streams_ignored\": %" PRIu64
+        ", \"replies_dropped\": %" PRIu64
         ", \"duplicates\": %" PRIu64 ", \"malformed\": %" PRIu64
         ", \"acks_sent\": %" PRIu64 ", \"acks_confirmed\": %" PRIu64
         ", \"fetches\": %" PRIu64 ", \"reconnects\": %" PRIu64
@@ -761,7 +850,8 @@ s_status_json (self_t *self)
         self->name, self->relay_label,
         self->welcomed && !self->dead? "true": "false",
         zhashx_size (self->streams), inbox, outbox, self->received,
-        self->refused, self->duplicates, self->malformed, self->acks_sent,
+        self->refused, self->expired, self->streams_ignored,
+        self->replies_dropped, self->duplicates, self->malformed, self->acks_sent,
         self->acks_confirmed, self->fetches, self->reconnects,
         self->commit_failures, self->handed_over, self->spool_failures,
         self->spool_waiting, self->exec_failures);
@@ -833,6 +923,7 @@ s_self_destroy (self_t **self_p)
         cc_handover_destroy (&self->handover);
         cc_handover_batch_destroy (&self->respool);
         zhashx_destroy (&self->errors_logged);
+        zhashx_destroy (&self->sent);
         zlistx_destroy (&self->handed);
         zlistx_destroy (&self->acked);
         zlistx_destroy (&self->pending);
@@ -845,6 +936,7 @@ s_self_destroy (self_t **self_p)
         free (self->endpoint_stream);
         free (self->relay_label);
         free (self->name);
+        free (self->sector);
         free (self->data_dir);
         free (self->relay_key);
         free (self->relay_host);
@@ -892,6 +984,17 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     self->handed = zlistx_new ();
     zlistx_set_destructor (self->handed, s_nonce_destroy);
     self->errors_logged = zhashx_new ();
+    self->sent = zhashx_new ();
+    //  Our sector is our key's (the one our relay's roster has for us):
+    //  the only sector we follow and take advisories of.
+    const char *sector = cc_agent_sector (options->keys);
+    if (!sector) {
+        zsys_error ("our key names no sector (certcast keygen --role agent "
+                    "--sector S)");
+        s_self_destroy (&self);
+        return NULL;
+    }
+    self->sector = strdup (sector);
 
     self->store = cc_store_new (options->data_dir, 0);
     if (!self->store) {
@@ -1002,6 +1105,16 @@ s_agent_actor (zsock_t *pipe, void *args)
 //  --------------------------------------------------------------------------
 //  Public API
 
+const char *
+cc_agent_sector (cc_keys_t *keys)
+{
+    assert (keys);
+    const char *sector = cc_keys_meta (keys, "sector");
+    if (!sector || cc_config_name_problem (sector) || streq (sector, "all"))
+        return NULL;
+    return sector;
+}
+
 struct _cc_agent_t {
     zactor_t *actor;
 };
@@ -1060,4 +1173,108 @@ cc_agent_status (cc_agent_t *self)
     assert (self);
     zstr_send (self->actor, "STATUS");
     return zstr_recv (self->actor);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self-test: what the agent takes from its relay (the rest runs against
+//  real daemons in tests/integration)
+
+//  Queue the test advisory's bytes as a delivery on stream.
+static void
+s_test_queue (self_t *self, const uint8_t *bytes, size_t size,
+              const char *stream, uint64_t seq)
+{
+    cc_agent_pending_t *pending =
+        (cc_agent_pending_t *) zmalloc (sizeof (cc_agent_pending_t));
+    pending->signed_bytes = (uint8_t *) zmalloc (size);
+    memcpy (pending->signed_bytes, bytes, size);
+    pending->signed_size = size;
+    pending->stream = strdup (stream);
+    pending->seq = seq;
+    pending->handle = zlistx_add_end (self->pending, pending);
+}
+
+void
+cc_agent_test (bool verbose)
+{
+    printf (" * cc_agent: ");
+
+    //  Streams: ORIGIN/OUR-SECTOR only
+    assert (cc_agent_stream_wanted ("national/banking", "banking"));
+    assert (cc_agent_stream_wanted ("bank-cert-2/banking", "banking"));
+    assert (!cc_agent_stream_wanted ("national/telecom", "banking"));
+    assert (!cc_agent_stream_wanted ("national/banking-x", "banking"));
+    assert (!cc_agent_stream_wanted ("national/bankin", "banking"));
+    assert (!cc_agent_stream_wanted ("/banking", "banking"));
+    assert (!cc_agent_stream_wanted ("National/banking", "banking"));
+    assert (!cc_agent_stream_wanted ("a/b/banking", "banking"));
+    assert (!cc_agent_stream_wanted ("$alive", "banking"));
+    assert (!cc_agent_stream_wanted ("banking", "banking"));
+    assert (!cc_agent_stream_wanted (NULL, "banking"));
+    assert (!cc_agent_stream_wanted ("national/banking", NULL));
+    char origin [80];
+    memset (origin, 'o', 63);
+    strcpy (origin + 63, "/banking");
+    assert (cc_agent_stream_wanted (origin, "banking"));
+    memset (origin, 'o', 64);
+    strcpy (origin + 64, "/banking");
+    assert (!cc_agent_stream_wanted (origin, "banking"));
+
+    //  Rate-limited lines: one, then none for LOG_EVERY_MS, counted
+    cc_agent_limit_t limit = { 0, 0 };
+    uint64_t held = 99;
+    assert (cc_agent_may_log (&limit, &held) && held == 0);
+    for (int index = 0; index < 1000; index++)
+        assert (!cc_agent_may_log (&limit, &held));
+    limit.last -= LOG_EVERY_MS;
+    assert (cc_agent_may_log (&limit, &held) && held == 1000);
+    assert (!cc_agent_may_log (&limit, NULL));
+
+    //  The sector comes from the key
+    const char *sectors [] = { NULL, "all", "Banking", "", "banking" };
+    for (size_t index = 0; index < 5; index++) {
+        cc_keys_t *keys = cc_keys_generate ();
+        if (sectors [index])
+            cc_keys_set_meta (keys, "sector", sectors [index]);
+        const char *sector = cc_agent_sector (keys);
+        assert (index == 4? sector && streq (sector, "banking"): !sector);
+        cc_keys_destroy (&keys);
+    }
+
+    //  A genuine advisory for banking and telecom is taken by a banking
+    //  agent on its own stream only; not by a power agent at all
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pending = zlistx_new ();
+    zlistx_set_destructor (self->pending, cc_agent_pending_destroy);
+    self->pool = cc_pool_new (1);
+    cc_advisory_t *advisory = cc_handoff_test_advisory (
+        "PK-TEST-1", "Scope", (const uint8_t *) "body", 4, self->root_key);
+    size_t size = 0;
+    const uint8_t *bytes = cc_advisory_bytes (advisory, &size);
+    self->sector = strdup ("banking");
+    s_test_queue (self, bytes, size, "national/banking", 1);
+    s_test_queue (self, bytes, size, "national/telecom", 1);
+    s_test_queue (self, bytes, size, "national/power", 1);
+    cc_agent_verify (self);
+    assert (zlistx_size (self->pending) == 1);
+    cc_agent_pending_t *kept = (cc_agent_pending_t *) zlistx_first (
+        self->pending);
+    assert (streq (kept->stream, "national/banking") && kept->advisory);
+    assert (!kept->expired);
+    assert (self->refused == 2);
+    zlistx_purge (self->pending);
+    free (self->sector);
+    self->sector = strdup ("power");
+    s_test_queue (self, bytes, size, "national/power", 1);
+    cc_agent_verify (self);
+    assert (zlistx_size (self->pending) == 0);
+    assert (self->refused == 3);
+
+    cc_advisory_destroy (&advisory);
+    free (self->sector);
+    cc_pool_destroy (&self->pool);
+    zlistx_destroy (&self->pending);
+    free (self);
+    printf ("OK\n");
 }

@@ -40,6 +40,12 @@ typedef struct {
 
 typedef struct _cc_agent_t cc_agent_t;
 
+//  The agent's sector: its key's (what its relay's roster says), the only
+//  one it follows and takes advisories for. NULL if the key names none,
+//  or "all" (an agent is of one sector). Valid while keys lives.
+const char *
+    cc_agent_sector (cc_keys_t *keys);
+
 //  Start the agent. NULL if startup failed.
 cc_agent_t *
     cc_agent_new (const cc_agent_options_t *options);
@@ -61,5 +67,8 @@ uint64_t
 //  Counters as JSON. Caller frees.
 char *
     cc_agent_status (cc_agent_t *self);
+
+void
+    cc_agent_test (bool verbose);
 
 #endif

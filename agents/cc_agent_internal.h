@@ -17,6 +17,16 @@
 #define BATCH_MAX           1024    //  advisories committed per cycle
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
+#define LOG_EVERY_MS        10000   //  a relay's bad input: one line a kind
+                                    //  this often at most
+#define STREAMS_MAX         64      //  streams followed at most
+
+//  One kind of log line about what the relay sent, rate-limited: a relay
+//  can send bad input far faster than anyone can read the log.
+typedef struct {
+    int64_t last;                   //  mono ms of the last line, 0: never
+    uint64_t held;                  //  lines not written since
+} cc_agent_limit_t;
 
 //  One delivery of this cycle, from its arrival to its hand-over.
 typedef struct {
@@ -29,6 +39,8 @@ typedef struct {
     char *stream;                   //  stream it came on (owned)
     uint64_t seq;
     int64_t received_at;            //  Unix seconds
+    bool expired;                   //  expired when it arrived: stored
+                                    //  and acked, not handed over
     bool fresh;                     //  set by the commit: new to the inbox
     uint64_t marker;                //  set by the commit: handoff marker
 } cc_agent_pending_t;
@@ -40,6 +52,8 @@ typedef struct {
     char *relay_key;
     char *data_dir;
     char *name;
+    char *sector;                   //  ours, from our key: the only
+                                    //  sector we follow and take
     uint8_t root_key [32];          //  pinned root
     char *relay_label;              //  host:port, for the log
     char *endpoint_stream;          //  tcp://host:port
@@ -61,6 +75,10 @@ typedef struct {
     zhashx_t *streams;              //  name -> stream (cc_agent_streams.c)
     zlistx_t *pending;              //  cc_agent_pending_t of this cycle (owned)
     zlistx_t *acked;                //  nonces (uint64_t *) to drop, owned
+    zhashx_t *sent;                 //  nonces ("%" PRIu64) of the acks
+                                    //  sent on this connection and not
+                                    //  confirmed: only those an Acked
+                                    //  may drop
     zlistx_t *handed;               //  handoff markers (uint64_t *) whose
                                     //  hand-over is done, cleared by the
                                     //  next commit (owned)
@@ -81,15 +99,28 @@ typedef struct {
     int64_t heard;                  //  mono ms of last message, 0: never
     int64_t created;                //  mono ms sockets were built
     int64_t hello_sent;             //  mono ms
+    uint64_t hellos;                //  Hellos sent (corr CORR_HELLO | n)
+    uint64_t hellos_answered;       //  the last n a Welcome answered
     int relay_heartbeat_ms;         //  from Welcome, 0: not yet known
     uint64_t fetch_corr;            //  counter for fetch corr ids
     zhashx_t *errors_logged;        //  "code:reason" already reported
+    cc_agent_limit_t log_refused;   //  deliveries refused
+    cc_agent_limit_t log_streams;   //  stream names not followed
+    cc_agent_limit_t log_replies;   //  fetch replies dropped or with bad
+                                    //  deliveries, bad live deliveries
+    cc_agent_limit_t log_acked;     //  Acked for no ack we sent
+    bool streams_full_logged;       //  STREAMS_MAX reached, said once
     size_t untrimmed;               //  advisories since the last heap trim
     int64_t trim_at;                //  mono ms of the next trim, 0: none
     bool terminated;
     //  Counters (STATUS)
     uint64_t received;              //  advisories committed
-    uint64_t refused;               //  advisories that did not verify
+    uint64_t refused;               //  advisories that did not verify,
+                                    //  or not for our sector
+    uint64_t expired;               //  expired on arrival (not handed over)
+    uint64_t streams_ignored;       //  stream names not followed
+    uint64_t replies_dropped;       //  fetch replies not asked for or
+                                    //  over the fetch cap
     uint64_t duplicates;            //  already held (or older)
     uint64_t malformed;             //  undecodable messages
     uint64_t acks_sent;             //  ack messages sent (incl. resends)
@@ -108,6 +139,11 @@ typedef struct {
 void
     cc_agent_heard (self_t *self);
 
+//  May a line of this kind be logged now? At most one per LOG_EVERY_MS;
+//  *held (if not NULL) is then how many were not logged since the last.
+bool
+    cc_agent_may_log (cc_agent_limit_t *limit, uint64_t *held);
+
 //  Send a control request to the relay; dropped on a full queue.
 void
     cc_agent_send (self_t *self, Certcast__Control *control);
@@ -124,7 +160,13 @@ zhashx_t *
 void
     cc_agent_streams_subscribe (self_t *self);
 
-//  A Welcome's heads: follow each valid stream, fetch what we lack.
+//  Is name a stream the agent of sector may follow: ORIGIN/SECTOR, ORIGIN
+//  1 to 63 of [a-z0-9-], SECTOR ours?
+bool
+    cc_agent_stream_wanted (const char *name, const char *sector);
+
+//  A Welcome's heads: follow each stream we may (our sector's, at most
+//  STREAMS_MAX), fetch what we lack.
 void
     cc_agent_follow_heads (self_t *self, const Certcast__Welcome *welcome);
 
@@ -132,16 +174,18 @@ void
 void
     cc_agent_handle_stream (self_t *self);
 
-//  A fetch reply.
+//  A fetch reply, with the corr it came with: taken only if it answers a
+//  fetch outstanding for its stream and holds at most FETCH_MAX entries.
 void
-    cc_agent_handle_deliveries (self_t *self,
+    cc_agent_handle_deliveries (self_t *self, uint64_t corr,
                                 const Certcast__Deliveries *deliveries);
 
 //  zlistx destructor of a pending delivery.
 void
     cc_agent_pending_destroy (void **item);
 
-//  Verify the cycle's pending deliveries; drop those that do not verify.
+//  Verify the cycle's pending deliveries; drop those that do not verify
+//  or are not for our sector, and mark those already expired.
 void
     cc_agent_verify (self_t *self);
 

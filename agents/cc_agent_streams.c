@@ -15,9 +15,21 @@
     pinned root before anything in it is looked at. A cycle's in-order
     deliveries are queued as bytes and opened together at the end of the
     cycle, spread over cc_pool's threads, before the commit. What does not
-    verify is logged, counted and skipped (the cursor moves past it, so
-    one bad message cannot wedge the stream); it is never stored, handed
-    over or acked.
+    verify, or verifies but is not for our sector (neither targets it nor
+    all sectors, or came on a stream of another sector), is counted and
+    skipped (the cursor moves past it, so one bad message cannot wedge the
+    stream); it is never stored, handed over or acked. The relay is
+    trusted to carry, not to choose: a relay that sent a genuinely signed
+    TLP:RED telecom advisory to a banking agent would otherwise have had
+    it handed over and acked.
+
+    What the relay sends is bounded before it costs anything: we follow
+    only streams ORIGIN/OUR-SECTOR, at most STREAMS_MAX of them; a fetch
+    reply is taken only if it answers a fetch of ours that is still
+    outstanding and holds at most FETCH_MAX entries; and each kind of bad
+    input is logged at most once per LOG_EVERY_MS with a count of what
+    was not logged (a relay sending a million empty deliveries in one
+    reply wrote 3,000,000 log lines in 10 s).
 
     The table owns its streams and their names; a pending delivery owns
     its bytes, advisory and stream name, and the cycle's list owns it.
@@ -34,6 +46,10 @@ typedef struct {
     uint64_t committed;             //  on disk
     uint64_t head;                  //  highest seq the relay announced
     int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
+    uint64_t asked_first;           //  corr of the oldest fetch not yet
+                                    //  answered, 0: none (a reply with
+                                    //  another corr is dropped)
+    uint64_t asked_last;            //  corr of the latest fetch
     cc_behind_t behind;             //  has the relay's stream gone back?
 } s_stream_t;
 
@@ -56,14 +72,34 @@ cc_agent_streams_new (void)
     return streams;
 }
 
-//  Stream names come from the relay: take only what fits our keys.
-static bool
-s_valid_stream_name (const char *name)
+//  Stream names come from the relay: an agent reads its own sector's
+//  streams only (what its relay may serve it), each ORIGIN/SECTOR as every
+//  broker and relay names them, so also never longer than our keys take.
+bool
+cc_agent_stream_wanted (const char *name, const char *sector)
 {
-    if (!name)
+    if (!name || !sector)
         return false;
-    size_t length = strnlen (name, CC_INBOX_STREAM_MAX + 1);
-    return length > 0 && length <= CC_INBOX_STREAM_MAX && name [0] != '$';
+    const char *slash = strchr (name, '/');
+    if (!slash)
+        return false;
+    size_t origin = slash - name;
+    return origin >= 1 && origin <= 63
+        && strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789-") == origin
+        && streq (slash + 1, sector);
+}
+
+//  A name the relay sent, for one log line: at most 64 bytes, anything
+//  but printable ASCII as '?' (it reaches an operator's terminal).
+static void
+s_printable (const char *name, char *out, size_t size)
+{
+    size_t length = 0;
+    for (; name && name [length] && length + 1 < size && length < 64;
+         length++)
+        out [length] = name [length] >= 0x20 && name [length] < 0x7F?
+                       name [length]: '?';
+    out [length] = 0;
 }
 
 
@@ -105,6 +141,12 @@ s_fetch (self_t *self, s_stream_t *stream)
     control.body_case = CERTCAST__CONTROL__BODY_FETCH;
     control.fetch = &fetch;
     cc_agent_send (self, &control);
+    //  A reply to any fetch since the last one answered is taken: a slow
+    //  relay's answer to the first may come after we asked again. (After
+    //  the counter wraps, from this one on.)
+    if (!stream->asked_first || control.corr < stream->asked_first)
+        stream->asked_first = control.corr;
+    stream->asked_last = control.corr;
     stream->fetch_sent = now;
     self->fetches++;
     if (self->options.verbose)
@@ -250,37 +292,50 @@ cc_agent_verify (self_t *self)
         cc_agent_pending_t *pending = jobs [index];
         free (pending->signed_bytes);
         pending->signed_bytes = NULL;
-        if (pending->advisory)
+        //  Genuine, but not for us: refused as if it did not verify.
+        if (pending->advisory
+        &&  !(cc_agent_stream_wanted (pending->stream, self->sector)
+              && cc_advisory_targets (pending->advisory, self->sector))) {
+            cc_advisory_destroy (&pending->advisory);
+            pending->code = CC_ESCOPE;
+            pending->reason = "not for this agent's sector";
+        }
+        if (pending->advisory) {
+            pending->expired = cc_advisory_expired (pending->advisory,
+                                                    verify.now);
             continue;
+        }
         self->refused++;
-        zsys_warning ("refused %s seq %" PRIu64 ": %s: %s", pending->stream,
-                      pending->seq, cc_strerror (pending->code),
-                      pending->reason? pending->reason: "");
+        uint64_t held = 0;
+        if (cc_agent_may_log (&self->log_refused, &held))
+            zsys_warning ("refused %s seq %" PRIu64 ": %s: %s (and %" PRIu64
+                          " refused since the last such line)",
+                          pending->stream, pending->seq,
+                          cc_strerror (pending->code),
+                          pending->reason? pending->reason: "", held);
         zlistx_delete (self->pending, pending->handle);
     }
     free (jobs);
 }
 
 //  Offer one encoded Delivery for stream. Live ones (from the SUB) that
-//  skip ahead trigger a fetch; fetched ones arrive in order.
-static void
+//  skip ahead trigger a fetch; fetched ones arrive in order. False if it
+//  does not decode or names another stream (counted; the caller logs).
+static bool
 s_offer (self_t *self, s_stream_t *stream, const uint8_t *bytes, size_t size,
          bool live)
 {
     if (zlistx_size (self->pending) >= BATCH_MAX)
-        return;                 //  full cycle: heartbeats bring us back
+        return true;            //  full cycle: heartbeats bring us back
     Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
         &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
     if (!delivery) {
         self->malformed++;
-        zsys_warning ("malformed delivery on %s", stream->name);
-        return;
+        return false;
     }
-    if (!delivery->stream || !streq (delivery->stream, stream->name)) {
+    bool valid = delivery->stream && streq (delivery->stream, stream->name);
+    if (!valid)
         self->malformed++;
-        zsys_warning ("delivery for %s arrived as %s; dropped",
-                      delivery->stream? delivery->stream: "?", stream->name);
-    }
     else
     if (delivery->seq == stream->cursor + 1)
         s_process (self, stream, delivery);
@@ -289,6 +344,20 @@ s_offer (self_t *self, s_stream_t *stream, const uint8_t *bytes, size_t size,
         s_learn_head (self, stream, delivery->seq);
     //  else: a seq at or below the cursor is a duplicate
     certcast__delivery__free_unpacked (delivery, NULL);
+    return valid;
+}
+
+//  One line for the bad deliveries of one message or reply, at most one
+//  per LOG_EVERY_MS.
+static void
+s_log_bad (self_t *self, s_stream_t *stream, size_t bad, size_t total)
+{
+    uint64_t held = 0;
+    if (bad && cc_agent_may_log (&self->log_replies, &held))
+        zsys_warning ("relay %s: %zu of %zu deliveries on %s malformed or "
+                      "for another stream; dropped (and %" PRIu64 " such "
+                      "messages since the last such line)", self->relay_label,
+                      bad, total, stream->name, held);
 }
 
 void
@@ -320,9 +389,11 @@ cc_agent_handle_stream (self_t *self)
         if (stream && !message)
             self->malformed++;
         if (message) {
-            if (message->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY)
-                s_offer (self, stream, message->delivery.data,
-                         message->delivery.len, true);
+            if (message->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY) {
+                if (!s_offer (self, stream, message->delivery.data,
+                              message->delivery.len, true))
+                    s_log_bad (self, stream, 1, 1);
+            }
             else
             if (message->body_case == CERTCAST__STREAM_MSG__BODY_HEARTBEAT
             &&  message->heartbeat->stream
@@ -366,32 +437,92 @@ s_check_behind (s_stream_t *stream, uint64_t head)
     }
 }
 
+//  A relay lists what it likes: we follow only our sector's streams, and
+//  at most STREAMS_MAX (a real relay serves a handful: its upstream's and
+//  its own). A fake relay listing 20,000 new names per Hello took an
+//  agent to 655 MB and a whole core in 80 s.
 void
 cc_agent_follow_heads (self_t *self, const Certcast__Welcome *welcome)
 {
+    size_t ignored = 0;
+    const char *example = NULL;
     for (size_t index = 0; index < welcome->n_heads; index++) {
         Certcast__StreamHead *head = welcome->heads [index];
-        if (!s_valid_stream_name (head->stream))
-            continue;
-        s_stream_t *stream = s_follow (self, head->stream);
+        s_stream_t *stream = head->stream?
+            (s_stream_t *) zhashx_lookup (self->streams, head->stream): NULL;
+        if (!stream) {
+            if (!cc_agent_stream_wanted (head->stream, self->sector)) {
+                if (!example)
+                    example = head->stream? head->stream: "";
+                ignored++;
+                continue;
+            }
+            if (zhashx_size (self->streams) >= STREAMS_MAX) {
+                if (!self->streams_full_logged)
+                    zsys_error ("relay %s lists more than %d streams of "
+                                "sector %s: following the first %d only",
+                                self->relay_label, STREAMS_MAX, self->sector,
+                                STREAMS_MAX);
+                self->streams_full_logged = true;
+                self->streams_ignored++;
+                continue;
+            }
+            stream = s_follow (self, head->stream);
+        }
         s_check_behind (stream, head->head);
         s_learn_head (self, stream, head->head);
     }
+    self->streams_ignored += ignored;
+    uint64_t held = 0;
+    if (ignored && cc_agent_may_log (&self->log_streams, &held)) {
+        char name [65];
+        s_printable (example, name, sizeof name);
+        zsys_warning ("relay %s lists %zu streams that are not ORIGIN/%s "
+                      "(e.g. '%s'): not followed (and %" PRIu64 " such "
+                      "Welcomes since the last such line)", self->relay_label,
+                      ignored, self->sector, name, held);
+    }
 }
 
+//  A reply is walked only if it answers a fetch of ours that is still
+//  outstanding, and holds no more than we asked for: anything else is
+//  dropped whole, with one line (a relay could otherwise send a million
+//  empty deliveries in one 2 MB reply, or replies nobody asked for).
 void
-cc_agent_handle_deliveries (self_t *self,
+cc_agent_handle_deliveries (self_t *self, uint64_t corr,
                             const Certcast__Deliveries *deliveries)
 {
     s_stream_t *stream = deliveries->stream?
         (s_stream_t *) zhashx_lookup (self->streams, deliveries->stream): NULL;
-    if (!stream)
+    const char *problem =
+        !stream? "for a stream we do not follow":
+        !stream->asked_first || corr < stream->asked_first
+                             || corr > stream->asked_last?
+            "that answers no fetch of ours (or one answered already)":
+        deliveries->n_deliveries > FETCH_MAX?
+            "with more deliveries than we asked for": NULL;
+    if (problem) {
+        self->replies_dropped++;
+        uint64_t held = 0;
+        if (cc_agent_may_log (&self->log_replies, &held)) {
+            char name [65];
+            s_printable (deliveries->stream, name, sizeof name);
+            zsys_warning ("relay %s: dropped a fetch reply %s ('%s', %zu "
+                          "deliveries; and %" PRIu64 " such messages since "
+                          "the last such line)", self->relay_label, problem,
+                          name, deliveries->n_deliveries, held);
+        }
         return;
+    }
+    stream->asked_first = stream->asked_last = 0;
     uint64_t before = stream->cursor;
     stream->fetch_sent = 0;
+    size_t bad = 0;
     for (size_t index = 0; index < deliveries->n_deliveries; index++)
-        s_offer (self, stream, deliveries->deliveries [index].data,
-                 deliveries->deliveries [index].len, false);
+        if (!s_offer (self, stream, deliveries->deliveries [index].data,
+                      deliveries->deliveries [index].len, false))
+            bad++;
+    s_log_bad (self, stream, bad, deliveries->n_deliveries);
     if (deliveries->head > stream->head)
         stream->head = deliveries->head;
     //  A long gap takes several fetches: go on while we make progress. A
@@ -412,6 +543,8 @@ cc_agent_streams_subscribe (self_t *self)
          stream; stream = (s_stream_t *) zhashx_next (self->streams)) {
         zsock_set_subscribe (self->stream, stream->name);
         stream->fetch_sent = 0;
+        //  The old socket's replies went with it.
+        stream->asked_first = stream->asked_last = 0;
     }
 }
 

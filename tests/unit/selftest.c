@@ -32,6 +32,7 @@ static const test_item_t s_tests [] = {
     { "inbox", cc_inbox_test },
     { "handoff", cc_handoff_test },
     { "handover", cc_handover_test },
+    { "agent", cc_agent_test },
     { NULL, NULL }
 };
 
