@@ -44,7 +44,8 @@ PROGRAMS = $(BUILD)/bin/certcast-broker $(BUILD)/bin/certcast-relay \
            $(BUILD)/bin/certcast-agent $(BUILD)/bin/certcast \
            $(BUILD)/bin/cc_selftest $(BUILD)/bin/cc_probe \
            $(BUILD)/bin/cc_history $(BUILD)/bin/cc_bench $(BUILD)/bin/cc_swarm \
-           $(BUILD)/bin/cc_floor $(BUILD)/bin/cc_fanout $(BUILD)/bin/cc_fakerelay
+           $(BUILD)/bin/cc_floor $(BUILD)/bin/cc_fanout \
+           $(BUILD)/bin/cc_fakerelay $(BUILD)/bin/cc_fakeupstream
 
 .PHONY: all deps programs test test-unit test-integration demo bench fuzz \
         install clean asan

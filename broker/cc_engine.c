@@ -33,7 +33,6 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
-#define FETCH_CAP           256     //  deliveries per Fetch reply
 #define FETCH_BYTES_CAP     (2 * 1024 * 1024)
 //  Each client's share of fetch replies: a burst of 64 MiB (a month of
 //  advisories for a relay or agent catching up), then 32 MiB a second.
@@ -55,6 +54,15 @@ cc_engine_sector_of (const char *stream)
 {
     const char *slash = strrchr (stream, '/');
     return slash? slash + 1: stream;
+}
+
+bool
+cc_engine_own_stream (self_t *self, const char *stream)
+{
+    for (size_t index = 0; index < self->n_sectors; index++)
+        if (streq (self->own_streams [index], stream))
+            return true;
+    return false;
 }
 
 bool
@@ -304,7 +312,8 @@ s_handle_fetch (self_t *self, zframe_t *routing, Certcast__Control *request,
                           CC_ESTORAGE, "cannot read the log");
         return;
     }
-    uint32_t max = fetch->max && fetch->max < FETCH_CAP? fetch->max: FETCH_CAP;
+    uint32_t max = fetch->max && fetch->max < CC_FETCH_CAP?
+                   fetch->max: CC_FETCH_CAP;
     ProtobufCBinaryData *items =
         (ProtobufCBinaryData *) zmalloc (max * sizeof (ProtobufCBinaryData));
     size_t count = 0, bytes = 0;

@@ -170,14 +170,40 @@ s_apply_publish (self_t *self, MDB_txn *txn, cc_engine_item_t *item,
     return 0;
 }
 
+//  What the log refuses in this one delivery (a stream name it cannot
+//  key, a number it already holds), not what the disk or the transaction
+//  failed at: LMDB returns these before it changes anything, so the rest
+//  of the batch is written and only this delivery is refused (it stalls
+//  its stream, see cycle_end). Anything else fails the whole commit.
+static bool
+s_forward_data_error (int rc)
+{
+    return rc == MDB_BAD_VALSIZE || rc == EINVAL || rc == MDB_KEYEXIST;
+}
+
 static int
 s_apply_forward (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
 {
+    //  Dense, as our agents expect: one after a delivery of its stream
+    //  refused earlier in this batch must wait behind it, not fill in.
+    uint64_t head = cc_log_head (self->store, txn, item->stream);
+    if (item->seq != head + 1) {
+        item->code = CC_EMALFORMED;
+        item->reason = item->seq <= head?
+            "its number is taken on this stream here":
+            "a delivery before it on its stream was not stored";
+        return 0;
+    }
     //  Byte for byte, at the upstream's own sequence number: relays never
     //  renumber, so an agent can move between relays of its sector.
     int rc = cc_log_append (self->store, txn, item->stream, item->seq,
                             zchunk_data (item->delivery),
                             zchunk_size (item->delivery));
+    if (s_forward_data_error (rc)) {
+        item->code = CC_EMALFORMED;
+        item->reason = "the log cannot hold it (stream name or number)";
+        return 0;
+    }
     if (rc)
         return rc;
     size_t size;
@@ -756,6 +782,9 @@ cc_engine_cycle_end (self_t *self, bool flush)
         else
         if (!committed && item->type == ITEM_FORWARD)
             cc_engine_stall (self, item->stream, item->seq);
+        else
+        if (item->type == ITEM_FORWARD)
+            cc_engine_refuse_forward (self, item, item->code, item->reason);
         s_answer (self, item, committed, deferred);
     }
     zlistx_purge (self->outgoing);

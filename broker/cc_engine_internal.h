@@ -102,6 +102,7 @@ typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
     uint64_t acks_refused_upstream; //  acks the upstream will never take
+    uint64_t forwards_refused;      //  deliveries from upstream not stored
     uint64_t acks_unknown;          //  entries naming advisories not held
     uint64_t acks_deferred;         //  ... while catching up: sent back
     uint64_t stream_reopens;        //  stream socket made anew (removals)
@@ -224,6 +225,9 @@ size_t
 //  The sector of a stream name ORIGIN/SECTOR.
 const char *
     cc_engine_sector_of (const char *stream);
+//  Is stream one of our own (NAME/SECTOR), numbered here?
+bool
+    cc_engine_own_stream (self_t *self, const char *stream);
 
 //  cc_engine_status.c
 
@@ -278,6 +282,11 @@ void
 //  arrived already are dropped, and the stream is fetched again from seq.
 void
     cc_engine_stall (self_t *self, const char *stream, uint64_t seq);
+//  A delivery from upstream refused (its check, its scope, or what the
+//  log would not take): stall its stream there, count it and say so.
+void
+    cc_engine_refuse_forward (self_t *self, cc_engine_item_t *item, int code,
+                              const char *reason);
 
 //  cc_engine_upstream.c (relays)
 

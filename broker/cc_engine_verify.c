@@ -119,6 +119,25 @@ s_record_refusal (self_t *self, cc_engine_item_t *item, int *code)
         "a relay reports advisories for its own sectors only";
 }
 
+//  A relay takes its upstream's word for stream names and numbers, never
+//  for what goes on a stream: only the root vouches for that. A genuine
+//  advisory for telecom only, or one on a stream of ours, must not reach
+//  our banking agents however the upstream labels it (an expired one
+//  still may: see the README, "Expired advisories"). NULL: accepted.
+static const char *
+s_forward_refusal (self_t *self, cc_engine_item_t *item)
+{
+    const char *sector = cc_engine_sector_of (item->stream);
+    if (!cc_engine_serves (self, sector))
+        return "a delivery on a stream of a sector this relay does not serve";
+    if (cc_engine_own_stream (self, item->stream))
+        return "a delivery from upstream on one of this relay's own streams";
+    const Certcast__Advisory *content = cc_advisory_content (item->advisory);
+    if (!content->all_sectors && !cc_advisory_targets (item->advisory, sector))
+        return "the advisory does not target this stream's sector";
+    return NULL;
+}
+
 //  The verdict on one verified item: CC_OK, or a code and *reason.
 static int
 s_screen (self_t *self, cc_engine_item_t *item, const char **reason)
@@ -146,7 +165,7 @@ s_screen (self_t *self, cc_engine_item_t *item, const char **reason)
     if (item->type == ITEM_RECORD)
         *reason = s_record_refusal (self, item, &code);
     else
-        *reason = NULL;
+        *reason = s_forward_refusal (self, item);
     return *reason? code: CC_OK;
 }
 
@@ -162,6 +181,24 @@ cc_engine_stall (self_t *self, const char *stream, uint64_t seq)
     uint64_t pending = cc_engine_head (self->pending_heads, stream);
     if (seq > 0 && (pending == 0 || seq - 1 < pending))
         cc_engine_set_head (self->pending_heads, stream, seq - 1);
+}
+
+//  A delivery from upstream that will not be stored: its stream waits
+//  here, loudly, rather than skip a number agents expect; the upstream
+//  is asked for it again after the fetch retry, and its operator must
+//  serve one that passes. Said once per stream per interval.
+void
+cc_engine_refuse_forward (self_t *self, cc_engine_item_t *item, int code,
+                          const char *reason)
+{
+    cc_engine_stall (self, item->stream, item->seq);
+    self->counters.refused [code & 15]++;
+    self->counters.forwards_refused++;
+    if (cc_engine_may_log (self, item->stream))
+        zsys_error ("upstream delivery %.300s#%" PRIu64 " refused (%s: %s): "
+                    "the stream waits here until the upstream serves one "
+                    "that passes", item->stream, item->seq,
+                    cc_strerror (code), reason? reason: "");
 }
 
 static bool
@@ -190,12 +227,11 @@ s_screen_item (self_t *self, cc_engine_item_t *item)
             self->acks_due = zclock_mono () + ACK_LINGER_MS;
     }
     else {
-        //  A delivery that failed leaves its stream waiting here, loudly,
-        //  rather than skipping a number agents expect.
         if (item->type == ITEM_FORWARD)
-            cc_engine_stall (self, item->stream, item->seq);
-        cc_engine_refuse (self, item->routing, item->corr, item->peer, code,
-                          reason);
+            cc_engine_refuse_forward (self, item, code, reason);
+        else
+            cc_engine_refuse (self, item->routing, item->corr, item->peer,
+                              code, reason);
         cc_engine_item_destroy ((void **) &item);
     }
 }

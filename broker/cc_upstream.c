@@ -14,7 +14,9 @@
 #include "cc_broker.h"
 
 #define HELLO_EVERY_MS      5000    //  rediscover streams this often
-#define FETCH_MAX           256     //  deliveries asked for per fetch
+#define FETCH_MAX           CC_FETCH_CAP    //  asked for per fetch
+#define STREAMS_MAX         256     //  upstream streams followed, at most
+#define LOG_EVERY_MS        10000   //  bad live deliveries said this often
 #define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
 #define ACKS_RESEND_MS      3000    //  ack batch unanswered: send again
 #define ROSTER_RESEND_MS    10000   //  roster unaccepted: send it all again
@@ -23,11 +25,16 @@
 #define CORR_ROSTER_PART    0xFFFFFFFFULL
 #define CORR_HELLO          (1ULL << 61)
 #define CORR_REPORT         (1ULL << 60)
+#define CORR_FETCH          (1ULL << 59)    //  | the stream's fetch number
+#define CORR_FETCH_NUMBER   0xFFFFFFFFULL
 
 typedef struct {
     char *name;                     //  stream name (owned)
     uint64_t heard_head;            //  upstream's head, as last told us
     int64_t fetch_sent;             //  mono ms of outstanding fetch, 0: none
+    uint64_t fetches;               //  fetches sent: numbers their corrs
+    uint64_t claimed;               //  `fetches` when a stream message
+                                    //  last raised heard_head
     cc_behind_t behind;             //  has the upstream gone back?
 } s_stream_t;
 
@@ -50,6 +57,11 @@ struct _cc_upstream_t {
     int64_t created;                //  mono ms sockets were built
     uint64_t reconnects;
     int64_t alive_streams;          //  stream count in the last $alive
+    bool streams_full;              //  said that we follow STREAMS_MAX
+    size_t names_refused;           //  stream names the last Welcome had
+                                    //  that we do not take
+    int64_t bad_said;               //  mono ms s_bad last logged, 0: never
+    uint64_t bad_unsaid;            //  s_bad calls not logged since
     zframe_t *acks_frame;           //  in-flight ack batch, encoded
     uint64_t acks_upto;             //  its queue position
     int64_t acks_sent;              //  mono ms
@@ -213,12 +225,45 @@ cc_upstream_detach (cc_upstream_t *self, zpoller_t *poller)
     zpoller_remove (poller, self->stream);
 }
 
-//  A stream is ours if its sector (after the '/') is one we serve.
+//  What the upstream sent that we cannot use, said at most once per
+//  LOG_EVERY_MS with how many were not said: a line per bad entry let an
+//  upstream write 46,000 lines in 20 s here.
+static void
+s_bad (cc_upstream_t *self, const char *format, ...)
+{
+    int64_t now = zclock_mono ();
+    if (self->bad_said && now - self->bad_said < LOG_EVERY_MS) {
+        self->bad_unsaid++;
+        return;
+    }
+    char line [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    zsys_warning ("upstream: %s (%" PRIu64 " more such not logged in the "
+                  "last %d s)", line, self->bad_unsaid, LOG_EVERY_MS / 1000);
+    self->bad_said = now;
+    self->bad_unsaid = 0;
+}
+
+//  A stream we follow is ORIGIN/SECTOR as every certcast node names its
+//  own: ORIGIN a node name (1 to 63 of [a-z0-9-]), SECTOR one we serve,
+//  and not one of our own streams (forwarded into, it would collide with
+//  what we number here, and we would report it as ours). Names are the
+//  upstream's word, but one of another shape no node makes: taken, a name
+//  over the log's key bound failed every commit it rode in, and with it
+//  every publish and ack of the same cycle, again and again.
 static bool
 s_wanted (cc_upstream_t *self, const char *stream)
 {
     const char *slash = strchr (stream, '/');
-    if (!slash)
+    if (!slash || slash - stream > 63)
+        return false;
+    char origin [64];
+    memcpy (origin, stream, slash - stream);
+    origin [slash - stream] = 0;
+    if (cc_config_name_problem (origin) || streq (origin, self->node))
         return false;
     for (char *sector = (char *) zlist_first (self->sectors); sector;
          sector = (char *) zlist_next (self->sectors))
@@ -238,35 +283,48 @@ s_fetch (cc_upstream_t *self, s_stream_t *stream, uint64_t from)
     fetch.from = from;
     fetch.max = FETCH_MAX;
     Certcast__Control control = CERTCAST__CONTROL__INIT;
+    //  Numbered, so its reply is known for ours and for the latest.
+    control.corr = CORR_FETCH | ++stream->fetches;
     control.body_case = CERTCAST__CONTROL__BODY_FETCH;
     control.fetch = &fetch;
     s_send (self, &control);
     stream->fetch_sent = now;
 }
 
-//  The upstream has at least `head` on this stream. Heads only grow, but
-//  a Welcome states them anew (see s_handle_welcome).
+//  A stream message (heartbeat, live delivery) says the upstream has at
+//  least `head`: until we hold it we are not caught up, and acks of what
+//  we lack are "not yet" (see cc_upstream_caught_up). Heads only grow;
+//  a Welcome states them anew, and so does the reply to a fetch sent
+//  after the claim (see s_handle_deliveries): a claim no fetch bears out
+//  (a heartbeat at 2^64 - 1) holds only until that reply.
 static void
-s_heard (s_stream_t *stream, uint64_t head)
+s_claim (s_stream_t *stream, uint64_t head)
 {
-    if (head > stream->heard_head)
+    if (head > stream->heard_head) {
         stream->heard_head = head;
+        stream->claimed = stream->fetches;
+    }
 }
 
 //  Catch up with head if we are behind it.
 static void
 s_catch_up (cc_upstream_t *self, s_stream_t *stream, uint64_t head)
 {
-    s_heard (stream, head);
     uint64_t have = self->handler.head (self->handler.arg, stream->name);
     if (head > have)
         s_fetch (self, stream, have + 1);
 }
 
+//  The stream, followed from now if it was not; NULL if we follow
+//  STREAMS_MAX already. Each one costs a subscription, a fetch and a
+//  head in the Welcome we give our agents: an upstream listing without
+//  end would have us pass the flood on.
 static s_stream_t *
 s_follow (cc_upstream_t *self, const char *name)
 {
     s_stream_t *stream = (s_stream_t *) zhashx_lookup (self->streams, name);
+    if (!stream && zhashx_size (self->streams) >= STREAMS_MAX)
+        return NULL;
     if (!stream) {
         stream = (s_stream_t *) zmalloc (sizeof (s_stream_t));
         stream->name = strdup (name);
@@ -278,18 +336,21 @@ s_follow (cc_upstream_t *self, const char *name)
 }
 
 //  Offer one delivery: in order goes to the engine, a gap means fetch.
-static void
+//  live: from the stream socket, where its number is a claim (gap_head
+//  set on a gap); else from a fetch reply, whose head is what counts.
+//  False if it is malformed or not of this stream (the caller says so).
+static bool
 s_offer (cc_upstream_t *self, s_stream_t *stream, const uint8_t *bytes,
          size_t size, uint64_t *gap_head)
 {
     Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
         &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
-    if (!delivery) {
-        zsys_warning ("upstream: malformed delivery on %s", stream->name);
-        return;
-    }
-    if (streq (delivery->stream, stream->name)) {
-        s_heard (stream, delivery->seq);
+    if (!delivery)
+        return false;
+    bool ours = streq (delivery->stream, stream->name);
+    if (ours) {
+        if (gap_head)
+            s_claim (stream, delivery->seq);
         uint64_t have = self->handler.head (self->handler.arg, stream->name);
         if (delivery->seq == have + 1)
             self->handler.delivery (self->handler.arg, stream->name,
@@ -299,6 +360,7 @@ s_offer (cc_upstream_t *self, s_stream_t *stream, const uint8_t *bytes,
             *gap_head = delivery->seq;
     }
     certcast__delivery__free_unpacked (delivery, NULL);
+    return ours;
 }
 
 static void
@@ -326,14 +388,19 @@ s_handle_stream (cc_upstream_t *self)
                 zframe_size (body), CC_WIRE_MAX_FRAME): NULL;
         if (stream_msg) {
             uint64_t gap_head = 0;
-            if (stream_msg->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY)
-                s_offer (self, stream, stream_msg->delivery.data,
-                         stream_msg->delivery.len, &gap_head);
+            if (stream_msg->body_case == CERTCAST__STREAM_MSG__BODY_DELIVERY) {
+                if (!s_offer (self, stream, stream_msg->delivery.data,
+                              stream_msg->delivery.len, &gap_head))
+                    s_bad (self, "a delivery on %s is malformed or not of "
+                           "that stream; ignored", stream->name);
+            }
             else
             if (stream_msg->body_case == CERTCAST__STREAM_MSG__BODY_HEARTBEAT
             &&  stream_msg->heartbeat->stream
-            &&  streq (stream_msg->heartbeat->stream, stream->name))
+            &&  streq (stream_msg->heartbeat->stream, stream->name)) {
                 gap_head = stream_msg->heartbeat->head;
+                            s_claim (stream, gap_head);
+            }
             if (gap_head)
                 s_catch_up (self, stream, gap_head);
             certcast__stream_msg__free_unpacked (stream_msg, NULL);
@@ -398,34 +465,96 @@ s_handle_welcome (cc_upstream_t *self, Certcast__Welcome *welcome)
     for (s_stream_t *stream = (s_stream_t *) zhashx_first (self->streams);
          stream; stream = (s_stream_t *) zhashx_next (self->streams))
         stream->heard_head = 0;
+    size_t refused = 0, over = 0;
     for (size_t index = 0; index < welcome->n_heads; index++) {
         Certcast__StreamHead *head = welcome->heads [index];
-        if (!head->stream || !s_wanted (self, head->stream))
+        if (!head->stream || !s_wanted (self, head->stream)) {
+            refused++;
             continue;
+        }
         s_stream_t *stream = s_follow (self, head->stream);
+        if (!stream) {
+            over++;
+            continue;
+        }
         s_check_behind (self, stream, head->head);
+        if (head->head > stream->heard_head)
+            stream->heard_head = head->head;
         s_catch_up (self, stream, head->head);
     }
+    //  Each said once, not at every Welcome: the upstream is misconfigured
+    //  or worse, and its operator must look.
+    if (refused && refused != self->names_refused)
+        zsys_warning ("upstream: its Welcome lists %zu stream name(s) this "
+                      "relay does not take (not ORIGIN/SECTOR with a node "
+                      "name and a sector served here, or one of our own "
+                      "streams)", refused);
+    self->names_refused = refused;
+    if (over && !self->streams_full)
+        zsys_error ("upstream: its Welcome lists more streams than the %d "
+                    "this relay follows; %zu not followed", STREAMS_MAX,
+                    over);
+    self->streams_full = over > 0;
 }
 
+//  A reply to one of our fetches (corr: CORR_FETCH and its number).
 static void
-s_handle_deliveries (cc_upstream_t *self, Certcast__Deliveries *deliveries)
+s_handle_deliveries (cc_upstream_t *self, uint64_t corr,
+                     Certcast__Deliveries *deliveries)
 {
     s_stream_t *stream = deliveries->stream?
         (s_stream_t *) zhashx_lookup (self->streams, deliveries->stream): NULL;
+    uint64_t number = corr & (CORR_FETCH - 1);
+    //  Dropped whole, with one line: no broker serves more than the cap,
+    //  and one we did not ask for is nothing we wait for.
+    const char *drop = NULL;
     if (!stream)
+        drop = "not a stream we follow";
+    else
+    if ((corr & ~(CORR_FETCH - 1)) != CORR_FETCH || number == 0
+    ||  number > stream->fetches)
+        drop = "not asked for";
+    else
+    if (deliveries->n_deliveries > CC_FETCH_CAP)
+        drop = "more deliveries than a fetch gets";
+    if (drop) {
+        s_bad (self, "dropped a reply of %zu deliveries: %s",
+               deliveries->n_deliveries, drop);
         return;
+    }
     uint64_t before = self->handler.head (self->handler.arg, stream->name);
+    size_t bad = 0;
     for (size_t index = 0; index < deliveries->n_deliveries; index++)
-        s_offer (self, stream, deliveries->deliveries [index].data,
-                 deliveries->deliveries [index].len, NULL);
+        if (!s_offer (self, stream, deliveries->deliveries [index].data,
+                      deliveries->deliveries [index].len, NULL))
+            bad++;
+    if (bad)
+        s_bad (self, "%zu of %zu deliveries in a reply for %s malformed or "
+               "not of that stream; ignored", bad, deliveries->n_deliveries,
+               stream->name);
+    uint64_t have = self->handler.head (self->handler.arg, stream->name);
     //  A long gap takes several fetches: go on at once while a reply moves
     //  us forward. One that moved nothing (the stream stalled on a delivery
     //  that fails its check, and went back to it) waits FETCH_RETRY_MS:
     //  fetching again at once looped, 175 fetches of 256 in 10 s.
-    if (self->handler.head (self->handler.arg, stream->name) > before)
+    if (have > before)
         stream->fetch_sent = 0;
-    s_catch_up (self, stream, deliveries->head);
+    //  The reply to our latest fetch, sent after the last claim on the
+    //  stream socket had arrived: the upstream sent that claim before it
+    //  read the fetch, and heads only grow, so its head here is at least
+    //  any true claim (and Welcomes come on this same connection, in
+    //  order). A claim above it was false: it holds no longer. If we hold
+    //  that head, nothing is outstanding, and the next claim may fetch at
+    //  once (no loop: only a claim above what we hold fetches).
+    if (number == stream->fetches && number > stream->claimed) {
+        stream->heard_head = deliveries->head;
+        if (deliveries->head <= have)
+            stream->fetch_sent = 0;
+    }
+    else
+    if (deliveries->head > stream->heard_head)
+        stream->heard_head = deliveries->head;
+    s_catch_up (self, stream, stream->heard_head);
 }
 
 //  FNV-1a over bytes, folded into hash: tells one set of refusals from
@@ -522,7 +651,8 @@ s_handle_control (cc_upstream_t *self)
                 s_handle_welcome (self, control->welcome);
                 break;
             case CERTCAST__CONTROL__BODY_DELIVERIES:
-                s_handle_deliveries (self, control->deliveries);
+                s_handle_deliveries (self, control->corr,
+                                     control->deliveries);
                 break;
             case CERTCAST__CONTROL__BODY_ACKED:
                 if (control->corr == self->acks_upto && self->acks_frame) {

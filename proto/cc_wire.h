@@ -14,6 +14,9 @@
 #define CC_WIRE_MAX_FRAME   (4 * 1024 * 1024)
 //  Ceiling on one encoded Signed advisory (body included).
 #define CC_WIRE_MAX_SIGNED  (1024 * 1024)
+//  Deliveries in one Fetch reply, at most: a broker serves no more, so a
+//  follower asks for no more and drops a reply that holds more.
+#define CC_FETCH_CAP        256
 
 //  The PUB topic of the liveness heartbeat every broker sends each
 //  heartbeat interval, whether or not it has any stream yet. Stream names

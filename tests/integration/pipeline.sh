@@ -95,7 +95,7 @@ for n in 1 2 3; do
         --title "Telecom $n" --severity high --tlp green --sector telecom >/dev/null \
         || fail "publish PK-TEL-$n"
 done
-wait_for 20 log_has telecom "refused upstream" || fail "the relay did not say why it wrote nothing"
+wait_for 20 log_has telecom "upstream delivery national/telecom#1 refused (untrusted" || fail "the relay did not say why it wrote nothing"
 # More than one fetch's worth behind a delivery it cannot verify: the relay
 # asks again at its retry pace, not in a loop (it fetched 175 times in 10 s).
 "$CC_BIN/cc_bench" publish-rtt --to "127.0.0.1:$NATIONAL_PORT" \
