@@ -83,10 +83,13 @@ cc_agent_stream_wanted (const char *name, const char *sector)
     const char *slash = strchr (name, '/');
     if (!slash)
         return false;
-    size_t origin = slash - name;
-    return origin >= 1 && origin <= 63
-        && strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789-") == origin
-        && streq (slash + 1, sector);
+    char origin [64];
+    size_t length = (size_t) (slash - name);
+    if (length == 0 || length >= sizeof origin)
+        return false;
+    memcpy (origin, name, length);
+    origin [length] = 0;
+    return cc_config_name_problem (origin) == NULL && streq (slash + 1, sector);
 }
 
 //  A name the relay sent, for one log line: at most 64 bytes, anything
