@@ -102,6 +102,7 @@ typedef struct {
     uint64_t published, forwarded, fetches, deliveries_served;
     uint64_t ack_messages, ack_rows, ack_duplicates, acks_upstream;
     uint64_t acks_refused_upstream; //  acks the upstream will never take
+    uint64_t ack_checks;            //  ack signatures checked (CPU spent)
     uint64_t forwards_refused;      //  deliveries from upstream not stored
     uint64_t acks_unknown;          //  entries naming advisories not held
     uint64_t acks_deferred;         //  ... while catching up: sent back

@@ -43,6 +43,7 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
              ",\"acks_unknown\":%" PRIu64 ",\"acks_deferred\":%" PRIu64
              ",\"acks_upstream\":%" PRIu64
              ",\"acks_refused_upstream\":%" PRIu64
+             ",\"ack_checks\":%" PRIu64
              ",\"forwards_refused\":%" PRIu64
              ",\"rosters\":%" PRIu64 ",\"roster_parts\":%" PRIu64
              ",\"commits\":%" PRIu64 ",\"commit_failures\":%" PRIu64
@@ -52,6 +53,7 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
              counters->ack_rows, counters->acks_unknown,
              counters->acks_deferred,
              counters->acks_upstream, counters->acks_refused_upstream,
+             counters->ack_checks,
              counters->forwards_refused, counters->rosters,
              counters->roster_parts, counters->commits,
              counters->commit_failures, counters->bad_frames,

@@ -290,6 +290,8 @@ s_done (self_t *self, s_job_t *jobs, size_t count)
 {
     for (size_t index = 0; index < count; index++) {
         jobs [index].item->jobs_done++;
+        if (jobs [index].ack)
+            self->counters.ack_checks++;
         if (jobs [index].ack && !jobs [index].ack->ack)
             jobs [index].item->ack_refused = true;
     }

@@ -31,7 +31,8 @@
         the entry a reason of B bytes; --copies C sends the SignedAck C
         times in the one request; --requests R sends that request R times
         at once and prints "acked A busy B other O" over the R replies;
-        --ack-time T signs T (Unix seconds) as the ack's time.
+        --ack-time T signs T (Unix seconds) as the ack's time; --forge yes
+        flips one bit of the signature.
     MODE roster [--entry FILE.pub]... [--entry-role R] [--entry-sector S]
         Sends a Roster as our --key (a relay's key, to pass for that
         relay) listing each --entry's key and details (none: an empty
@@ -90,6 +91,7 @@ typedef struct {
     size_t copies;              //  SignedAcks in the request (ack-as)
     size_t requests;            //  times the request is sent (ack-as)
     int64_t ack_time;           //  the ack's signed time, 0: now (ack-as)
+    bool forge;                 //  flip a bit of the ack's signature
     const char *entries [16];   //  .pub files listed (roster)
     size_t n_entries;
     const char *entry_role;     //  role of every entry instead (roster)
@@ -182,6 +184,9 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--reason-bytes"))
             args->reason_bytes = strtoul (value, NULL, 10);
+        else
+        if (streq (arg, "--forge"))
+            args->forge = streq (value, "yes");
         else
         if (streq (arg, "--ack-time"))
             args->ack_time = strtoll (value, NULL, 10);
@@ -463,6 +468,8 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     uint8_t signature [64];
     int rc = cc_keys_sign (signer, ack_bytes, ack_size, signature);
     assert (rc == 0);
+    if (args->forge)
+        signature [0] ^= 0x01;
     cc_keys_destroy (&signer);
 
     Certcast__SignedAck signed_ack = CERTCAST__SIGNED_ACK__INIT;
