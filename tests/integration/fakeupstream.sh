@@ -24,6 +24,12 @@
 #     250 ms. The fetch each sets off finds head 1, so the relay counts
 #     itself caught up (status, in most looks) and answers an agent's ack
 #     of an advisory it does not hold "acked", not "not yet".
+# (e) one ack the upstream will not take: the relay holds 8 advisories;
+#     with the fake stopped, bank1 acks each (8 acks queued); the fake,
+#     back, refuses (malformed) any batch holding the ack of the 5th. The
+#     relay sends in halves until that ack is alone, passes over it with
+#     an error (acks_refused_upstream 1), and the fake takes the other 7
+#     (before, the batch of 8 was sent again for ever and none was taken).
 source "$(dirname "$0")/lib.sh"
 federation
 
@@ -136,6 +142,31 @@ acked () { [[ $(ack) == acked* ]]; }
 wait_for 5 acked || fail "(d) an ack of an advisory not held: $(ack)"
 say "(d) bogus heads do not hold the relay 'not caught up' ($seen of 10 looks)"
 stop rd
+
+# --- (e) ------------------------------------------------------------------
+eight=()
+for index in 1 2 3 4 5 6 7 8; do eight+=(--advisory national/banking:banking); done
+fake "(e)" "${eight[@]}" --refuse-acks-for FAKE-5-
+relay re
+wait_for 20 head_is national/banking 8 || fail "(e) national/banking not stored"
+ids=$(awk '$1 == "advisory" && $2 ~ /^FAKE-/ { print $2 }' "$T/fake.log" | tail -8)
+stop fake
+for id in $ids; do
+    out=$(probe --to "127.0.0.1:$RELAY_PORT" --key "$T/keys/bank1.key" \
+          --server-pub "$T/keys/relay-banking.pub" ack-as \
+          --sign-key "$T/keys/bank1.key" --id "$id" --revision 1) || fail "(e) ack of $id: $out"
+    [ "$out" = "acked 1" ] || fail "(e) ack of $id: $out"
+done
+lines=$(wc -l < "$T/fake.log")
+fake "(e) again" "${eight[@]}" --refuse-acks-for FAKE-5-
+refused_upstream_is () { [ "$(json_number "$(relay_status)" acks_refused_upstream)" = "$1" ]; }
+taken () { tail -n +$((lines + 1)) "$T/fake.log" | awk '$1 == "acks" && $3 == "taken" { sum += $2 } END { print sum + 0 }'; }
+taken_is () { [ "$(taken)" = "$1" ]; }
+wait_for 30 refused_upstream_is 1 || fail "(e) acks_refused_upstream: $(relay_status | grep -o '"acks_refused_upstream":[0-9]*')"
+wait_for 10 taken_is 7 || fail "(e) the fake took $(taken) acks, expected 7"
+log_has re "upstream will not take ack" || fail "(e) the relay did not say which ack it passed over"
+say "(e) one refused ack passed over, the other 7 taken ($(tail -n +$((lines + 1)) "$T/fake.log" | grep -c '^acks') batches)"
+stop re
 
 stop fake
 say "ok"

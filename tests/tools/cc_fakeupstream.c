@@ -28,8 +28,14 @@
                                 entries instead of its log
       --unsolicited NAME        after each Welcome, a Deliveries reply of
                                 NAME's log that nobody asked for (corr 0)
+      --refuse-acks-for PREFIX  an Acks request holding an ack of an
+                                advisory whose id starts with PREFIX is
+                                refused malformed; any other is taken
+                                (Acked with its count)
 
-    Prints one line per request ("hello NODE", "fetch NAME from F") and
+    Prints one line per advisory made ("advisory ID on NAME"), one per
+    request ("hello NODE", "fetch NAME from F", "acks N taken", "acks N
+    refused") and
     runs until SIGTERM or SIGINT; exits 0 then, 2 on bad usage, 1 if it
     cannot start.
 */
@@ -56,6 +62,7 @@ typedef struct {
     uint64_t advisories;        //  numbers their ids
     const char *unsolicited [FAKE_NAMES_MAX];
     size_t n_unsolicited;
+    const char *refuse_acks_for;    //  id prefix, or NULL
     int heartbeat_ms;
     zsock_t *router, *xpub;
 } s_fake_t;
@@ -167,6 +174,7 @@ s_append_advisory (s_fake_t *self, s_stream_t *stream, const char *sector,
     zlistx_add_end (stream->log, zchunk_new (bytes, size));
     free (bytes);
     free (signed_bytes);
+    printf ("advisory %s on %s\n", id, stream->name);
     return 0;
 }
 
@@ -257,6 +265,9 @@ s_parse (s_fake_t *self, int argc, char **argv, const char **listen,
         if (streq (arg, "--unsolicited")
         &&  self->n_unsolicited < FAKE_NAMES_MAX)
             self->unsolicited [self->n_unsolicited++] = value;
+        else
+        if (streq (arg, "--refuse-acks-for"))
+            self->refuse_acks_for = value;
         else
             return s_usage ("unknown option or bad value");
     }
@@ -353,6 +364,45 @@ s_acked (s_fake_t *self, zframe_t *routing, uint64_t corr, uint32_t count)
     s_reply (self, routing, corr, CERTCAST__CONTROL__BODY_ACKED, &acked);
 }
 
+//  Does this signed ack name an advisory whose id starts with prefix?
+static bool
+s_names (const Certcast__SignedAck *signed_ack, const char *prefix)
+{
+    Certcast__Ack *ack = (Certcast__Ack *) cc_wire_unpack (
+        &certcast__ack__descriptor, signed_ack->ack.data, signed_ack->ack.len,
+        CC_WIRE_MAX_FRAME);
+    bool names = false;
+    for (size_t index = 0; ack && index < ack->n_entries; index++)
+        if (ack->entries [index]->advisory_id
+        &&  strncmp (ack->entries [index]->advisory_id, prefix,
+                     strlen (prefix)) == 0)
+            names = true;
+    if (ack)
+        certcast__ack__free_unpacked (ack, NULL);
+    return names;
+}
+
+//  Acks are taken whole, or refused whole as a real broker does.
+static void
+s_take_acks (s_fake_t *self, zframe_t *routing, Certcast__Control *request)
+{
+    Certcast__Acks *acks = request->acks;
+    bool refuse = false;
+    for (size_t index = 0; self->refuse_acks_for && index < acks->n_acks;
+         index++)
+        refuse = refuse || s_names (acks->acks [index], self->refuse_acks_for);
+    printf ("acks %zu %s\n", acks->n_acks, refuse? "refused": "taken");
+    if (refuse) {
+        Certcast__Error error = CERTCAST__ERROR__INIT;
+        error.code = CERTCAST__ERROR_CODE__ERR_MALFORMED;
+        error.reason = (char *) "cc_fakeupstream refuses this ack";
+        s_reply (self, routing, request->corr, CERTCAST__CONTROL__BODY_ERROR,
+                 &error);
+    }
+    else
+        s_acked (self, routing, request->corr, (uint32_t) acks->n_acks);
+}
+
 static void
 s_handle_control (s_fake_t *self)
 {
@@ -393,7 +443,7 @@ s_handle_control (s_fake_t *self)
     }
     else
     if (request && request->body_case == CERTCAST__CONTROL__BODY_ACKS)
-        s_acked (self, routing, request->corr, 0);
+        s_take_acks (self, routing, request);
     else
     if (request && request->body_case == CERTCAST__CONTROL__BODY_PUBLISH) {
         printf ("report\n");
