@@ -57,21 +57,6 @@ s_nonce_destroy (void **item)
     *item = NULL;
 }
 
-bool
-cc_agent_may_log (cc_agent_limit_t *limit, uint64_t *held)
-{
-    int64_t now = zclock_mono ();
-    if (limit->last && now - limit->last < LOG_EVERY_MS) {
-        limit->held++;
-        return false;
-    }
-    if (held)
-        *held = limit->held;
-    limit->held = 0;
-    limit->last = now;
-    return true;
-}
-
 //  The key of a nonce in self->sent.
 static void
 s_nonce_key (uint64_t nonce, char key [24])
@@ -184,7 +169,7 @@ s_handle_welcome (self_t *self, uint64_t corr, Certcast__Welcome *welcome)
     if (hello <= self->hellos_answered || hello > self->hellos) {
         self->replies_dropped++;
         uint64_t held = 0;
-        if (cc_agent_may_log (&self->log_replies, &held))
+        if (cc_loglimit_may (&self->log_replies, &held))
             zsys_warning ("relay %s: dropped a Welcome that answers no Hello "
                           "of ours (and %" PRIu64 " such messages since the "
                           "last such line)", self->relay_label, held);
@@ -242,7 +227,7 @@ s_handle_acked (self_t *self, uint64_t corr)
     s_nonce_key (corr, key);
     if (!zhashx_lookup (self->sent, key)) {
         uint64_t held = 0;
-        if (cc_agent_may_log (&self->log_acked, &held))
+        if (cc_loglimit_may (&self->log_acked, &held))
             zsys_notice ("relay %s confirmed ack %" PRIu64 ", which we have "
                          "not sent it (or it confirmed already); ignored "
                          "(and %" PRIu64 " such since the last such line)",
@@ -1220,16 +1205,6 @@ cc_agent_test (bool verbose)
     memset (origin, 'o', 64);
     strcpy (origin + 64, "/banking");
     assert (!cc_agent_stream_wanted (origin, "banking"));
-
-    //  Rate-limited lines: one, then none for LOG_EVERY_MS, counted
-    cc_agent_limit_t limit = { 0, 0 };
-    uint64_t held = 99;
-    assert (cc_agent_may_log (&limit, &held) && held == 0);
-    for (int index = 0; index < 1000; index++)
-        assert (!cc_agent_may_log (&limit, &held));
-    limit.last -= LOG_EVERY_MS;
-    assert (cc_agent_may_log (&limit, &held) && held == 1000);
-    assert (!cc_agent_may_log (&limit, NULL));
 
     //  The sector comes from the key
     const char *sectors [] = { NULL, "all", "Banking", "", "banking" };

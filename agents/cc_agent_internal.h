@@ -17,16 +17,7 @@
 #define BATCH_MAX           1024    //  advisories committed per cycle
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
-#define LOG_EVERY_MS        10000   //  a relay's bad input: one line a kind
-                                    //  this often at most
 #define STREAMS_MAX         64      //  streams followed at most
-
-//  One kind of log line about what the relay sent, rate-limited: a relay
-//  can send bad input far faster than anyone can read the log.
-typedef struct {
-    int64_t last;                   //  mono ms of the last line, 0: never
-    uint64_t held;                  //  lines not written since
-} cc_agent_limit_t;
 
 //  One delivery of this cycle, from its arrival to its hand-over.
 typedef struct {
@@ -104,11 +95,11 @@ typedef struct {
     int relay_heartbeat_ms;         //  from Welcome, 0: not yet known
     uint64_t fetch_corr;            //  counter for fetch corr ids
     zhashx_t *errors_logged;        //  "code:reason" already reported
-    cc_agent_limit_t log_refused;   //  deliveries refused
-    cc_agent_limit_t log_streams;   //  stream names not followed
-    cc_agent_limit_t log_replies;   //  fetch replies dropped or with bad
+    cc_loglimit_t log_refused;   //  deliveries refused
+    cc_loglimit_t log_streams;   //  stream names not followed
+    cc_loglimit_t log_replies;   //  fetch replies dropped or with bad
                                     //  deliveries, bad live deliveries
-    cc_agent_limit_t log_acked;     //  Acked for no ack we sent
+    cc_loglimit_t log_acked;     //  Acked for no ack we sent
     bool streams_full_logged;       //  STREAMS_MAX reached, said once
     size_t untrimmed;               //  advisories since the last heap trim
     int64_t trim_at;                //  mono ms of the next trim, 0: none
@@ -139,10 +130,6 @@ typedef struct {
 void
     cc_agent_heard (self_t *self);
 
-//  May a line of this kind be logged now? At most one per LOG_EVERY_MS;
-//  *held (if not NULL) is then how many were not logged since the last.
-bool
-    cc_agent_may_log (cc_agent_limit_t *limit, uint64_t *held);
 
 //  Send a control request to the relay; dropped on a full queue.
 void

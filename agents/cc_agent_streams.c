@@ -27,7 +27,7 @@
     only streams ORIGIN/OUR-SECTOR, at most STREAMS_MAX of them; a fetch
     reply is taken only if it answers a fetch of ours that is still
     outstanding and holds at most FETCH_MAX entries; and each kind of bad
-    input is logged at most once per LOG_EVERY_MS with a count of what
+    input is logged at most once per CC_LOGLIMIT_MS with a count of what
     was not logged (a relay sending a million empty deliveries in one
     reply wrote 3,000,000 log lines in 10 s).
 
@@ -310,7 +310,7 @@ cc_agent_verify (self_t *self)
         }
         self->refused++;
         uint64_t held = 0;
-        if (cc_agent_may_log (&self->log_refused, &held))
+        if (cc_loglimit_may (&self->log_refused, &held))
             zsys_warning ("refused %s seq %" PRIu64 ": %s: %s (and %" PRIu64
                           " refused since the last such line)",
                           pending->stream, pending->seq,
@@ -351,12 +351,12 @@ s_offer (self_t *self, s_stream_t *stream, const uint8_t *bytes, size_t size,
 }
 
 //  One line for the bad deliveries of one message or reply, at most one
-//  per LOG_EVERY_MS.
+//  per CC_LOGLIMIT_MS.
 static void
 s_log_bad (self_t *self, s_stream_t *stream, size_t bad, size_t total)
 {
     uint64_t held = 0;
-    if (bad && cc_agent_may_log (&self->log_replies, &held))
+    if (bad && cc_loglimit_may (&self->log_replies, &held))
         zsys_warning ("relay %s: %zu of %zu deliveries on %s malformed or "
                       "for another stream; dropped (and %" PRIu64 " such "
                       "messages since the last such line)", self->relay_label,
@@ -477,7 +477,7 @@ cc_agent_follow_heads (self_t *self, const Certcast__Welcome *welcome)
     }
     self->streams_ignored += ignored;
     uint64_t held = 0;
-    if (ignored && cc_agent_may_log (&self->log_streams, &held)) {
+    if (ignored && cc_loglimit_may (&self->log_streams, &held)) {
         char name [65];
         s_printable (example, name, sizeof name);
         zsys_warning ("relay %s lists %zu streams that are not ORIGIN/%s "
@@ -507,7 +507,7 @@ cc_agent_handle_deliveries (self_t *self, uint64_t corr,
     if (problem) {
         self->replies_dropped++;
         uint64_t held = 0;
-        if (cc_agent_may_log (&self->log_replies, &held)) {
+        if (cc_loglimit_may (&self->log_replies, &held)) {
             char name [65];
             s_printable (deliveries->stream, name, sizeof name);
             zsys_warning ("relay %s: dropped a fetch reply %s ('%s', %zu "

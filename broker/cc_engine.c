@@ -803,12 +803,8 @@ s_drop_vanished_peers (self_t *self, zsock_t *sock)
 static zsock_t *
 s_server_socket (self_t *self, int type, int port, int attempts)
 {
-    zsock_t *sock = zsock_new (type);
-    assert (sock);
-    zcert_apply (cc_keys_cert (self->config.keys), sock);
-    zsock_set_curve_server (sock, 1);
+    zsock_t *sock = cc_keys_server (self->config.keys, type);
     zsock_set_zap_domain (sock, "certcast");
-    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
     zsock_set_linger (sock, 1000);
     //  No ZMTP heartbeat from the server side: libzmq 4.3 keeps each I/O
     //  thread's timers in one map and cancels them by linear search, and a

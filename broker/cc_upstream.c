@@ -16,7 +16,6 @@
 #define HELLO_EVERY_MS      5000    //  rediscover streams this often
 #define FETCH_MAX           CC_FETCH_CAP    //  asked for per fetch
 #define STREAMS_MAX         256     //  upstream streams followed, at most
-#define LOG_EVERY_MS        10000   //  bad live deliveries said this often
 #define FETCH_RETRY_MS      3000    //  fetch unanswered: ask again
 #define ACKS_RESEND_MS      3000    //  ack batch unanswered: send again
 #define ROSTER_RESEND_MS    10000   //  roster unaccepted: send it all again
@@ -60,8 +59,7 @@ struct _cc_upstream_t {
     bool streams_full;              //  said that we follow STREAMS_MAX
     size_t names_refused;           //  stream names the last Welcome had
                                     //  that we do not take
-    int64_t bad_said;               //  mono ms s_bad last logged, 0: never
-    uint64_t bad_unsaid;            //  s_bad calls not logged since
+    cc_loglimit_t bad_said;         //  s_bad: one line per interval
     zframe_t *acks_frame;           //  in-flight ack batch, encoded
     uint64_t acks_upto;             //  its queue position
     int64_t acks_sent;              //  mono ms
@@ -226,25 +224,20 @@ cc_upstream_detach (cc_upstream_t *self, zpoller_t *poller)
 }
 
 //  What the upstream sent that we cannot use, said at most once per
-//  LOG_EVERY_MS with how many were not said: a line per bad entry let an
-//  upstream write 46,000 lines in 20 s here.
+//  CC_LOGLIMIT_MS with how many were not said.
 static void
 s_bad (cc_upstream_t *self, const char *format, ...)
 {
-    int64_t now = zclock_mono ();
-    if (self->bad_said && now - self->bad_said < LOG_EVERY_MS) {
-        self->bad_unsaid++;
+    uint64_t unsaid = 0;
+    if (!cc_loglimit_may (&self->bad_said, &unsaid))
         return;
-    }
     char line [256];
     va_list args;
     va_start (args, format);
     vsnprintf (line, sizeof line, format, args);
     va_end (args);
     zsys_warning ("upstream: %s (%" PRIu64 " more such not logged in the "
-                  "last %d s)", line, self->bad_unsaid, LOG_EVERY_MS / 1000);
-    self->bad_said = now;
-    self->bad_unsaid = 0;
+                  "last %d s)", line, unsaid, CC_LOGLIMIT_MS / 1000);
 }
 
 //  A stream we follow is ORIGIN/SECTOR as every certcast node names its

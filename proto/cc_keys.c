@@ -788,3 +788,16 @@ cc_keys_client (cc_keys_t *self, int type, const char *server_key)
     zsock_set_linger (sock, 0);
     return sock;
 }
+
+zsock_t *
+cc_keys_server (cc_keys_t *self, int type)
+{
+    assert (self);
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    zcert_apply (self->cert, sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
+    zsock_set_linger (sock, 0);
+    return sock;
+}

@@ -62,6 +62,12 @@ const char *
 zsock_t *
     cc_keys_client (cc_keys_t *self, int type, const char *server_key);
 
+//  A new socket of `type` that will serve CurveZMQ as this identity, with
+//  certcast's frame bound and no linger. The caller binds it and owns it.
+//  Never NULL.
+zsock_t *
+    cc_keys_server (cc_keys_t *self, int type);
+
 //  Sign data with the Ed25519 secret; writes 64 bytes. -1 without secret.
 int
     cc_keys_sign (cc_keys_t *self, const uint8_t *data, size_t size,

@@ -60,6 +60,7 @@ const char *cc_strerror (int code);
 #include "cc_advisory.h"
 #include "cc_pool.h"
 #include "cc_behind.h"
+#include "cc_loglimit.h"
 #include "cc_verifier.h"
 
 #endif

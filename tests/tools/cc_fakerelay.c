@@ -378,11 +378,7 @@ s_acks (s_relay_t *self, zsock_t *router, zframe_t *routing, uint64_t corr,
 static zsock_t *
 s_bind (cc_keys_t *keys, int type, int port)
 {
-    zsock_t *sock = zsock_new (type);
-    assert (sock);
-    zcert_apply (cc_keys_cert (keys), sock);
-    zsock_set_curve_server (sock, 1);
-    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
+    zsock_t *sock = cc_keys_server (keys, type);
     zsock_set_sndhwm (sock, 0);
     if (zsock_bind (sock, "tcp://127.0.0.1:%d", port) < 0) {
         fprintf (stderr, "cc_fakerelay: cannot bind port %d\n", port);

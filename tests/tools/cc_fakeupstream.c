@@ -492,12 +492,7 @@ s_heartbeats (s_fake_t *self)
 static zsock_t *
 s_bind (cc_keys_t *keys, int type, const char *host, int port)
 {
-    zsock_t *sock = zsock_new (type);
-    assert (sock);
-    zcert_apply (cc_keys_cert (keys), sock);
-    zsock_set_curve_server (sock, 1);
-    zsock_set_maxmsgsize (sock, CC_WIRE_MAX_FRAME);
-    zsock_set_linger (sock, 0);
+    zsock_t *sock = cc_keys_server (keys, type);
     if (zsock_bind (sock, "tcp://%s:%d", host, port) == -1) {
         fprintf (stderr, "cc_fakeupstream: cannot bind %s:%d\n", host, port);
         zsock_destroy (&sock);

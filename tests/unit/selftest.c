@@ -16,6 +16,7 @@ static const test_item_t s_tests [] = {
     { "pool", cc_pool_test },
     { "verifier", cc_verifier_test },
     { "behind", cc_behind_test },
+    { "loglimit", cc_loglimit_test },
     { "config", cc_config_test },
     { "wire", cc_wire_test },
     { "keys", cc_keys_test },
