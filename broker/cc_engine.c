@@ -260,8 +260,8 @@ typedef struct {
     int64_t at;                     //  mono ms of the last refill
 } s_fetch_share_t;
 
-//  The client's share, refilled to now; NULL (and refused: counted as
-//  refused "busy", logged) when it has none left.
+//  The client's share, refilled to now; NULL (and refused "busy": counted
+//  and logged as every refusal) when it has none left.
 static s_fetch_share_t *
 s_fetch_share (self_t *self, zframe_t *routing, uint64_t corr,
                const cc_member_t *member)
@@ -281,12 +281,9 @@ s_fetch_share (self_t *self, zframe_t *routing, uint64_t corr,
     share->at = now;
     if (share->bytes > 0)
         return share;
-    if (cc_engine_may_log (self, member->curve))
-        zsys_warning ("fetches from %s (%s) over its share of 32 MiB/s; "
-                      "asked to wait", member->name, member->curve);
     cc_engine_refuse (self, routing, corr, member->curve, CC_EBUSY,
-                      "fetching faster than this client's share; ask again "
-                      "later");
+                      "fetching faster than this client's share of 32 MiB/s; "
+                      "ask again later");
     return NULL;
 }
 
