@@ -478,8 +478,8 @@ s_spool_names (cc_handoff_t *self, const Certcast__Advisory *content,
 }
 
 //  Write one temp file whole; fdatasync it too unless the batch's syncfs
-//  will. The descriptor is closed either way: a 1024-advisory batch must
-//  not hold 1024 of them.
+//  will. The descriptor is closed either way: a 256-advisory batch must
+//  not hold 256 of them.
 static void
 s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
 {
