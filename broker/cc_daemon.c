@@ -26,6 +26,7 @@ static const cc_option_t s_broker_options [] = {
     { "heartbeat", "MS", "stream and link heartbeat interval", "1000", false },
     { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
     { "pub-hwm", "N", "stream PUB send high-water mark (messages)", "100000", false },
+    { "roster-mb", "MB", "memory a relay below may fill with roster parts here while its roster arrives; all of them together 4 x", "256", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -43,6 +44,7 @@ static const cc_option_t s_relay_options [] = {
     { "roster-retry", "S", "seconds before the roster goes upstream again while the upstream takes only part of it", "60", false },
     { "map-size", "MB", "initial LMDB map size; it grows when full", "64", false },
     { "pub-hwm", "N", "stream PUB send high-water mark (messages)", "100000", false },
+    { "roster-mb", "MB", "memory a relay below may fill with roster parts here while its roster arrives; all of them together 4 x", "256", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -251,7 +253,9 @@ cc_daemon_main (int argc, char **argv, bool relay)
         cc_config_int (config, "map-size", 1, 1024 * 1024, 64);
     int64_t pub_hwm = map_size < 0? -1:
         cc_config_int (config, "pub-hwm", 1, 100000000, 100000);
-    int64_t roster_retry = pub_hwm < 0 || !relay? pub_hwm:
+    int64_t roster_mb = pub_hwm < 0? -1:
+        cc_config_int (config, "roster-mb", 1, 64 * 1024, 256);
+    int64_t roster_retry = roster_mb < 0 || !relay? roster_mb:
         cc_config_int (config, "roster-retry", 1, 86400, 60);
     const char *bad_endpoint = roster_retry < 0? NULL:
         cc_config_endpoint (cc_config_get (config, "listen"), host, &port)?
@@ -350,7 +354,8 @@ cc_daemon_main (int argc, char **argv, bool relay)
         .upstream_port = upstream_port,
         .upstream_key = upstream? cc_keys_curve_public (upstream): NULL,
         .verbose = cc_config_verbose (config),
-        .roster_retry_ms = relay? roster_retry * 1000: 0
+        .roster_retry_ms = relay? roster_retry * 1000: 0,
+        .roster_stage_bytes = (size_t) roster_mb * 1024 * 1024
     };
     s_raise_fd_limit ();
     cc_engine_t *engine = cc_engine_new (&engine_config);

@@ -913,6 +913,10 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
 
     self->roster = cc_roster_new ();
     self->roster_chunks = cc_roster_chunks_new ();
+    if (config->roster_stage_bytes)
+        cc_roster_chunks_set_limits (self->roster_chunks,
+                                     config->roster_stage_bytes,
+                                     4 * config->roster_stage_bytes);
     if (cc_roster_scan (self->roster, self->allow_dir) < 0) {
         zsys_error ("cannot read allow directory %s", self->allow_dir);
         goto failed;

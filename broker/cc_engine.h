@@ -29,6 +29,8 @@ typedef struct {
     bool verbose;                   //  debug log: each request, subscription
     int64_t roster_retry_ms;        //  roster not all taken: again after
                                     //  this (0: 60 s)
+    size_t roster_stage_bytes;      //  roster parts staged per relay below
+                                    //  (all: 4 x; 0: CC_ROSTER_STAGE_BYTES)
 } cc_engine_config_t;
 
 typedef struct _cc_engine_t cc_engine_t;

@@ -36,9 +36,13 @@
 //  Staged bytes (as counted above) per relay, and for all relays
 //  together: a relay over its share, or any relay while the total is
 //  full, has its staging dropped and the part refused; it sends the
-//  roster again later. 64 MiB holds ~80,000 honest entries.
-#define CC_ROSTER_STAGE_BYTES        (64 * 1024 * 1024)
-#define CC_ROSTER_STAGE_BYTES_TOTAL  (256 * 1024 * 1024)
+//  roster again later. An honest entry counts ~600 bytes (~200 encoded),
+//  so 256 MiB holds ~450,000 agents, near the entry cap above: a sector's
+//  relay for every bank branch or ministry host. 64 MiB (~110,000) was
+//  too few for a country's public sector. The daemons' --roster-mb sets
+//  the per-relay bound (the total is 4 x).
+#define CC_ROSTER_STAGE_BYTES        ((size_t) 256 * 1024 * 1024)
+#define CC_ROSTER_STAGE_BYTES_TOTAL  (4 * CC_ROSTER_STAGE_BYTES)
 
 typedef struct _cc_roster_chunks_t cc_roster_chunks_t;
 typedef struct _cc_roster_set_t cc_roster_set_t;

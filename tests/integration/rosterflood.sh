@@ -8,8 +8,10 @@
 # key (cc_probe roster-flood):
 # 1. a part with one entry of 3,000 bytes is refused with the reason (an
 #    entry may have 2,048; an honest one is under 600);
-# 2. 40 parts of 1,900 entries of 2,000 bytes (~3.8 MB each): the parts
-#    past the relay's 64 MiB are refused with the reason, the staging is
+# 2. 40 parts of 1,900 entries of 2,000 bytes (~3.8 MB each), to a
+#    national broker started with --roster-mb 64 (the default, 256, would
+#    take all 40): the parts past the relay's 64 MiB are refused with the
+#    reason (so the option is what bounds it), the staging is
 #    dropped (roster_staged_bytes 0), and the broker's resident memory
 #    grows by well under what 40 parts took (under 120 MB here; not
 #    measured in the ASan build, whose quarantine and redzones hold more);
@@ -17,7 +19,7 @@
 #    roster is still taken whole afterwards: bank1 and bank2 expected.
 source "$(dirname "$0")/lib.sh"
 federation
-start_national
+start_national --roster-mb 64
 NATIONAL="127.0.0.1:$NATIONAL_PORT"
 flood () {
     probe --to "$NATIONAL" --key "$T/keys/relay-banking.key" \
