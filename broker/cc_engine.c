@@ -748,6 +748,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->fetch_shares);
     zhashx_destroy (&self->peer_checks);
     cc_roster_chunks_destroy (&self->roster_chunks);
+    cc_ledger_digests_destroy (&self->digests);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
     for (size_t index = 0; index < self->n_sectors; index++) {
@@ -913,6 +914,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
 
     self->roster = cc_roster_new ();
     self->roster_chunks = cc_roster_chunks_new ();
+    self->digests = cc_ledger_digests_new ();
     if (config->roster_stage_bytes)
         cc_roster_chunks_set_limits (self->roster_chunks,
                                      config->roster_stage_bytes,

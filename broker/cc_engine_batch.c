@@ -275,8 +275,8 @@ s_apply_acks (self_t *self, MDB_txn *txn, cc_engine_item_t *item, int64_t now)
         cc_engine_ack_t *ack = &item->acks [index];
         int new_rows = 0, unknown = 0;
         int rc = cc_ledger_put (self->store, txn, ack->bytes, ack->size,
-                                ack->ack, now, self->relay, &new_rows,
-                                &unknown);
+                                ack->ack, now, self->relay, self->digests,
+                                &new_rows, &unknown);
         if (rc)
             return rc;
         item->count += new_rows;
@@ -454,6 +454,7 @@ s_batch_write (MDB_txn *txn, void *arg)
     self_t *self = (self_t *) arg;
     int64_t now = (int64_t) time (NULL);
     zlistx_purge (self->outgoing);
+    cc_ledger_digests_clear (self->digests);
     for (int acks_pass = 0; acks_pass < 2; acks_pass++) {
         for (cc_engine_item_t *item =
                  (cc_engine_item_t *) zlistx_first (self->batch);

@@ -130,6 +130,7 @@ typedef struct {
     cc_store_t *store;
     cc_roster_t *roster;
     cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
+    cc_ledger_digests_t *digests;       //  of advisories acks name (batch)
     zactor_t *auth;
     zsock_t *pub;
     cc_heartbeats_t *heartbeats;    //  sent on pub

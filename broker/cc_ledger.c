@@ -200,22 +200,115 @@ cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
 
 
 //  --------------------------------------------------------------------------
+//  Digests of held advisories: a few slots, each holding the last id and
+//  revision that hashed to it. An alert's acks all name one advisory.
+
+#define DIGEST_SLOTS    64
+
+typedef struct {
+    char id [CC_LEDGER_ID_MAX + 1];
+    uint32_t revision;                  //  0: empty
+    uint8_t digest [32];
+} s_digest_slot_t;
+
+struct _cc_ledger_digests_t {
+    s_digest_slot_t slots [DIGEST_SLOTS];
+};
+
+cc_ledger_digests_t *
+cc_ledger_digests_new (void)
+{
+    cc_ledger_digests_t *self =
+        (cc_ledger_digests_t *) zmalloc (sizeof (cc_ledger_digests_t));
+    return self;
+}
+
+void
+cc_ledger_digests_destroy (cc_ledger_digests_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+cc_ledger_digests_clear (cc_ledger_digests_t *self)
+{
+    assert (self);
+    for (size_t index = 0; index < DIGEST_SLOTS; index++)
+        self->slots [index].revision = 0;
+}
+
+static void
+s_held_digest (cc_ledger_digests_t *self, const char *id, uint32_t revision,
+               const MDB_val *bytes, uint8_t digest [32])
+{
+    if (!self) {
+        cc_sha256 ((const uint8_t *) bytes->mv_data, bytes->mv_size, digest);
+        return;
+    }
+    size_t slot = revision;
+    for (const char *cursor = id; *cursor; cursor++)
+        slot = slot * 31 + (unsigned char) *cursor;
+    s_digest_slot_t *entry = &self->slots [slot % DIGEST_SLOTS];
+    if (entry->revision != revision || strcmp (entry->id, id) != 0) {
+        cc_sha256 ((const uint8_t *) bytes->mv_data, bytes->mv_size,
+                   entry->digest);
+        snprintf (entry->id, sizeof entry->id, "%s", id);
+        entry->revision = revision;
+    }
+    memcpy (digest, entry->digest, 32);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Does this store hold the advisory an entry names? The index keeps the
 //  latest accepted revision of each id only; an older revision of it was
-//  replaced here (revisions only grow), and its ack is still a receipt.
-//  The entry's digest is not compared: the bytes of older revisions are
-//  gone, and an id's revision has one issuer (see s_apply_publish).
+//  replaced here (revisions only grow), and its ack is still a receipt
+//  (its bytes are gone: nothing to compare). An ack of the revision held
+//  must name the bytes held: an id's revision has one issuer here (see
+//  s_apply_publish), but not everywhere. A sectoral issuer that used a
+//  national advisory's id first at a relay cut off from us has its own
+//  advisory under that id and revision there, and the relay's agents ack
+//  it; counted here, that ack would tell the officer those agents got
+//  ours.
 
 static int
 s_held (cc_store_t *store, MDB_txn *txn, const Certcast__AckEntry *entry,
-        bool *held)
+        cc_ledger_digests_t *digests, bool *held)
 {
     uint32_t revision = 0;
-    int rc = cc_log_advisory (store, txn, entry->advisory_id, &revision, NULL);
+    MDB_val bytes;
+    int rc = cc_log_advisory (store, txn, entry->advisory_id, &revision,
+                              &bytes);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     *held = rc == 0 && entry->revision <= revision;
+    if (*held && entry->revision == revision) {
+        uint8_t digest [32];
+        s_held_digest (digests, entry->advisory_id, revision, &bytes, digest);
+        *held = entry->digest.len == 32
+             && CRYPTO_memcmp (digest, entry->digest.data, 32) == 0;
+    }
     return 0;
+}
+
+
+int
+cc_ledger_held_digest (cc_store_t *store, MDB_txn *txn, const char *id,
+                       uint32_t revision, uint8_t digest [32])
+{
+    assert (store);
+    assert (txn);
+    assert (id);
+    uint32_t held = 0;
+    MDB_val bytes;
+    int rc = cc_log_advisory (store, txn, id, &held, &bytes);
+    if (rc == 0 && held != revision)
+        rc = MDB_NOTFOUND;
+    if (rc == 0)
+        s_held_digest (NULL, id, held, &bytes, digest);
+    return rc;
 }
 
 
@@ -255,7 +348,8 @@ s_evidence_next (MDB_txn *txn, MDB_dbi evidence, uint64_t *number)
 int
 cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
                size_t size, const Certcast__Ack *ack, int64_t now,
-               bool queue_upstream, int *new_rows, int *unknown)
+               bool queue_upstream, cc_ledger_digests_t *digests,
+               int *new_rows, int *unknown)
 {
     assert (store);
     assert (txn);
@@ -281,7 +375,7 @@ cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
     for (size_t index = 0; index < ack->n_entries; index++) {
         const Certcast__AckEntry *entry = ack->entries [index];
         bool held = false;
-        if ((rc = s_held (store, txn, entry, &held)))
+        if ((rc = s_held (store, txn, entry, digests, &held)))
             return rc;
         if (!held) {
             (*unknown)++;
@@ -561,6 +655,8 @@ cc_ledger_queue_confirm (cc_store_t *store, MDB_txn *txn, uint64_t n)
 //  --------------------------------------------------------------------------
 //  Self test
 
+#define TEST_HELD_BYTES     "signed"
+
 //  Build signed ack bytes: entries advisory ids ids[0..count), all rev
 //  revision and status; sign with keys (or forge: flip a signature bit).
 static uint8_t *
@@ -570,7 +666,11 @@ s_test_signed_ack (cc_keys_t *keys, const char **ids, size_t count,
 {
     Certcast__AckEntry entries [8];
     Certcast__AckEntry *pointers [8];
-    uint8_t digest [32] = { 0 };
+    //  What an agent hashes: the bytes it received, here those every
+    //  advisory s_ledger_test_hold holds.
+    uint8_t digest [32];
+    cc_sha256 ((const uint8_t *) TEST_HELD_BYTES, strlen (TEST_HELD_BYTES),
+               digest);
     assert (count <= 8);
     for (size_t index = 0; index < count; index++) {
         certcast__ack_entry__init (&entries [index]);
@@ -622,6 +722,7 @@ typedef struct {
     int new_rows;
     uint64_t confirm;           //  if set, confirm this instead of putting
     int unknown;
+    cc_ledger_digests_t *digests;
 } s_ledger_test_t;
 
 static int
@@ -631,8 +732,8 @@ s_ledger_test_batch (MDB_txn *txn, void *arg)
     if (test->confirm)
         return cc_ledger_queue_confirm (test->store, txn, test->confirm);
     return cc_ledger_put (test->store, txn, test->bytes, test->size,
-                          test->ack, 5000, test->queue, &test->new_rows,
-                          &test->unknown);
+                          test->ack, 5000, test->queue, test->digests,
+                          &test->new_rows, &test->unknown);
 }
 
 typedef struct {
@@ -718,7 +819,8 @@ s_ledger_test_hold_write (MDB_txn *txn, void *arg)
 {
     s_ledger_test_hold_t *hold = (s_ledger_test_hold_t *) arg;
     return cc_log_put_advisory (hold->store, txn, hold->id, hold->revision,
-                                (const uint8_t *) "signed", 6);
+                                (const uint8_t *) TEST_HELD_BYTES,
+                                strlen (TEST_HELD_BYTES));
 }
 
 //  The store holds advisory id at revision, as if it had accepted it.
@@ -727,6 +829,26 @@ s_ledger_test_hold (cc_store_t *store, const char *id, uint32_t revision)
 {
     s_ledger_test_hold_t hold = { store, id, revision };
     assert (cc_store_write (store, s_ledger_test_hold_write, &hold) == 0);
+}
+
+//  Put signed ack bytes (taken and freed) with digests; the verdict.
+static s_ledger_test_t
+s_ledger_test_put_bytes (cc_store_t *store, uint8_t *bytes, size_t size,
+                         cc_ledger_digests_t *digests)
+{
+    int code;
+    const char *reason;
+    Certcast__Ack *ack = cc_ledger_verify_ack (bytes, size, NULL, &code,
+                                               &reason);
+    assert (ack);
+    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, -1,
+                             digests };
+    assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
+    certcast__ack__free_unpacked (ack, NULL);
+    free (bytes);
+    test.bytes = NULL;
+    test.ack = NULL;
+    return test;
 }
 
 //  Put one signed ack by keys for ids[0..count) at revision; returns the
@@ -740,18 +862,7 @@ s_ledger_test_put (cc_store_t *store, cc_keys_t *keys, const char **ids,
                                         CERTCAST__ACK_STATUS__APPLIED, 7,
                                         false, &size);
     cc_sha256 (bytes, size, hash);
-    int code;
-    const char *reason;
-    Certcast__Ack *ack = cc_ledger_verify_ack (bytes, size, NULL, &code,
-                                               &reason);
-    assert (ack);
-    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, -1 };
-    assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
-    certcast__ack__free_unpacked (ack, NULL);
-    free (bytes);
-    test.bytes = NULL;
-    test.ack = NULL;
-    return test;
+    return s_ledger_test_put_bytes (store, bytes, size, NULL);
 }
 
 //  Signed acks kept as evidence since schema 2
@@ -813,7 +924,7 @@ s_ledger_test_pair_batch (MDB_txn *txn, void *arg)
     for (int index = 0; index < 2; index++) {
         int rc = cc_ledger_put (pair [index].store, txn, pair [index].bytes,
                                 pair [index].size, pair [index].ack, 5000,
-                                true, &pair [index].new_rows,
+                                true, NULL, &pair [index].new_rows,
                                 &pair [index].unknown);
         if (rc)
             return rc;
@@ -896,7 +1007,8 @@ s_ledger_test_numbers (cc_store_t *store, cc_keys_t *keys)
         Certcast__Ack *ack = cc_ledger_verify_ack (bytes [index], size, NULL,
                                                    &code, &reason);
         assert (ack);
-        s_ledger_test_t entry = { store, bytes [index], size, ack, true, 0, 0, 0 };
+        s_ledger_test_t entry = { store, bytes [index], size, ack, true, 0, 0, 0,
+                                  NULL };
         pair [index] = entry;
     }
     assert (cc_store_write (store, s_ledger_test_pair_batch, pair) == 0);
@@ -920,7 +1032,7 @@ s_ledger_test_numbers (cc_store_t *store, cc_keys_t *keys)
                                        false, &size);
     Certcast__Ack *ack = cc_ledger_verify_ack (both, size, NULL, &code, &reason);
     assert (ack);
-    s_ledger_test_t test = { store, both, size, ack, true, 0, 0, 0 };
+    s_ledger_test_t test = { store, both, size, ack, true, 0, 0, 0, NULL };
     assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
     assert (test.new_rows == 1);
     assert (s_ledger_test_number (store, "PK-32", CERTCAST__ACK_STATUS__RECEIVED,
@@ -984,6 +1096,55 @@ s_ledger_test_unknown (cc_store_t *store, cc_keys_t *keys)
     test = s_ledger_test_put (store, keys, newer, 1, 2, hash);
     assert (test.new_rows == 1 && test.unknown == 0);
     assert (s_ledger_test_count (store, "PK-20", key) == 2);
+
+    //  An ack of the revision held that names other bytes (another
+    //  issuer's advisory under this id, where the agent got it) is no
+    //  receipt of ours, with or without the digests kept, and a stale
+    //  digest kept from an aborted transaction is gone once cleared
+    s_ledger_test_hold (store, "PK-21", 1);
+    cc_ledger_digests_t *digests = cc_ledger_digests_new ();
+    Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
+    entry.advisory_id = "PK-21";
+    entry.revision = 1;
+    entry.status = CERTCAST__ACK_STATUS__RECEIVED;
+    uint8_t theirs [32];
+    cc_sha256 ((const uint8_t *) "squat", 5, theirs);
+    entry.digest.data = theirs;
+    entry.digest.len = 32;
+    for (int cached = 0; cached < 2; cached++) {
+        size_t size;
+        uint8_t *bytes = s_test_signed_entry (keys, &entry, &size);
+        test = s_ledger_test_put_bytes (store, bytes, size,
+                                        cached? digests: NULL);
+        assert (test.new_rows == 0 && test.unknown == 1);
+    }
+    assert (s_ledger_test_count (store, "PK-21", key) == 0);
+    //  ours, through the digests, is; so is the next, from what was kept
+    const char *ours [] = { "PK-21" };
+    for (int round = 0; round < 2; round++) {
+        size_t size;
+        uint8_t *bytes = s_test_signed_ack (keys, ours, 1, 1,
+                                            round + 1, 7, false, &size);
+        test = s_ledger_test_put_bytes (store, bytes, size, digests);
+        assert (test.new_rows == 1 && test.unknown == 0);
+    }
+    assert (s_ledger_test_count (store, "PK-21", key) == 2);
+    //  Digests kept from a transaction that did not commit (here: every
+    //  slot claims the squat's bytes for PK-21) are gone once cleared
+    for (size_t index = 0; index < DIGEST_SLOTS; index++) {
+        snprintf (digests->slots [index].id,
+                  sizeof digests->slots [index].id, "PK-21");
+        digests->slots [index].revision = 1;
+        memcpy (digests->slots [index].digest, theirs, 32);
+    }
+    cc_ledger_digests_clear (digests);
+    entry.status = CERTCAST__ACK_STATUS__FAILED;
+    size_t size;
+    uint8_t *bytes = s_test_signed_entry (keys, &entry, &size);
+    test = s_ledger_test_put_bytes (store, bytes, size, digests);
+    assert (test.new_rows == 0 && test.unknown == 1);
+    cc_ledger_digests_destroy (&digests);
+    assert (digests == NULL);
 }
 
 void
@@ -1143,7 +1304,7 @@ cc_ledger_test (bool verbose)
     for (size_t index = 0; index < 3; index++)
         s_ledger_test_hold (store, ids [index], 1);
     s_ledger_test_hold (store, "PK-3", 2);
-    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, 0 };
+    s_ledger_test_t test = { store, bytes, size, ack, true, -1, 0, 0, NULL };
     assert (cc_store_write (store, s_ledger_test_batch, &test) == 0);
     assert (test.new_rows == 3);
 
@@ -1178,7 +1339,7 @@ cc_ledger_test (bool verbose)
         resigned, resigned_size, NULL, &code, &reason);
     assert (resigned_ack);
     s_ledger_test_t resend = { store, resigned, resigned_size, resigned_ack,
-                               true, -1, 0, 0 };
+                               true, -1, 0, 0, NULL };
     assert (cc_store_write (store, s_ledger_test_batch, &resend) == 0);
     assert (resend.new_rows == 0);
     assert (s_ledger_test_peek (store, 10).count == 1);
@@ -1201,7 +1362,7 @@ cc_ledger_test (bool verbose)
         applied, applied_size, cc_keys_sign_public (agent), &code, &reason);
     assert (applied_ack);
     s_ledger_test_t second = { store, applied, applied_size, applied_ack,
-                               true, -1, 0, 0 };
+                               true, -1, 0, 0, NULL };
     assert (cc_store_write (store, s_ledger_test_batch, &second) == 0);
     assert (second.new_rows == 1);
     cc_store_destroy (&store);
@@ -1226,7 +1387,7 @@ cc_ledger_test (bool verbose)
     queue = s_ledger_test_peek_after (store, 1, 10);
     assert (queue.count == 1 && queue.numbers [0] == 2);
     assert (s_ledger_test_peek_after (store, 2, 10).count == 0);
-    s_ledger_test_t confirm = { store, NULL, 0, NULL, false, 0, 1, 0 };
+    s_ledger_test_t confirm = { store, NULL, 0, NULL, false, 0, 1, 0, NULL };
     assert (cc_store_write (store, s_ledger_test_batch, &confirm) == 0);
     queue = s_ledger_test_peek (store, 10);
     assert (queue.count == 1 && queue.numbers [0] == 2);
@@ -1264,7 +1425,7 @@ cc_ledger_test (bool verbose)
         national, national_size, NULL, &code, &reason);
     assert (national_ack);
     s_ledger_test_t third = { store, national, national_size, national_ack,
-                              false, -1, 0, 0 };
+                              false, -1, 0, 0, NULL };
     assert (cc_store_write (store, s_ledger_test_batch, &third) == 0);
     assert (third.new_rows == 1);
     assert (s_ledger_test_peek (store, 10).count == 0);

@@ -65,11 +65,32 @@ Certcast__Ack *
                                  const uint8_t *expected_agent, int *code,
                                  const char **reason) CC_WUR;
 
+//  The digests of the advisories held here, by id and revision, as acks
+//  name them: hashing a held advisory (up to 1 MiB) for every ack of an
+//  alert to 10,000 agents would cost more than checking their signatures.
+//  Valid within one write transaction: clear it at the start of each
+//  (a revision's bytes never change in the index once committed, but an
+//  aborted transaction's may).
+typedef struct _cc_ledger_digests_t cc_ledger_digests_t;
+
+cc_ledger_digests_t *
+    cc_ledger_digests_new (void);
+
+void
+    cc_ledger_digests_destroy (cc_ledger_digests_t **self_p);
+
+void
+    cc_ledger_digests_clear (cc_ledger_digests_t *self);
+
 //  Store one verified signed ack: one row per entry that names an
-//  advisory this store holds (CC_DB_ADVISORIES: that id at that revision
-//  or a later one) and is not in the ledger yet, and the ack as their
-//  evidence. An entry for any other advisory is no receipt of anything
-//  sent from here: it gets no row, and is counted in *unknown. An ack that
+//  advisory this store holds (CC_DB_ADVISORIES: that id at a later
+//  revision, or at that revision with the digest of the bytes held) and
+//  is not in the ledger yet, and the ack as their evidence. An entry for
+//  any other advisory, or for other bytes under the id and revision held
+//  (another issuer's advisory that took the same id where the agent got
+//  it), is no receipt of anything sent from here: it gets no row, and is
+//  counted in *unknown. digests may be NULL (each held advisory hashed
+//  for each entry). An ack that
 //  adds no row (all unknown, or a resend, even signed anew) is not stored
 //  or queued at all: the rows it names have their evidence. `ack` is the
 //  already-verified decode of the same bytes. Sets *new_rows to how many
@@ -78,7 +99,15 @@ Certcast__Ack *
 int
     cc_ledger_put (cc_store_t *store, MDB_txn *txn, const uint8_t *signed_ack,
                    size_t size, const Certcast__Ack *ack, int64_t now,
-                   bool queue_upstream, int *new_rows, int *unknown);
+                   bool queue_upstream, cc_ledger_digests_t *digests,
+                   int *new_rows, int *unknown);
+
+//  The digest an ack of (id, revision) must name to be a receipt here:
+//  the SHA-256 of the advisory's bytes as held. 0, MDB_NOTFOUND (not held
+//  at that revision) or an LMDB error. For tools that ack as agents do.
+int
+    cc_ledger_held_digest (cc_store_t *store, MDB_txn *txn, const char *id,
+                           uint32_t revision, uint8_t digest [32]);
 
 //  The first advisory id with rows after `after` ("" for the first of
 //  all), in key order, into id (CC_LEDGER_ID_MAX + 1 bytes). 0,

@@ -429,7 +429,8 @@ scenario_ingestlink () {
     "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$BANKING_PORT" \
         --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/downstream.key" \
         --count "$INGEST_COUNT" --agents 100 --batch "$INGEST_BATCH" --window "$INGEST_WINDOW" \
-        --ids "$WORK/ingestlink.ids" >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
+        --ids "$WORK/ingestlink.ids" --data "$T/banking/data" \
+        >"$WORK/ingestlink.out" || say "ingestlink: cc_bench exit $?"
     perf_end
     # The relay's own CPU time: on a shared host the wall clock also
     # counts other people's work, this does not.

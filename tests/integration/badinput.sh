@@ -247,7 +247,8 @@ say "the control: bank1 acking as itself an advisory the relay holds is accepted
 banking_rows=$(ledger_rows "$T/banking/data" PK-BAD-R-1)
 national_rows=$(ledger_rows "$T/national/data" PK-BAD-R-1)
 rc=0; out=$(probe "${AT_RELAY[@]}" --key "$T/keys/bank1.key" ack-as \
-    --sign-key "$T/keys/bank1.key" --id PK-BAD-R-1 --revision 1 --status applied) || rc=$?
+    --sign-key "$T/keys/bank1.key" --id PK-BAD-R-1 --revision 1 --status applied \
+    --digest-of "$T/banking/data") || rc=$?
 echo "bank1's own ack: exit $rc: $out"
 [ $rc = 0 ] && [ "$out" = "acked 1" ] || fail "bank1's own ack was not accepted: exit $rc: $out"
 wait_for 20 ledger_rows_at_least "$T/banking/data" PK-BAD-R-1 $((banking_rows + 1)) \

@@ -43,7 +43,7 @@ say "100 advisories, then $ROWS acks of $AGENTS agents"
 "$CC_BIN/cc_bench" ack-ingest --to "127.0.0.1:$NATIONAL_PORT" \
     --server-pub "$T/keys/national.pub" --key "$T/keys/downstream.key" \
     --count "$ROWS" --agents "$AGENTS" --batch 16 --window 64 --timeout 300 \
-    --ids "$T/ids" >"$T/ingest.out" || fail "ack-ingest: $(tail -3 "$T/ingest.out")"
+    --ids "$T/ids" --data "$DATA" >"$T/ingest.out" || fail "ack-ingest: $(tail -3 "$T/ingest.out")"
 rows=$(ledger_rows "$DATA")
 [ "$rows" = "$ROWS" ] || fail "the national ledger prints $rows rows, expected $ROWS"
 

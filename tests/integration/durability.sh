@@ -79,7 +79,7 @@ start_traced banking "$CC_BIN/certcast-relay" --sector banking \
 for index in 1 2 3 4 5; do
     out=$("$CC_BIN/cc_probe" --to "127.0.0.1:$BANKING_PORT" --key "$T/keys/bank1.key" \
         --server-pub "$T/keys/relay-banking.pub" ack-as --sign-key "$T/keys/bank1.key" \
-        --id "DUR-$index" --revision 1) || fail "ack DUR-$index: $out"
+        --id "DUR-$index" --revision 1 --digest-of "$T/banking/data") || fail "ack DUR-$index: $out"
     [ "$out" = "acked 1" ] || fail "ack DUR-$index: $out"
 done
 

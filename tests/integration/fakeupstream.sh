@@ -154,7 +154,8 @@ stop fake
 for id in $ids; do
     out=$(probe --to "127.0.0.1:$RELAY_PORT" --key "$T/keys/bank1.key" \
           --server-pub "$T/keys/relay-banking.pub" ack-as \
-          --sign-key "$T/keys/bank1.key" --id "$id" --revision 1) || fail "(e) ack of $id: $out"
+          --sign-key "$T/keys/bank1.key" --id "$id" --revision 1 \
+          --digest-of "$T/$RELAY-data") || fail "(e) ack of $id: $out"
     [ "$out" = "acked 1" ] || fail "(e) ack of $id: $out"
 done
 lines=$(wc -l < "$T/fake.log")

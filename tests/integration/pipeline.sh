@@ -52,7 +52,7 @@ rows0=$(json_number "$(relay_status)" ack_rows)
 say "flood: $FLOOD signed acks over one link, 256 in flight"
 "$CC_BIN/cc_bench" ack-ingest --to "$RELAY" --server-pub "$T/keys/relay-banking.pub" \
     --key "$T/keys/downstream.key" --count "$FLOOD" --agents 100 --batch 1 --window 256 \
-    --ids "$T/flood.ids" --timeout 120 >"$T/flood.out" 2>&1 &
+    --ids "$T/flood.ids" --data "$T/banking/data" --timeout 120 >"$T/flood.out" 2>&1 &
 flood=$!
 queued () { [ "$(json_number "$(relay_status)" verifying)" -gt 0 ]; }
 wait_for 30 queued || fail "the relay never showed checks queued during the flood"

@@ -174,7 +174,8 @@ done
 wait_for 20 ledger_has "$T/national/data" PK-LATE-2 bank1 || fail "bank1 did not ack PK-LATE-2"
 sleep 4
 out=$(probe --to "$RELAY" --server-pub "$T/keys/relay-banking.pub" --key "$T/keys/bank2.key" \
-      ack-as --sign-key "$T/keys/bank2.key" --id PK-LATE-2 --revision 1 --ack-time 1000000000) \
+      ack-as --sign-key "$T/keys/bank2.key" --id PK-LATE-2 --revision 1 --ack-time 1000000000 \
+      --digest-of "$T/banking/data") \
     || fail "bank2's backdated ack: $out"
 [ "$out" = "acked 1" ] || fail "bank2's backdated ack: $out"
 start_agent bank2 banking

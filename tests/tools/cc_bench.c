@@ -59,14 +59,17 @@
         in that broker's ledger). --times FILE writes "id send_realtime_ns".
     cc_bench ack-ingest --to HOST:PORT --server-pub FILE --key FILE
                         --count N [--agents A] [--batch B] [--window W]
-                        [--ids FILE] [--timeout S]
+                        [--ids FILE [--data DIR]] [--timeout S]
         Ack ingest at one broker or relay. Makes A agent keys in memory and
         signs N acks before the clock starts (ack i by agent i mod A, one
         entry each, for the (i / A mod K)th of the K advisory ids in
         --ids FILE: the first word of each line, as publish-rtt --times
-        writes them; a broker ledgers acks only for advisories it holds.
-        Without --ids, for ids of their own, which it only counts as
-        acks_unknown), then sends them as
+        writes them; a broker ledgers acks only for advisories it holds,
+        and only those that name the digest of the bytes it holds: the
+        acks name that of revision 1 of each id as the store in --data
+        DIR, the receiver's data directory, holds it. Without --ids, for
+        ids of their own, which it only counts as acks_unknown), then
+        sends them as
         Control{Acks} of B signed acks each over ONE CURVE DEALER with the
         key of --key (a relay enrolled there: a relay's acks are verified
         but may come from any agent), at most W requests outstanding, and
@@ -1534,20 +1537,18 @@ typedef struct {
     size_t acks;                //  signed acks in all of them
 } s_ackload_t;
 
-//  One signed ack by `keys` for advisory id `id`, packed.
+//  One signed ack by `keys` for revision 1 of advisory id `id`, naming
+//  digest, packed.
 static uint8_t *
-s_ack_sign (cc_keys_t *keys, const char *id, uint64_t nonce, size_t *size)
+s_ack_sign (cc_keys_t *keys, const char *id, const uint8_t digest [32],
+            uint64_t nonce, size_t *size)
 {
     Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
     Certcast__AckEntry *entries [1] = { &entry };
-    //  As an agent's: the SHA-256 of the bytes received (any 32 bytes
-    //  here: the broker stores it, it does not compare it).
-    uint8_t digest [32];
-    cc_sha256 ((const uint8_t *) id, strlen (id), digest);
     entry.advisory_id = (char *) id;
     entry.revision = 1;
-    entry.digest.data = digest;
-    entry.digest.len = sizeof digest;
+    entry.digest.data = (uint8_t *) digest;
+    entry.digest.len = 32;
     entry.status = CERTCAST__ACK_STATUS__RECEIVED;
     entry.received_at = (int64_t) time (NULL);
     Certcast__Ack ack = CERTCAST__ACK__INIT;
@@ -1580,11 +1581,38 @@ s_ids_load (const char *path)
     return ids;
 }
 
+//  The digest of revision 1 of each of count ids as the store in
+//  data_dir holds it (what that broker's agents received); zero bytes
+//  for one it does not hold, or for all without data_dir. -1 if the
+//  store cannot be read.
+static int
+s_ids_digests (const char *data_dir, const char **ids, size_t count,
+               uint8_t (*digests) [32])
+{
+    memset (digests, 0, count * 32);
+    if (!data_dir || count == 0)
+        return 0;
+    cc_store_t *store = cc_store_new (data_dir, CC_STORE_READONLY);
+    MDB_txn *txn = NULL;
+    if (!store || cc_store_read (store, &txn)) {
+        cc_store_destroy (&store);
+        return -1;
+    }
+    for (size_t index = 0; index < count; index++)
+        if (cc_ledger_held_digest (store, txn, ids [index], 1,
+                                   digests [index]))
+            memset (digests [index], 0, 32);
+    mdb_txn_abort (txn);
+    cc_store_destroy (&store);
+    return 0;
+}
+
 //  Signs count acks by `agents` fresh keys into requests of batch acks,
-//  for the advisories in ids (NULL: ids of our own).
-static void
+//  for the advisories in ids (NULL: ids of our own), naming their
+//  digests as data_dir holds them.
+static int
 s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
-                   size_t batch, zlist_t *ids)
+                   size_t batch, zlist_t *ids, const char *data_dir)
 {
     cc_keys_t **keys = (cc_keys_t **) zmalloc (agents * sizeof (cc_keys_t *));
     for (size_t index = 0; index < agents; index++)
@@ -1596,6 +1624,16 @@ s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
     for (size_t index = 0; index < id_count; index++)
         id_table [index] = (const char *)
             (index? zlist_next (ids): zlist_first (ids));
+    uint8_t (*digests) [32] =
+        (uint8_t (*) [32]) zmalloc ((id_count + 1) * 32);
+    if (s_ids_digests (data_dir, id_table, id_count, digests)) {
+        free (digests);
+        free (id_table);
+        for (size_t index = 0; index < agents; index++)
+            cc_keys_destroy (&keys [index]);
+        free (keys);
+        return -1;
+    }
     self->requests = (count + batch - 1) / batch;
     self->frames = (zframe_t **) zmalloc (self->requests * sizeof (zframe_t *));
     Certcast__SignedAck **acks =
@@ -1604,15 +1642,15 @@ s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
         size_t in_request = 0;
         for (; in_request < batch && self->acks < count; in_request++) {
             char id [128];
+            size_t which = id_count? self->acks / agents % id_count: id_count;
             if (id_count)
-                snprintf (id, sizeof id, "%s",
-                          id_table [self->acks / agents % id_count]);
+                snprintf (id, sizeof id, "%s", id_table [which]);
             else
                 snprintf (id, sizeof id, "ACKBENCH-%08" PRIx32 "-%zu", run,
                           self->acks / agents);
             size_t size;
             uint8_t *bytes = s_ack_sign (keys [self->acks % agents], id,
-                                         self->acks, &size);
+                                         digests [which], self->acks, &size);
             acks [in_request] = (Certcast__SignedAck *) cc_wire_unpack (
                 &certcast__signed_ack__descriptor, bytes, size, size);
             free (bytes);
@@ -1630,10 +1668,12 @@ s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
             certcast__signed_ack__free_unpacked (acks [index], NULL);
     }
     free (acks);
+    free (digests);
     free (id_table);
     for (size_t index = 0; index < agents; index++)
         cc_keys_destroy (&keys [index]);
     free (keys);
+    return 0;
 }
 
 static int
@@ -1659,7 +1699,15 @@ s_ack_ingest (s_opts_t *opts)
         return 1;
     }
     s_ackload_t load = { NULL, 0, 0 };
-    s_ackload_prepare (&load, (size_t) count, agents, batch, ids);
+    const char *data_dir = s_opt (opts, "--data");
+    if (s_ackload_prepare (&load, (size_t) count, agents, batch, ids,
+                           data_dir)) {
+        fprintf (stderr, "cc_bench: --data %s: cannot read that store\n",
+                 data_dir);
+        zlist_destroy (&ids);
+        zsock_destroy (&dealer);
+        return 1;
+    }
     zlist_destroy (&ids);
 
     size_t request_bytes = 0, reply_bytes = 0;

@@ -24,9 +24,13 @@
                       window ended yesterday
           untrusted   a delegation signed by a fresh, unpinned root
     MODE ack-as --sign-key FILE --id ID --revision N [--digest HEX]
+                [--digest-of DIR]
                 [--status received|applied|not-applicable|failed]
         Acks with one SignedAck for (ID, N), signed by --sign-key (which
-        may be another agent's key than our --key identity), status
+        may be another agent's key than our --key identity), naming the
+        digest HEX, or that of (ID, N) as the broker or relay whose data
+        directory is DIR holds it (what its agents received; brokers
+        count no other as a receipt), or 32 zero bytes; status
         received unless --status says otherwise. --reason-bytes B gives
         the entry a reason of B bytes; --copies C sends the SignedAck C
         times in the one request; --requests R sends that request R times
@@ -85,6 +89,7 @@ typedef struct {
     const char *root;           //  root secret key (delegation-expired)
     const char *sign_key;       //  key the ack is signed with (ack-as)
     const char *digest;         //  hex SHA-256 quoted in the ack (ack-as)
+    const char *digest_of;      //  data dir holding the advisory (ack-as)
     const char *topic;          //  topic to subscribe to (subscribe)
     int status;                 //  Certcast__AckStatus of the ack (ack-as)
     size_t reason_bytes;        //  length of the entry's reason (ack-as)
@@ -178,6 +183,9 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--digest"))
             args->digest = value;
+        else
+        if (streq (arg, "--digest-of"))
+            args->digest_of = value;
         else
         if (streq (arg, "--topic"))
             args->topic = value;
@@ -426,6 +434,26 @@ s_publish_frame (const s_args_t *args, cc_keys_t *issuer, uint64_t corr)
 //  --------------------------------------------------------------------------
 //  ack-as: Control{Acks} with one SignedAck signed by --sign-key.
 
+//  The digest of (--id, --revision) as the store in --digest-of holds it,
+//  read while its daemon runs.
+static int
+s_held_digest (const s_args_t *args, uint8_t digest [32])
+{
+    cc_store_t *store = cc_store_new (args->digest_of, CC_STORE_READONLY);
+    MDB_txn *txn = NULL;
+    int rc = store? cc_store_read (store, &txn): -1;
+    if (rc == 0) {
+        rc = cc_ledger_held_digest (store, txn, args->id, args->revision,
+                                    digest);
+        mdb_txn_abort (txn);
+    }
+    cc_store_destroy (&store);
+    if (rc)
+        fprintf (stderr, "cc_probe: --digest-of %s: %s rev %u not held "
+                 "there\n", args->digest_of, args->id, args->revision);
+    return rc;
+}
+
 static zframe_t *
 s_ack_frame (const s_args_t *args, uint64_t corr)
 {
@@ -438,6 +466,8 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
         s_usage ("--digest must be 64 hex digits");
         return NULL;
     }
+    if (args->digest_of && s_held_digest (args, digest) != 0)
+        return NULL;
     cc_keys_t *signer = s_load (args->sign_key, true);
     if (!signer)
         return NULL;

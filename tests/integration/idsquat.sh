@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# An ack is a receipt only of the bytes it names.
+#
+# The banking relay is cut off from the national broker. The banking
+# issuer publishes PK-NCERT-2026-0043 ("Squat") at the relay, and bank1
+# gets it; then the national issuer publishes its own PK-NCERT-2026-0043
+# (critical), and PK-SQ-OK, at the national broker. The relay links:
+# - bank1 holds 0043 revision 1 already, so it takes nothing of the
+#   national one, and its ack of the squat reaches the national broker;
+# - the national ledger must not count that ack as bank1's receipt of the
+#   national 0043 (before: it did, and the Rule 26 report said bank1 had
+#   the critical advisory it never got); it counts it unknown, and the
+#   report lists bank1 missing for 0043;
+# - bank1's ack of PK-SQ-OK is ledgered there as usual, and the relay's
+#   own ledger keeps bank1's receipt of the squat, which it did send.
+source "$(dirname "$0")/lib.sh"
+federation
+start_national
+NATIONAL="127.0.0.1:$NATIONAL_PORT"
+RELAY="127.0.0.1:$BANKING_PORT"
+ID=PK-NCERT-2026-0043
+
+say "the banking relay cut off: its upstream is a port nobody listens on"
+DEAD=$(other_port)
+start_daemon banking "$CC_BIN/certcast-relay" --sector banking \
+    --upstream "127.0.0.1:$DEAD" --upstream-pub "$T/keys/national.pub" \
+    --listen "$RELAY" --data "$T/banking/data" \
+    --key "$T/keys/relay-banking.key" --trust "$T/keys/root.pub" \
+    --allow "$T/banking/allow" --heartbeat $RELAY_HEARTBEAT
+start_agent bank1 banking
+publish bankissuer "$RELAY" relay-banking --id "$ID" --title "Squat" \
+    --severity info --tlp clear --sector banking >/dev/null || fail "publish the squat"
+wait_for 20 spooled bank1 "$ID" 1 || fail "bank1 did not get the squat"
+
+say "the national issuer's own $ID, and PK-SQ-OK"
+publish natissuer "$NATIONAL" national --id "$ID" --title "Patch the VPN now" \
+    --severity critical --tlp clear --sector banking >/dev/null || fail "publish $ID"
+publish natissuer "$NATIONAL" national --id PK-SQ-OK --title "control" \
+    --severity low --tlp clear --sector banking >/dev/null || fail "publish PK-SQ-OK"
+
+say "the relay links"
+stop bank1
+stop banking
+start_relay banking
+start_agent bank1 banking
+wait_for 30 ledger_has "$T/national/data" PK-SQ-OK bank1 \
+    || fail "bank1's ack of PK-SQ-OK never reached the national ledger"
+# Acks leave the relay in the order they were ledgered there: the squat's
+# went before PK-SQ-OK's.
+grep -q '"title": "Squat"' "$T/agents/bank1/spool/$ID-r1.json" \
+    || fail "bank1's spool file of $ID is not the squat"
+ledger_has "$T/banking/data" "$ID" bank1 \
+    || fail "the relay's ledger lost bank1's receipt of the squat it sent"
+if ledger_has "$T/national/data" "$ID" bank1; then
+    certcast ledger --data "$T/national/data" --advisory "$ID"
+    fail "the national ledger counts bank1's ack of the squat as its receipt of the national $ID"
+fi
+unknown=$(json_number "$(broker_status "$NATIONAL" national natissuer)" acks_unknown)
+[ "$unknown" -ge 1 ] || fail "the national broker counted no unknown ack (acks_unknown $unknown)"
+report=$(certcast compliance --data "$T/national/data" --advisory "$ID" --format csv) \
+    || [ $? = 1 ] || fail "compliance failed"
+echo "$report"
+bank1_line=$(grep "^$ID,.*,bank1," <<<"$report") || fail "the report does not list bank1 for $ID"
+grep -q ",missing," <<<"$bank1_line" || fail "the report does not say bank1 is missing for $ID: $bank1_line"
+stop bank1; stop banking; stop national
+say "ok"
