@@ -7,6 +7,10 @@
 #   certcast publish --key, certcast-broker --key and certcast-agent --key
 #   (before, each used it: anyone on the host could have copied the key
 #   and signed with it). At 0640 (a service group) it loads.
+# - certcast delegate to a key that is not an issuer's (a relay's, an
+#   agent's, a broker's, the root's own) is refused, one line, exit 1, no
+#   delegation file (before, it was written: the relay's host could then
+#   sign advisories its agents accept).
 # - Then the same keys, put right, work: the national broker starts with
 #   its key at 0640, and the national issuer's advisory is stored.
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +53,15 @@ refused "$OPEN" "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
     --trust "$T/keys/root.pub"
 chmod 600 "$T/keys/root.key" "$T/keys/natissuer.key" "$T/keys/bank1.key"
 chmod 640 "$T/keys/national.key"
+
+say "a delegation only for an issuer's key"
+for key in relay-banking bank1 national root; do
+    refused "not an issuer's" "$CC_BIN/certcast" delegate --root "$T/keys/root.key" \
+        --sector banking --out "$T/out" "$T/keys/$key.pub"
+done
+certcast delegate --root "$T/keys/root.key" --sector banking --out "$T/out" \
+    "$T/keys/bankissuer.pub" >/dev/null || fail "delegate to the banking issuer"
+rm -f "$T/out"
 
 say "put right, the same keys work"
 start_national
