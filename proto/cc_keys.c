@@ -419,6 +419,28 @@ cc_keys_has_secret (cc_keys_t *self)
 }
 
 
+const char *
+cc_keys_trust_problem (cc_keys_t *self)
+{
+    assert (self);
+    //  Pinned as the root, another key would make every node refuse every
+    //  genuine advisory (logged, never delivered); the root's own secret
+    //  on a broker, relay or agent host is the one key that can sign any
+    //  issuer into being, where the network can reach it.
+    const char *role = cc_keys_meta (self, "role");
+    if (role && !streq (role, "root")) {
+        static __thread char message [96];
+        snprintf (message, sizeof (message),
+                  "not the root's key (its role is %.40s): give root.pub", role);
+        return message;
+    }
+    if (self->has_secret)
+        return "holds the root's secret: pin root.pub, and keep root.key "
+               "offline";
+    return NULL;
+}
+
+
 const uint8_t *
 cc_keys_sign_public (cc_keys_t *self)
 {
@@ -716,6 +738,29 @@ cc_keys_test (bool verbose)
     cc_keys_destroy (&loaded);
     assert (loaded == NULL);
     cc_keys_destroy (&loaded);
+
+    //  Pinned as a root: an agent's key is not one, nor is a root's
+    //  secret file (only its .pub goes on an online host).
+    loaded = cc_keys_load (pub_path, &reason);
+    assert (loaded);
+    assert (strstr (cc_keys_trust_problem (loaded), "role is agent"));
+    cc_keys_destroy (&loaded);
+    cc_keys_t *root = cc_keys_generate ();
+    cc_keys_set_meta (root, "role", "root");
+    assert (cc_keys_save (root, dir, "root", &reason) == 0);
+    char *root_key_path = zsys_sprintf ("%s/root.key", dir);
+    char *root_pub_path = zsys_sprintf ("%s/root.pub", dir);
+    loaded = cc_keys_load (root_key_path, &reason);
+    assert (loaded && strstr (cc_keys_trust_problem (loaded), "offline"));
+    cc_keys_destroy (&loaded);
+    loaded = cc_keys_load (root_pub_path, &reason);
+    assert (loaded && cc_keys_trust_problem (loaded) == NULL);
+    cc_keys_destroy (&loaded);
+    unlink (root_key_path);
+    unlink (root_pub_path);
+    zstr_free (&root_key_path);
+    zstr_free (&root_pub_path);
+    cc_keys_destroy (&root);
 
     loaded = cc_keys_load (pub_path, &reason);
     assert (loaded);

@@ -11,6 +11,10 @@
 #   agent's, a broker's, the root's own) is refused, one line, exit 1, no
 #   delegation file (before, it was written: the relay's host could then
 #   sign advisories its agents accept).
+# - A daemon refuses a --trust that is not the root's public key: the
+#   root's secret file (it stays offline) at a broker, the relay's .pub at
+#   an agent (before, the one ran with the root's secret on an online
+#   host, the other refused every genuine advisory, logged, for ever).
 # - Then the same keys, put right, work: the national broker starts with
 #   its key at 0640, and the national issuer's advisory is stored.
 source "$(dirname "$0")/lib.sh"
@@ -22,9 +26,10 @@ say "keygen: the secret is 0600, the public file 0644"
 
 # refused WHAT COMMAND...: exit 1, one line on stderr naming WHAT, and
 # neither $T/out (a delegation) nor $T/data (a daemon's directory) made.
+# A daemon that starts instead is stopped after 10 s (exit 124: failed).
 refused () {
     local what=$1 status; shift
-    "$@" >/dev/null 2>"$T/refused.err"; status=$?
+    timeout 10 "$@" >/dev/null 2>"$T/refused.err"; status=$?
     echo "$(basename "$1") $2: exit $status: $(cat "$T/refused.err")"
     [ $status = 1 ] || fail "$* exited $status, not 1: $(cat "$T/refused.err")"
     [ "$(wc -l < "$T/refused.err")" = 1 ] || fail "$* gave not one line: $(cat "$T/refused.err")"
@@ -62,6 +67,14 @@ done
 certcast delegate --root "$T/keys/root.key" --sector banking --out "$T/out" \
     "$T/keys/bankissuer.pub" >/dev/null || fail "delegate to the banking issuer"
 rm -f "$T/out"
+
+say "only the root's public key is pinned"
+refused "keep root.key offline" "$CC_BIN/certcast-broker" --listen "127.0.0.1:$NATIONAL_PORT" \
+    --data "$T/data" --key "$T/keys/national.key" --trust "$T/keys/root.key" \
+    --allow "$T/national/allow"
+refused "role is relay" "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
+    --relay-pub "$T/keys/relay-banking.pub" --data "$T/data" --key "$T/keys/bank1.key" \
+    --trust "$T/keys/relay-banking.pub"
 
 say "put right, the same keys work"
 start_national
