@@ -14,7 +14,6 @@
 */
 #include "cc_proto.h"
 
-#define CC_ADVISORY_ID_MAX      120
 #define CC_ADVISORY_SECTOR_MAX  63
 //  A SignedDelegation inside Signed is bounded by the Signed bound.
 
