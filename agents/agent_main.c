@@ -147,9 +147,12 @@ main (int argc, char **argv)
     }
     const char *trust_path = cc_config_get (config, "trust");
     cc_keys_t *root = cc_keys_load (trust_path, &reason);
-    if (!root) {
+    if (root)
+        reason = cc_keys_trust_problem (root);
+    if (!root || reason) {
         fprintf (stderr, PROGRAM ": --trust %s: %s\n", trust_path,
                  reason? reason: "cannot load");
+        cc_keys_destroy (&root);
         cc_keys_destroy (&keys);
         cc_config_destroy (&config);
         return 1;

@@ -324,6 +324,18 @@ cc_handoff_json (cc_advisory_t *advisory, const char *stream, uint64_t seq,
     s_text_printf (&text, "%" PRId64, content->ack_deadline);
     s_text_key (&text, "issuer", false);
     s_text_cstring (&text, content->issuer);
+    //  `issuer` is the issuer's own word: any issuer may write "PK-NCERT"
+    //  there (it is the name in its key file, which nobody signs). What
+    //  the root vouched for is the delegation's name and the key that
+    //  signed, so a host can tell the National CERT from a sectoral one.
+    const Certcast__Delegation *delegation =
+        cc_advisory_delegation (advisory);
+    s_text_key (&text, "delegated_issuer", false);
+    s_text_cstring (&text, delegation->issuer_name);
+    char issuer_key [65];
+    cc_hex_encode (cc_advisory_issuer_key (advisory), 32, issuer_key);
+    s_text_key (&text, "issuer_key", false);
+    s_text_cstring (&text, issuer_key);
     s_text_key (&text, "supersedes", false);
     s_text_cstring (&text, content->supersedes);
     s_text_key (&text, "stream", false);
@@ -1011,6 +1023,16 @@ cc_handoff_test (bool verbose)
                           "\xd8\xa7\xd8\xb1\xd8\xaf\xd9\x88\\n\""));
     assert (strstr (json, "\"cves\": [\"CVE-2026-0001\"]"));
     assert (strstr (json, "\"references\": []"));
+    //  The claimed issuer as written, beside the one the root named and
+    //  its key: the test advisory claims PK-NCERT under "test-issuer".
+    assert (strstr (json, "\"issuer\": \"PK-NCERT\","));
+    assert (strstr (json, "\"delegated_issuer\": \"test-issuer\","));
+    char issuer_key [65];
+    cc_hex_encode (cc_advisory_issuer_key (advisory), 32, issuer_key);
+    char *issuer_key_field = zsys_sprintf ("\"issuer_key\": \"%s\",",
+                                           issuer_key);
+    assert (strstr (json, issuer_key_field));
+    free (issuer_key_field);
     assert (strstr (json, "\"stream\": \"national/banking\""));
     assert (strstr (json, "\"seq\": 7,"));
     assert (strstr (json, "\"received_at\": 1700000000,"));

@@ -20,8 +20,11 @@
     JSON document (one object, keys in this order): id, revision, kind,
     severity, tlp, all_sectors, sectors, title, summary, content_type,
     body_encoding ("utf-8" or "base64"), body, cves, references, artifacts,
-    issued_at, expires_at, ack_deadline, issuer, supersedes, stream, seq,
-    received_at, sha256 (hex SHA-256 of the Signed bytes, as acked).
+    issued_at, expires_at, ack_deadline, issuer (the issuer's own word),
+    delegated_issuer and issuer_key (the name the root's delegation gives
+    and the hex Ed25519 key that signed: what a host may trust), supersedes,
+    stream, seq, received_at, sha256 (hex SHA-256 of the Signed bytes, as
+    acked).
 
     cc_handoff_t owns copies of its spool path and command.
 */

@@ -308,9 +308,12 @@ cc_daemon_main (int argc, char **argv, bool relay)
         return 1;
     }
     cc_keys_t *root = cc_keys_load (trust_path, &reason);
-    if (!root) {
+    if (root)
+        reason = cc_keys_trust_problem (root);
+    if (!root || reason) {
         fprintf (stderr, "%s: --trust %s: %s\n", program, trust_path,
                  reason? reason: "cannot load");
+        cc_keys_destroy (&root);
         cc_keys_destroy (&keys);
         cc_config_destroy (&config);
         return 1;

@@ -123,6 +123,16 @@ cmd_delegate (int argc, char **argv)
     }
     cc_keys_t *issuer = root? cmd_keys_load ("delegate", "issuer key",
                                              issuer_path, false): NULL;
+    //  A delegation lets its key sign advisories. Given to a relay's,
+    //  broker's or agent's key (whose secret lives on an online host that
+    //  parses network input) or to the root's own, a slip of the file
+    //  name would let that host forge advisories every agent accepts.
+    const char *issuer_role = issuer? cc_keys_meta (issuer, "role"): NULL;
+    if (issuer_role && !streq (issuer_role, "issuer")) {
+        cmd_fail ("delegate", "%s is not an issuer's key (its role is %s; "
+                  "certcast keygen --role issuer)", issuer_path, issuer_role);
+        cc_keys_destroy (&issuer);
+    }
     if (!issuer) {
         cc_keys_destroy (&root);
         cc_config_destroy (&config);

@@ -55,12 +55,13 @@ s_index (const char *value, const char **list)
     return -1;
 }
 
-//  Ids are ledger keys (NUL-terminated, at most 127 bytes) and appear in
-//  reports and file names, so keep them to a plain alphabet.
+//  Ids are ledger keys and appear in reports and file names, so keep them
+//  to a plain alphabet, and to the length every broker opens: a longer one
+//  was signed and sent, then refused.
 static bool
 s_id_valid (const char *id)
 {
-    if (!*id || strlen (id) > 127)
+    if (!*id || strlen (id) > CC_ADVISORY_ID_MAX)
         return false;
     for (const char *cursor = id; *cursor; cursor++)
         if (!isalnum ((unsigned char) *cursor) && !strchr ("._:-", *cursor))
@@ -176,8 +177,8 @@ s_check_options (cc_config_t *config, s_request_t *request)
     const char *id = cc_config_get (config, "id");
     if (id && !s_id_valid (id))
         return cmd_usage_error ("publish", "--id '%s' may hold only letters, "
-                                "digits, '.', '_', ':' and '-' (at most 127)",
-                                id);
+                                "digits, '.', '_', ':' and '-' (at most %d)",
+                                id, CC_ADVISORY_ID_MAX);
     const char *supersedes = cc_config_get (config, "supersedes");
     if (supersedes && !s_id_valid (supersedes))
         return cmd_usage_error ("publish", "--supersedes '%s' is not an "

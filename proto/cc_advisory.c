@@ -14,7 +14,6 @@
 */
 #include "cc_proto.h"
 
-#define CC_ADVISORY_ID_MAX      120
 #define CC_ADVISORY_SECTOR_MAX  63
 //  A SignedDelegation inside Signed is bounded by the Signed bound.
 
@@ -269,6 +268,19 @@ cc_advisory_open (const uint8_t *signed_bytes, size_t size,
     //  advisory may be old news to a node that was offline, so we only ask
     //  whether the issuer was entitled to say it when it did.
     if (mode == CC_AT_INTAKE) {
+        //  The TLP label tells every recipient whom it may share the
+        //  advisory with, and the severity how fast to act: one without a
+        //  label we know (unset, or a number from no version of ours)
+        //  would reach thousands with neither. Refused at intake only:
+        //  what a broker stored before this check must still pass on.
+        if (advisory->tlp < CERTCAST__TLP__CLEAR
+        ||  advisory->tlp > CERTCAST__TLP__RED)
+            return s_refuse (&self, code, reason, CC_EMALFORMED,
+                             "advisory has no known TLP label");
+        if (advisory->severity < CERTCAST__SEVERITY__INFO
+        ||  advisory->severity > CERTCAST__SEVERITY__CRITICAL)
+            return s_refuse (&self, code, reason, CC_EMALFORMED,
+                             "advisory has no known severity");
         if (now < delegation->not_before || now > delegation->not_after)
             return s_refuse (&self, code, reason, CC_EEXPIRED,
                              "delegation expired or not yet valid");
@@ -487,6 +499,34 @@ s_test_signed (cc_keys_t *issuer, const uint8_t *delegation,
     assert (bytes);
     free (advisory);
     return bytes;
+}
+
+
+//  As s_test_signed (all sectors, revision 1), with tlp and severity as
+//  given: values a publisher's tool could put there, known or not.
+static uint8_t *
+s_test_labelled (s_fixture_t *fixture, const char *id, int tlp, int severity,
+                 size_t *size)
+{
+    size_t advisory_size;
+    uint8_t *bytes = s_test_advisory (id, 1,
+        CERTCAST__KIND__SECURITY_ANNOUNCEMENT, NULL, TEST_NOW, 0,
+        &advisory_size);
+    Certcast__Advisory *advisory = (Certcast__Advisory *) cc_wire_unpack (
+        &certcast__advisory__descriptor, bytes, advisory_size,
+        CC_WIRE_MAX_SIGNED);
+    assert (advisory);
+    free (bytes);
+    advisory->tlp = (Certcast__Tlp) tlp;
+    advisory->severity = (Certcast__Severity) severity;
+    bytes = cc_wire_pack (&advisory->base, &advisory_size);
+    certcast__advisory__free_unpacked (advisory, NULL);
+    uint8_t *signed_bytes = cc_advisory_sign (fixture->national, bytes,
+        advisory_size, fixture->national_delegation,
+        fixture->national_delegation_size, size);
+    assert (signed_bytes);
+    free (bytes);
+    return signed_bytes;
 }
 
 
@@ -739,6 +779,34 @@ cc_advisory_test (bool verbose)
     s_test_refused (&fixture, bytes, size, CC_AT_INTAKE, TEST_NOW, CC_ESIGNATURE);
     free (bytes);
 
+    //  A TLP label or severity we do not know (unset, or past the last):
+    //  refused at intake; on delivery it passes, as stored before.
+    const int labels [][2] = {
+        { CERTCAST__TLP__TLP_UNSPECIFIED, CERTCAST__SEVERITY__HIGH },
+        { CERTCAST__TLP__RED + 1, CERTCAST__SEVERITY__HIGH },
+        { -1, CERTCAST__SEVERITY__HIGH },
+        { CERTCAST__TLP__GREEN, CERTCAST__SEVERITY__SEVERITY_UNSPECIFIED },
+        { CERTCAST__TLP__GREEN, CERTCAST__SEVERITY__CRITICAL + 1 }
+    };
+    for (size_t index = 0; index < 5; index++) {
+        bytes = s_test_labelled (&fixture, "PK-NCERT-2026-0050",
+                                 labels [index][0], labels [index][1], &size);
+        s_test_refused (&fixture, bytes, size, CC_AT_INTAKE, TEST_NOW,
+                        CC_EMALFORMED);
+        advisory = cc_advisory_open (bytes, size, root_key, TEST_NOW,
+                                     CC_AT_DELIVERY, &code, &reason);
+        assert (advisory);
+        cc_advisory_destroy (&advisory);
+        free (bytes);
+    }
+    bytes = s_test_labelled (&fixture, "PK-NCERT-2026-0051",
+        CERTCAST__TLP__RED, CERTCAST__SEVERITY__INFO, &size);
+    advisory = cc_advisory_open (bytes, size, root_key, TEST_NOW,
+                                 CC_AT_INTAKE, &code, &reason);
+    assert (advisory);
+    cc_advisory_destroy (&advisory);
+    free (bytes);
+
     //  Time at intake: expired advisory, issued in the future (beyond the
     //  skew, and within it), delegation not yet valid / expired
     bytes = s_test_signed (fixture.national, fixture.national_delegation,
@@ -877,6 +945,8 @@ cc_advisory_test (bool verbose)
     odd.id = (char *) "PK-NCERT-2026-0050";
     odd.revision = 1;
     odd.kind = CERTCAST__KIND__SECURITY_ANNOUNCEMENT;
+    odd.severity = CERTCAST__SEVERITY__LOW;
+    odd.tlp = CERTCAST__TLP__CLEAR;
     odd.all_sectors = true;
     odd.issued_at = TEST_NOW;
     advisory_bytes = cc_wire_pack (&odd.base, &advisory_size);

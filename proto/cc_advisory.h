@@ -21,6 +21,8 @@
 #define CC_ADVISORY_H_INCLUDED
 
 #define CC_ADVISORY_SKEW  300
+//  Longest advisory id (bytes) a broker, relay or agent opens.
+#define CC_ADVISORY_ID_MAX  120
 
 typedef enum { CC_AT_INTAKE, CC_AT_DELIVERY } cc_check_t;
 

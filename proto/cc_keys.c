@@ -101,12 +101,20 @@ cc_keys_destroy (cc_keys_t **self_p)
 
 
 //  Read a whole small file as a string; NULL if missing or too large.
+//  Sets *mode (if not NULL) to the permissions of the file read.
 static char *
-s_slurp (const char *path)
+s_slurp (const char *path, mode_t *mode)
 {
     FILE *file = fopen (path, "rb");
     if (!file)
         return NULL;
+    struct stat status;
+    if (fstat (fileno (file), &status) != 0) {
+        fclose (file);
+        return NULL;
+    }
+    if (mode)
+        *mode = status.st_mode;
     char *text = (char *) malloc (CC_KEYS_FILE_MAX + 1);
     assert (text);
     size_t size = fread (text, 1, CC_KEYS_FILE_MAX + 1, file);
@@ -132,7 +140,8 @@ cc_keys_load (const char *path, const char **reason)
     *reason = NULL;
 
     //  Bounded read, then parse from memory: zconfig_load reads any size.
-    char *text = s_slurp (path);
+    mode_t mode = 0;
+    char *text = s_slurp (path, &mode);
     if (!text) {
         *reason = "cannot read key file (missing, unreadable or too large)";
         return NULL;
@@ -165,6 +174,17 @@ cc_keys_load (const char *path, const char **reason)
     }
     if (!sign_key || cc_hex_decode (sign_key, sign_public, 32) != 0) {
         *reason = "key file has no valid sign-key (64 hex characters)";
+        goto done;
+    }
+    //  A secret anyone on the host can read is a key anyone on the host
+    //  can sign with: an issuer's forges advisories, the root's forges
+    //  delegations. keygen writes 0600; refuse a file that has since been
+    //  opened up to others (as ssh does) rather than use a key that may
+    //  already be copied. Group access is left alone: a service group
+    //  (root:certcast 0640) is a sound way to hand a daemon its key.
+    if ((sign_secret || secret_txt) && (mode & S_IRWXO)) {
+        *reason = "secret key file is accessible to other users "
+                  "(chmod 600 it, and replace the key if it may be copied)";
         goto done;
     }
     if (sign_secret) {
@@ -396,6 +416,28 @@ cc_keys_has_secret (cc_keys_t *self)
 {
     assert (self);
     return self->has_secret;
+}
+
+
+const char *
+cc_keys_trust_problem (cc_keys_t *self)
+{
+    assert (self);
+    //  Pinned as the root, another key would make every node refuse every
+    //  genuine advisory (logged, never delivered); the root's own secret
+    //  on a broker, relay or agent host is the one key that can sign any
+    //  issuer into being, where the network can reach it.
+    const char *role = cc_keys_meta (self, "role");
+    if (role && !streq (role, "root")) {
+        static __thread char message [96];
+        snprintf (message, sizeof (message),
+                  "not the root's key (its role is %.40s): give root.pub", role);
+        return message;
+    }
+    if (self->has_secret)
+        return "holds the root's secret: pin root.pub, and keep root.key "
+               "offline";
+    return NULL;
 }
 
 
@@ -642,14 +684,14 @@ cc_keys_test (bool verbose)
     assert (stat (pub_path, &st) == 0);
 
     //  The .pub carries sign-key and details but never the secret
-    char *pub_text = s_slurp (pub_path);
+    char *pub_text = s_slurp (pub_path, NULL);
     assert (pub_text);
     assert (strstr (pub_text, "sign-key"));
     assert (strstr (pub_text, "banking"));
     assert (!strstr (pub_text, "sign-secret"));
     assert (!strstr (pub_text, "secret-key"));
     free (pub_text);
-    char *key_text = s_slurp (key_path);
+    char *key_text = s_slurp (key_path, NULL);
     assert (key_text);
     assert (strstr (key_text, "sign-secret"));
     free (key_text);
@@ -660,7 +702,21 @@ cc_keys_test (bool verbose)
     assert (reason);
     assert (stat (key_path, &st) == 0);
 
+    //  A secret file others may read is refused, whatever is in it; the
+    //  same file 0640 (a service group) or back at 0600 loads.
+    assert (chmod (key_path, 0644) == 0);
+    reason = NULL;
+    assert (cc_keys_load (key_path, &reason) == NULL);
+    assert (reason && strstr (reason, "other users"));
+    assert (chmod (key_path, 0602) == 0);
+    assert (cc_keys_load (key_path, &reason) == NULL);
+    assert (chmod (key_path, 0640) == 0);
     cc_keys_t *loaded = cc_keys_load (key_path, &reason);
+    assert (loaded);
+    cc_keys_destroy (&loaded);
+    assert (chmod (key_path, 0600) == 0);
+
+    loaded = cc_keys_load (key_path, &reason);
     assert (loaded);
     assert (cc_keys_has_secret (loaded));
     assert (memcmp (cc_keys_sign_public (loaded),
@@ -682,6 +738,29 @@ cc_keys_test (bool verbose)
     cc_keys_destroy (&loaded);
     assert (loaded == NULL);
     cc_keys_destroy (&loaded);
+
+    //  Pinned as a root: an agent's key is not one, nor is a root's
+    //  secret file (only its .pub goes on an online host).
+    loaded = cc_keys_load (pub_path, &reason);
+    assert (loaded);
+    assert (strstr (cc_keys_trust_problem (loaded), "role is agent"));
+    cc_keys_destroy (&loaded);
+    cc_keys_t *root = cc_keys_generate ();
+    cc_keys_set_meta (root, "role", "root");
+    assert (cc_keys_save (root, dir, "root", &reason) == 0);
+    char *root_key_path = zsys_sprintf ("%s/root.key", dir);
+    char *root_pub_path = zsys_sprintf ("%s/root.pub", dir);
+    loaded = cc_keys_load (root_key_path, &reason);
+    assert (loaded && strstr (cc_keys_trust_problem (loaded), "offline"));
+    cc_keys_destroy (&loaded);
+    loaded = cc_keys_load (root_pub_path, &reason);
+    assert (loaded && cc_keys_trust_problem (loaded) == NULL);
+    cc_keys_destroy (&loaded);
+    unlink (root_key_path);
+    unlink (root_pub_path);
+    zstr_free (&root_key_path);
+    zstr_free (&root_pub_path);
+    cc_keys_destroy (&root);
 
     loaded = cc_keys_load (pub_path, &reason);
     assert (loaded);

@@ -46,6 +46,13 @@ const char *
 
 bool
     cc_keys_has_secret (cc_keys_t *self);
+
+//  Why keys loaded from a --trust file may not be pinned as the root: a
+//  one-line reason (valid until the next call in this thread), or NULL
+//  when they may. Refused: a file holding the secret (the root signs
+//  offline), and a key whose role is set and is not root.
+const char *
+    cc_keys_trust_problem (cc_keys_t *self);
 //  32-byte Ed25519 public key.
 const uint8_t *
     cc_keys_sign_public (cc_keys_t *self);

@@ -16,6 +16,8 @@
 #   - PK-BAD-R-1 revision 1 again, PK-BAD-O-1 revision 1 after revision 2:
 #     replay (certcast publish exits 1 with the reason on one stderr line)
 #   - an expired advisory, one issued an hour in the future: expired
+#   - an advisory with no TLP label: malformed (before, stored and
+#     delivered, "tlp": "unspecified" in every spool file)
 #   - a truncated Control frame, 64 bytes of garbage, an empty frame:
 #     malformed
 #   - a frame over CC_WIRE_MAX_FRAME: the connection is dropped (no answer)
@@ -152,6 +154,7 @@ expect replay "revision 2 again" -- \
 say "outside the advisory's own window"
 expect expired "expired advisory" -- natprobe expired
 expect expired "issued in the future" -- natprobe future
+expect malformed "no TLP label" -- natprobe no-tlp
 
 say "frames that are not certcast"
 expect malformed "truncated frame" -- natprobe truncate

@@ -22,8 +22,9 @@
 #   section (exit 1, and no broker on defaults), a flag in a file that is
 #   neither yes nor no (exit 1); a delegation signed with a key that is
 #   not the root's (exit 1, no file); an agent whose --spool is a file
-#   (exit 1, and its --data not created); a flag that says "no" in a file
-#   is off.
+#   (exit 1, and its --data not created); a publish --id of 121
+#   characters (exit 2: no broker opens it); a flag that says "no" in a
+#   file is off.
 # - An advisory for all of 18 sectors is placed in all 18 streams.
 source "$(dirname "$0")/lib.sh"
 EXAMPLES="$(cd "$(dirname "$0")/../../deploy/examples" && pwd)"
@@ -193,6 +194,12 @@ refused 2 "$CC_BIN/certcast" publish --to "127.0.0.1:$NATIONAL_PORT" \
     --server-pub "$T/keys/national.pub" --key "$T/keys/natissuer.key" \
     --delegation "$T/keys/natissuer.delegation" --title one --title two \
     --severity low --tlp clear --sector banking
+# An id longer than a broker opens (120) is a usage error here, not a
+# refusal after it was signed and sent (before, 121 to 127 were sent).
+refused 2 "$CC_BIN/certcast" publish --to "127.0.0.1:$NATIONAL_PORT" \
+    --server-pub "$T/keys/national.pub" --key "$T/keys/natissuer.key" \
+    --delegation "$T/keys/natissuer.delegation" --title long \
+    --id "PK-$(printf 'A%.0s' $(seq 1 119))" --severity low --tlp clear --sector banking
 
 say "an advisory for all of 18 sectors is placed in all 18 streams"
 sectors=$(printf 's%02d,' $(seq 1 18)); sectors=${sectors%,}

@@ -32,6 +32,11 @@
 #   compliance: both late for bank2 (before, the 2001 ack counted as on
 #   time), bank1 acked on time; the CSV and JSON give ledgered_at beside
 #   acked_at.
+# - The hand-over names the issuer the root's delegation names, and its
+#   key, beside the issuer's own claim: the banking issuer's key file
+#   renamed natissuer (nobody signs that name) publishes PK-NAME-1 at the
+#   national broker; bank1's spool file says issuer natissuer but
+#   delegated_issuer bankissuer and the banking issuer's key.
 source "$(dirname "$0")/lib.sh"
 federation
 keygen nat1 agent banking
@@ -164,6 +169,33 @@ echo "$report" | grep -q 'Hijack' && fail "the national report shows the banking
 for agent in bank1 bank2; do
     ledger_has "$T/national/data" PK-HJ-1 $agent && fail "$agent's ack of the banking PK-HJ-1 is a national receipt"
 done
+
+say "an issuer's own name for itself is not what the root vouched for"
+# The name in a key file is nobody's signature: the banking issuer's key
+# renamed natissuer publishes at the national broker, on national/banking.
+# The hand-over says what the issuer claims and, beside it, what the root's
+# delegation names and the key that signed (before, only the claim).
+sed 's/name = "bankissuer"/name = "natissuer"/' "$T/keys/bankissuer.key" >"$T/keys/renamed.key"
+chmod 600 "$T/keys/renamed.key"
+cp "$T/keys/bankissuer.delegation" "$T/keys/renamed.delegation"
+publish renamed "$NATIONAL" national --id PK-NAME-1 --title "Disable your AV" \
+    --severity critical --tlp clear --sector banking >/dev/null || fail "renamed publish"
+publish natissuer "$NATIONAL" national --id PK-NAME-2 --title "Genuine" \
+    --severity low --tlp clear --sector banking >/dev/null || fail "national publish"
+bank_key=$(sed -n 's/^ *sign-key = "\([0-9a-f]*\)"$/\1/p' "$T/keys/bankissuer.pub")
+nat_key=$(sed -n 's/^ *sign-key = "\([0-9a-f]*\)"$/\1/p' "$T/keys/natissuer.pub")
+spool_says () {   # spool_says ID ISSUER DELEGATED KEY
+    local file="$T/agents/bank1/spool/$1-r1.json"
+    grep -q "\"issuer\": \"$2\"," "$file" && grep -q "\"delegated_issuer\": \"$3\"," "$file" \
+        && grep -q "\"issuer_key\": \"$4\"," "$file" \
+        || fail "$1: expected issuer $2, delegated_issuer $3, issuer_key $4: $(cat "$file")"
+}
+for id in PK-NAME-1 PK-NAME-2; do
+    wait_for 20 spooled bank1 $id || fail "bank1 did not receive $id"
+done
+spool_says PK-NAME-1 natissuer bankissuer "$bank_key"
+spool_says PK-NAME-2 natissuer natissuer "$nat_key"
+spool_says PK-BANK-S-1 bankissuer bankissuer "$bank_key"
 
 say "late acks, and an ack signed with a time before the advisory existed"
 stop bank2

@@ -23,6 +23,7 @@
           delegation-expired  a delegation (signed with --root) whose
                       window ended yesterday
           untrusted   a delegation signed by a fresh, unpinned root
+          no-tlp      no TLP label (0, unspecified)
     MODE ack-as --sign-key FILE --id ID --revision N [--digest HEX]
                 [--digest-of DIR]
                 [--status received|applied|not-applicable|failed]
@@ -288,7 +289,7 @@ s_publish_frame (const s_args_t *args, cc_keys_t *issuer, uint64_t corr)
     static const char *known [] = {
         "none", "sig-flip", "adv-flip", "wrong-key", "truncate", "garbage",
         "empty", "oversize", "future", "expired", "delegation-expired",
-        "untrusted", NULL
+        "untrusted", "no-tlp", NULL
     };
     bool valid = false;
     for (const char **name = known; *name; name++)
@@ -368,7 +369,8 @@ s_publish_frame (const s_args_t *args, cc_keys_t *issuer, uint64_t corr)
     advisory.revision = args->revision;
     advisory.kind = CERTCAST__KIND__SECURITY_ANNOUNCEMENT;
     advisory.severity = CERTCAST__SEVERITY__HIGH;
-    advisory.tlp = CERTCAST__TLP__GREEN;
+    advisory.tlp = streq (mutate, "no-tlp")? CERTCAST__TLP__TLP_UNSPECIFIED
+                                           : CERTCAST__TLP__GREEN;
     advisory.all_sectors = all_sectors;
     if (!all_sectors) {
         advisory.n_sectors = 1;
