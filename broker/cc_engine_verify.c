@@ -138,6 +138,20 @@ s_forward_refusal (self_t *self, cc_engine_item_t *item)
     return NULL;
 }
 
+//  An issuer's key is its publisher identity (DESIGN): the advisory a
+//  client publishes must be signed by that client's own key. Else any
+//  issuer enrolled here could put another's advisory, taken from a relay
+//  or an agent's spool, on our streams as if it were published here,
+//  and take its id here before its issuer does.
+static bool
+s_own_advisory (self_t *self, cc_engine_item_t *item)
+{
+    const cc_member_t *member = cc_roster_by_curve (self->roster, item->peer);
+    return member && CRYPTO_memcmp (member->sign_key,
+                                    cc_advisory_issuer_key (item->advisory),
+                                    32) == 0;
+}
+
 //  The verdict on one verified item: CC_OK, or a code and *reason.
 static int
 s_screen (self_t *self, cc_engine_item_t *item, const char **reason)
@@ -159,6 +173,11 @@ s_screen (self_t *self, cc_engine_item_t *item, const char **reason)
         return item->refused_code;
     }
     int code = CC_ESCOPE;
+    if (item->type == ITEM_PUBLISH && !s_own_advisory (self, item)) {
+        *reason = "an issuer publishes only advisories it signed itself "
+                  "(its key is its publisher identity)";
+        return CC_ENOTALLOWED;
+    }
     if (item->type == ITEM_PUBLISH)
         *reason = s_publish_refusal (self, item->advisory);
     else

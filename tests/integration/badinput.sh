@@ -13,6 +13,9 @@
 #   - a delegation signed by an unpinned root: untrusted
 #   - a delegation whose window has passed: expired
 #   - the banking issuer publishing for telecom: out-of-scope
+#   - the national issuer's connection sending an advisory the banking
+#     issuer signed (for banking, which it may): not-allowed (before,
+#     stored and streamed as if published here)
 #   - PK-BAD-R-1 revision 1 again, PK-BAD-O-1 revision 1 after revision 2:
 #     replay (certcast publish exits 1 with the reason on one stderr line)
 #   - an expired advisory, one issued an hour in the future: expired
@@ -139,6 +142,12 @@ say "outside the issuer's scope"
 expect out-of-scope "banking issuer for telecom" -- \
     publish bankissuer "$NATIONAL" national --id PK-BAD-SCOPE --title "Not mine" \
     --severity low --tlp clear --sector telecom
+
+say "an issuer presenting another issuer's advisory"
+expect not-allowed "natissuer sends the banking issuer's signed advisory" -- \
+    probe "${AT_NATIONAL[@]}" --key "$T/keys/natissuer.key" publish-mutated \
+    --sign-key "$T/keys/bankissuer.key" --delegation "$T/keys/bankissuer.delegation" \
+    --id PK-BAD-PROXY --mutate none --sector banking
 
 say "replay and rollback"
 expect replay "same id and revision again" -- \

@@ -8,8 +8,11 @@
 
     MODE publish-mutated --delegation FILE --mutate M [--sector S]
                          [--id ID] [--revision N] [--root ROOT.key]
-        Builds and signs a valid advisory as `certcast publish` does, then
-        applies M to what is sent:
+                         [--sign-key FILE]
+        Builds and signs a valid advisory as `certcast publish` does (as
+        the issuer of --sign-key, whose delegation --delegation is, if
+        given: another issuer than our --key), then applies M to what is
+        sent:
           none        the valid advisory
           sig-flip    one bit of the signature flipped
           adv-flip    one bit of the advisory bytes flipped after signing
@@ -901,8 +904,14 @@ main (int argc, char **argv)
     }
     uint64_t corr = s_random64 ();
     zframe_t *frame = NULL;
-    if (streq (args.mode, "publish-mutated"))
-        frame = s_publish_frame (&args, keys, corr);
+    if (streq (args.mode, "publish-mutated")) {
+        //  Signed as --sign-key's issuer (with its --delegation), sent as
+        //  our --key: an issuer presenting another's advisory.
+        cc_keys_t *signer = args.sign_key? s_load (args.sign_key, true): NULL;
+        if (!args.sign_key || signer)
+            frame = s_publish_frame (&args, signer? signer: keys, corr);
+        cc_keys_destroy (&signer);
+    }
     else
     if (streq (args.mode, "ack-as"))
         frame = s_ack_frame (&args, corr);
