@@ -133,29 +133,6 @@ s_advisory_copy (const char *id, uint32_t revision,
     certcast__signed__free_unpacked (signed_message, NULL);
 }
 
-//  Keep each agent's earliest row for the advisory's current revision.
-static void
-s_row_fold (const cc_ledger_row_t *row, void *arg)
-{
-    s_advisory_t *advisory = (s_advisory_t *) arg;
-    if (row->revision != advisory->revision
-    ||  !streq (row->advisory_id, advisory->id))
-        return;
-    char hex [65];
-    cc_hex_encode (row->agent, 32, hex);
-    s_ack_t *ack = (s_ack_t *) zhashx_lookup (advisory->acks, hex);
-    if (!ack) {
-        ack = (s_ack_t *) zmalloc (sizeof (s_ack_t));
-        assert (ack);
-        ack->acked_at = INT64_MAX;
-        zhashx_insert (advisory->acks, hex, ack);
-    }
-    if (row->acked_at < ack->acked_at) {
-        ack->acked_at = row->acked_at;
-        ack->ledgered_at = row->ledgered_at;
-        ack->status = row->status;
-    }
-}
 
 //  Is this agent expected to acknowledge this advisory? Its sector is
 //  targeted and, for an advisory a relay originated (on that relay's own
@@ -177,17 +154,53 @@ s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 //  when the row reached this ledger: a relay that was down must not make
 //  its constituents look late, and the agent cannot later deny the time
 //  it signed.
-//  Late by the agent's signed time, unless that time is before the
-//  advisory was issued (five minutes of clock skew allowed): no agent
-//  received it then, so its clock or its word is wrong, and when we
-//  ledgered the receipt is all that can be told.
+//  Late by the agent's signed time, unless that time cannot be true (five
+//  minutes of clock skew allowed): before the advisory was issued, when
+//  no agent had it, or after we ledgered the ack, which it had signed
+//  before (a host clock set ahead, such as local time taken for UTC,
+//  made an ack we witnessed on time look late). Then its clock or its
+//  word is wrong, and when we ledgered the receipt is all that can be
+//  told.
 #define SKEW_S  300
+
+static int64_t
+s_time_when (const s_advisory_t *advisory, int64_t acked_at,
+             int64_t ledgered_at)
+{
+    return acked_at < advisory->issued_at - SKEW_S
+        || acked_at > ledgered_at + SKEW_S? ledgered_at: acked_at;
+}
 
 static int64_t
 s_acked_when (const s_advisory_t *advisory, const s_ack_t *ack)
 {
-    return ack->acked_at < advisory->issued_at - SKEW_S? ack->ledgered_at
-                                                       : ack->acked_at;
+    return s_time_when (advisory, ack->acked_at, ack->ledgered_at);
+}
+
+//  Keep each agent's earliest row for the advisory's current revision,
+//  earliest by the time that decides "late".
+static void
+s_row_fold (const cc_ledger_row_t *row, void *arg)
+{
+    s_advisory_t *advisory = (s_advisory_t *) arg;
+    if (row->revision != advisory->revision
+    ||  !streq (row->advisory_id, advisory->id))
+        return;
+    char hex [65];
+    cc_hex_encode (row->agent, 32, hex);
+    s_ack_t *ack = (s_ack_t *) zhashx_lookup (advisory->acks, hex);
+    if (!ack) {
+        ack = (s_ack_t *) zmalloc (sizeof (s_ack_t));
+        assert (ack);
+        zhashx_insert (advisory->acks, hex, ack);
+    }
+    else
+    if (s_time_when (advisory, row->acked_at, row->ledgered_at)
+        >= s_acked_when (advisory, ack))
+        return;
+    ack->acked_at = row->acked_at;
+    ack->ledgered_at = row->ledgered_at;
+    ack->status = row->status;
 }
 
 static bool
@@ -294,7 +307,8 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
                 late++;
                 const char *cells [] = {
                     member->name, member->org, member->sector,
-                    cmd_time_iso (ack->acked_at, when, sizeof when)
+                    cmd_time_iso (s_acked_when (advisory, ack), when,
+                                  sizeof when)
                 };
                 cmd_table_add (latecomers, cells);
             }
