@@ -121,8 +121,9 @@ cmd_text_safe (const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  JSON string literal. Control characters become \uXXXX; a byte that is
-//  not UTF-8 becomes \ufffd.
+//  JSON string literal. Control characters become \uXXXX, C1 ones too:
+//  JSON allows them raw, but a terminal that shows the document acts on
+//  U+009B as on ESC [. A byte that is not UTF-8 becomes \ufffd.
 
 void
 cmd_json_string (FILE *stream, const char *text)
@@ -133,6 +134,11 @@ cmd_json_string (FILE *stream, const char *text)
         size_t length = s_utf8_length (cursor);
         if (length == 0) {
             fputs ("\\ufffd", stream);
+            continue;
+        }
+        if (length == 2 && s_control_length (cursor) == 2) {
+            fprintf (stream, "\\u%04x", cursor [1]);
+            cursor++;
             continue;
         }
         if (length > 1) {

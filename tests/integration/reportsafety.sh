@@ -10,7 +10,8 @@
 # - compliance as CSV: bank2's org and contact are quoted with a leading
 #   apostrophe, so no cell starts with = or +;
 # - compliance and ledger as JSON: valid UTF-8 (tel1's org whole
-#   characters only) and the title's escapes as \u001b.
+#   characters only) and the title's escapes as \u001b and \u009b (C1
+#   CSI, which a terminal showing the JSON acts on; before, it was raw).
 source "$(dirname "$0")/lib.sh"
 federation
 URDU=$(printf 'پاکستان%.0s' $(seq 1 12))           # 12 x 14 bytes = 168 bytes
@@ -57,9 +58,12 @@ for command in compliance ledger; do
     json=$(certcast $command --data "$T/national/data" --format json) || fail "$command json"
     printf '%s' "$json" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "$command JSON is not valid UTF-8"
     ! printf '%s' "$json" | grep -q $'\e' || fail "$command JSON holds a raw ESC byte"
+    ! printf '%s' "$json" | LC_ALL=C grep -q $'\xc2\x9b' || fail "$command JSON holds a raw C1 control"
 done
 certcast compliance --data "$T/national/data" --format json | grep -q 'Patch now\\u001b\[2J' \
     || fail "the title's ESC is not escaped in JSON"
+certcast compliance --data "$T/national/data" --format json | grep -q 'FAKE\\u009b"' \
+    || fail "the title's C1 CSI is not escaped in JSON"
 certcast compliance --data "$T/national/data" --format json | grep -q 'پاکستانپاکستان' \
     || fail "tel1's org is missing from the JSON"
 stop bank1; stop banking; stop national
