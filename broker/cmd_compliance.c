@@ -264,6 +264,71 @@ s_sector_text (const s_advisory_t *advisory, char *out, size_t size)
     }
 }
 
+//  Agents held via a relay no longer enrolled here (its key removed from
+//  the allow directory, or enrolled again under another name) get
+//  nothing from here: that relay will never report again, so they are
+//  listed missing for everything since it left, and the officer must be
+//  told why rather than blame them. Who may hold an agent: an enrolled
+//  relay, or this broker, the via of every entry that is not an agent
+//  (relays report only agents; a store from before that may hold other
+//  entries via a relay, which then is taken for a holder, and nothing is
+//  said of it). Without such an entry this broker's own name is not
+//  known here, and nothing is said at all.
+static int
+s_name_compare (const void *one, const void *two)
+{
+    return strcmp ((const char *) one, (const char *) two);
+}
+
+static void
+s_note_orphans (zhashx_t *roster, const cc_member_t **agents,
+                size_t agent_count, FILE *out)
+{
+    zhashx_t *holders = zhashx_new ();
+    assert (holders);
+    bool own_known = false;
+    for (const cc_member_t *member = (const cc_member_t *)
+         zhashx_first (roster); member;
+         member = (const cc_member_t *) zhashx_next (roster)) {
+        if (streq (member->role, "relay"))
+            zhashx_update (holders, member->name, (void *) member);
+        if (!streq (member->role, "agent")) {
+            zhashx_update (holders, member->via, (void *) member);
+            own_known = true;
+        }
+    }
+    zhashx_t *orphans = zhashx_new ();  //  via -> agents held, owned
+    assert (orphans);
+    zhashx_set_destructor (orphans, s_free_item);
+    for (size_t index = 0; own_known && index < agent_count; index++) {
+        const char *via = agents [index]->via;
+        if (zhashx_lookup (holders, via))
+            continue;
+        size_t *count = (size_t *) zhashx_lookup (orphans, via);
+        if (!count) {
+            count = (size_t *) zmalloc (sizeof (size_t));
+            assert (count);
+            zhashx_insert (orphans, via, count);
+        }
+        (*count)++;
+    }
+    zlistx_t *names = zhashx_keys (orphans);
+    zlistx_set_comparator (names, s_name_compare);
+    zlistx_sort (names);
+    for (const char *via = (const char *) zlistx_first (names); via;
+         via = (const char *) zlistx_next (names)) {
+        char *safe = cmd_text_safe (via);
+        fprintf (out, "note: relay %s, which reported %zu of the agents "
+                 "below, is no longer enrolled here: they have had nothing "
+                 "from here since (enrol them again, at a relay or here)\n",
+                 safe, *(size_t *) zhashx_lookup (orphans, via));
+        free (safe);
+    }
+    zlistx_destroy (&names);
+    zhashx_destroy (&orphans);
+    zhashx_destroy (&holders);
+}
+
 static const char *
 s_hex_of (const cc_member_t *member, char *hex)
 {
@@ -597,6 +662,8 @@ cmd_compliance (int argc, char **argv)
                      "it are not counted below\n", safe);
             free (safe);
         }
+        s_note_orphans (roster, agents, agent_count,
+                        streq (format, "table")? stdout: stderr);
         if (streq (format, "csv"))
             printf ("advisory,revision,title,deadline,agent,org,sector,class,"
                     "cii,contact,state,acked_at,ledgered_at\n");
