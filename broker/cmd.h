@@ -37,7 +37,8 @@ int cmd_usage_error (const char *command, const char *format, ...)
 //  (a byte that is not becomes U+FFFD) in every format.
 //  Write text as a JSON string literal (quotes included) to stream.
 void cmd_json_string (FILE *stream, const char *text);
-//  Write text as one CSV field (RFC 4180 quoting when needed). A cell that
+//  Write text as one CSV field (RFC 4180 quoting when needed, and for a
+//  semicolon or tab, which some spreadsheets split on). A cell that
 //  a spreadsheet would take for a formula (it starts with = + - @, a tab
 //  or a carriage return) is quoted and starts with an apostrophe; other
 //  control characters become '?'.

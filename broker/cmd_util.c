@@ -168,13 +168,16 @@ cmd_json_string (FILE *stream, const char *text)
 //  CSV field: quoted (with doubled quotes) only when it holds a comma,
 //  quote or line break, or looks like a formula, so plain values stay
 //  readable. "+92-51-1234567", a phone number, is a formula to Excel.
+//  A semicolon or tab is quoted too: a spreadsheet whose locale separates
+//  lists with ';' (or an import that splits on tabs) would otherwise
+//  start a cell after it, and "Org;=1+1" would give a formula there.
 
 void
 cmd_csv_field (FILE *stream, const char *text)
 {
     char *safe = s_text_safe (text, true);
     bool formula = strchr ("=+-@\t\r", safe [0]) && safe [0];
-    if (!formula && !strpbrk (safe, ",\"\r\n")) {
+    if (!formula && !strpbrk (safe, ",;\"\t\r\n")) {
         fputs (safe, stream);
         free (safe);
         return;

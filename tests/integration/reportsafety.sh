@@ -8,7 +8,9 @@
 # - compliance and ledger as tables: no control character reaches the
 #   terminal (no ESC byte; the title is there with '?' in their place);
 # - compliance as CSV: bank2's org and contact are quoted with a leading
-#   apostrophe, so no cell starts with = or +;
+#   apostrophe, so no cell starts with = or +; its class, with a tab and
+#   a semicolon each before a formula, is quoted whole, so a spreadsheet
+#   that splits on either starts no cell there;
 # - compliance and ledger as JSON: valid UTF-8 (tel1's org whole
 #   characters only) and the title's escapes as \u001b and \u009b (C1
 #   CSI, which a terminal showing the JSON acts on; before, it was raw).
@@ -21,7 +23,10 @@ certcast keygen --dir "$T/keys2" --role agent --sector banking \
 cp "$T/keys2/bank2.pub" "$T/keys2/bank2.key" "$T/keys/"
 certcast keygen --dir "$T/keys3" --role agent --sector telecom --org "$URDU" tel1 >/dev/null \
     || fail "keygen tel1"
-cp "$T/keys/bank2.pub" "$T/banking/allow/"
+# bank2's .pub edited by hand (keygen refuses a tab): a class with a tab
+# and a semicolon, each followed by a formula
+sed $'s/^\\( *class = \\).*/\\1"corp\t=3+4;=5+6"/' "$T/keys/bank2.pub" >"$T/banking/allow/bank2.pub"
+grep -q $'class = "corp\t=3+4;=5+6"' "$T/banking/allow/bank2.pub" || fail "bank2.pub not edited"
 cp "$T/keys3/tel1.pub" "$T/national/allow/"
 start_national
 start_relay banking
@@ -51,6 +56,8 @@ echo "$csv" | grep bank2
 echo "$csv" | grep -q "\"'=2+5+cmd|' /C calc'!A0\"" || fail "the formula org is not neutralised"
 echo "$csv" | grep -q "\"'+92-51-1234567\"" || fail "the phone number is not kept as text"
 ! echo "$csv" | grep -qE '(^|,)[=+@-]' || fail "a CSV cell starts with a formula character"
+echo "$csv" | grep -qF $',"corp\t=3+4;=5+6",' \
+    || fail "a cell with a tab or semicolon is not quoted (a ';' or tab split would start a formula)"
 ! printf '%s' "$csv" | grep -q $'\e' || fail "the CSV holds an ESC byte"
 
 say "JSON: valid UTF-8, escapes escaped"
