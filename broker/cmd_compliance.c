@@ -20,13 +20,17 @@ static const cc_option_t s_options [] = {
     { NULL, NULL, NULL, NULL, false }
 };
 
-//  An agent's acknowledgement of one advisory revision: its earliest row.
+//  An agent's acknowledgement of one advisory revision: its earliest row,
+//  the receipt, and its latest word on acting on it.
 typedef struct {
     int64_t acked_at;           //  signed ack time of the earliest row: the
                                 //  agent's own clock, which it could set
     int64_t ledgered_at;        //  when that row was ledgered here: our
                                 //  clock, the witness to acked_at
     int status;                 //  Certcast__AckStatus of that row
+    int64_t outcome_at;         //  deciding time of the latest row that says
+    int outcome;                //  applied, not applicable or failed (its
+                                //  status; 0: none said yet)
 } s_ack_t;
 
 //  One accepted advisory, copied out of the store.
@@ -178,7 +182,10 @@ s_acked_when (const s_advisory_t *advisory, const s_ack_t *ack)
 }
 
 //  Keep each agent's earliest row for the advisory's current revision,
-//  earliest by the time that decides "late".
+//  earliest by the time that decides "late", and the latest of its rows
+//  that say how acting on it went: a receipt is not compliance when the
+//  agent said after it that it failed (one it fixed says so again). At
+//  the same time, the higher status wins: failed over applied.
 static void
 s_row_fold (const cc_ledger_row_t *row, void *arg)
 {
@@ -188,19 +195,32 @@ s_row_fold (const cc_ledger_row_t *row, void *arg)
         return;
     char hex [65];
     cc_hex_encode (row->agent, 32, hex);
+    int64_t when = s_time_when (advisory, row->acked_at, row->ledgered_at);
     s_ack_t *ack = (s_ack_t *) zhashx_lookup (advisory->acks, hex);
-    if (!ack) {
+    bool first = !ack;
+    if (first) {
         ack = (s_ack_t *) zmalloc (sizeof (s_ack_t));
         assert (ack);
         zhashx_insert (advisory->acks, hex, ack);
     }
-    else
-    if (s_time_when (advisory, row->acked_at, row->ledgered_at)
-        >= s_acked_when (advisory, ack))
-        return;
-    ack->acked_at = row->acked_at;
-    ack->ledgered_at = row->ledgered_at;
-    ack->status = row->status;
+    if (first || when < s_acked_when (advisory, ack)) {
+        ack->acked_at = row->acked_at;
+        ack->ledgered_at = row->ledgered_at;
+        ack->status = row->status;
+    }
+    if (row->status != CERTCAST__ACK_STATUS__RECEIVED
+    &&  (ack->outcome == 0 || when >= ack->outcome_at)) {
+        ack->outcome = row->status;
+        ack->outcome_at = when;
+    }
+}
+
+//  The agent said it failed to act on the advisory, and has not said
+//  otherwise since.
+static bool
+s_failed (const s_ack_t *ack)
+{
+    return ack->outcome == CERTCAST__ACK_STATUS__FAILED;
 }
 
 static bool
@@ -358,6 +378,7 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
     size_t expected = 0, acknowledged = 0, late = 0;
     cmd_table_t *missing = cmd_table_new (6);
     cmd_table_t *latecomers = cmd_table_new (4);
+    cmd_table_t *failures = cmd_table_new (5);
     for (size_t index = 0; index < agent_count; index++) {
         const cc_member_t *member = agents [index];
         if (!s_targets (advisory, member))
@@ -377,6 +398,14 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
                 };
                 cmd_table_add (latecomers, cells);
             }
+            if (s_failed (ack)) {
+                const char *cells [] = {
+                    member->name, member->org, member->sector,
+                    member->contact,
+                    cmd_time_iso (ack->outcome_at, when, sizeof when)
+                };
+                cmd_table_add (failures, cells);
+            }
         }
         else {
             const char *cells [] = {
@@ -387,18 +416,24 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
             cmd_table_add (missing, cells);
         }
     }
-    printf ("  expected %zu, acknowledged %zu (late %zu), missing %zu, "
-            "unexpected %zu\n", expected, acknowledged, late,
-            expected - acknowledged, s_unexpected (advisory, roster));
+    printf ("  expected %zu, acknowledged %zu (late %zu, failed %zu), "
+            "missing %zu, unexpected %zu\n", expected, acknowledged, late,
+            cmd_table_rows (failures), expected - acknowledged,
+            s_unexpected (advisory, roster));
     if (cmd_table_rows (latecomers)) {
         printf ("  late:\n");
         cmd_table_print (latecomers, stdout, "    ");
+    }
+    if (cmd_table_rows (failures)) {
+        printf ("  failed (acknowledged, then said acting on it failed):\n");
+        cmd_table_print (failures, stdout, "    ");
     }
     if (cmd_table_rows (missing)) {
         printf ("  missing:\n");
         cmd_table_print (missing, stdout, "    ");
     }
     printf ("\n");
+    cmd_table_destroy (&failures);
     cmd_table_destroy (&latecomers);
     cmd_table_destroy (&missing);
 }
@@ -420,6 +455,7 @@ s_print_csv (s_advisory_t *advisory, const cc_member_t **agents,
         const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
             advisory->acks, s_hex_of (member, hex));
         const char *state = !ack? "missing"
+                          : s_failed (ack)? "failed"
                           : s_late (advisory, ack)? "late": "acked";
         char ledgered [32];
         const char *fields [] = {
@@ -460,17 +496,20 @@ s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
     if (ack) {
         char when [32], ledgered [32];
         printf (", \"acked_at\": \"%s\", \"ledgered_at\": \"%s\", "
-                "\"status\": \"%s\", \"late\": %s",
+                "\"status\": \"%s\", \"late\": %s, \"failed\": %s",
                 cmd_time_iso (ack->acked_at, when, sizeof when),
                 cmd_time_iso (ack->ledgered_at, ledgered, sizeof ledgered),
                 cmd_ack_status_name (ack->status),
-                s_late (advisory, ack)? "true": "false");
+                s_late (advisory, ack)? "true": "false",
+                s_failed (ack)? "true": "false");
     }
     printf ("}");
 }
 
 //  Which recipients go into one of the JSON arrays.
-typedef enum { S_EXPECTED, S_ACKNOWLEDGED, S_LATE, S_MISSING } s_which_t;
+typedef enum {
+    S_EXPECTED, S_ACKNOWLEDGED, S_LATE, S_FAILED, S_MISSING
+} s_which_t;
 
 static void
 s_json_list (const char *name, s_which_t which, s_advisory_t *advisory,
@@ -488,6 +527,7 @@ s_json_list (const char *name, s_which_t which, s_advisory_t *advisory,
         bool wanted = which == S_EXPECTED
                    || (which == S_ACKNOWLEDGED && ack)
                    || (which == S_LATE && ack && s_late (advisory, ack))
+                   || (which == S_FAILED && ack && s_failed (ack))
                    || (which == S_MISSING && !ack);
         if (!wanted)
             continue;
@@ -530,6 +570,7 @@ s_print_json (s_advisory_t *advisory, zhashx_t *roster,
     s_json_list ("acknowledged", S_ACKNOWLEDGED, advisory, agents,
                  agent_count);
     s_json_list ("late", S_LATE, advisory, agents, agent_count);
+    s_json_list ("failed", S_FAILED, advisory, agents, agent_count);
     s_json_list ("missing", S_MISSING, advisory, agents, agent_count);
     printf (",\n   \"unexpected\": %zu}", s_unexpected (advisory, roster));
 }
