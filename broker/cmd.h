@@ -47,6 +47,8 @@ void cmd_csv_field (FILE *stream, const char *text);
 //  escape sequences could redraw the officer's screen) become '?'. Caller
 //  frees.
 char *cmd_text_safe (const char *text);
+//  The same, but line breaks and tabs stay (text of several lines).
+char *cmd_text_safe_lines (const char *text);
 
 //  Format Unix seconds as ISO-8601 UTC ("%Y-%m-%dT%H:%M:%SZ") into out
 //  (at least 32 bytes); 0 gives "-". Returns out.

@@ -119,6 +119,12 @@ cmd_text_safe (const char *text)
     return s_text_safe (text, false);
 }
 
+char *
+cmd_text_safe_lines (const char *text)
+{
+    return s_text_safe (text, true);
+}
+
 
 //  --------------------------------------------------------------------------
 //  JSON string literal. Control characters become \uXXXX, C1 ones too:

@@ -13,7 +13,10 @@
 #   that splits on either starts no cell there;
 # - compliance and ledger as JSON: valid UTF-8 (tel1's org whole
 #   characters only) and the title's escapes as \u001b and \u009b (C1
-#   CSI, which a terminal showing the JSON acts on; before, it was raw).
+#   CSI, which a terminal showing the JSON acts on; before, it was raw);
+# - certcast status against a daemon (cc_fakeupstream) whose answer holds
+#   an OSC 52 clipboard write, a BEL, a screen clear and a C1 CSI: printed
+#   with '?' in their place (before, raw to the terminal).
 source "$(dirname "$0")/lib.sh"
 federation
 URDU=$(printf 'پاکستان%.0s' $(seq 1 12))           # 12 x 14 bytes = 168 bytes
@@ -73,5 +76,17 @@ certcast compliance --data "$T/national/data" --format json | grep -q 'FAKE\\u00
     || fail "the title's C1 CSI is not escaped in JSON"
 certcast compliance --data "$T/national/data" --format json | grep -q 'پاکستانپاکستان' \
     || fail "tel1's org is missing from the JSON"
+
+say "status: a daemon's answer reaches no terminal as escapes"
+FAKE_PORT=$(other_port)
+EVIL=$'{"name":"evil\e]52;c;ZWNobyBoaQ==\a\e[2J\xc2\x9b","up":1}'
+start_daemon fake "$CC_BIN/cc_fakeupstream" --listen "127.0.0.1:$FAKE_PORT" \
+    --key "$T/keys/national.key" --status-json "$EVIL"
+out=$(certcast status --to "127.0.0.1:$FAKE_PORT" --server-pub "$T/keys/national.pub" \
+    --key "$T/keys/natissuer.key") || fail "status of the fake daemon"
+echo "$out"
+! printf '%s' "$out" | LC_ALL=C grep -q $'[\e\a]\|\xc2\x9b' || fail "status printed a control character"
+[ "$out" = '{"name":"evil?]52;c;ZWNobyBoaQ==??[2J?","up":1}' ] || fail "status did not print the answer with '?'"
+stop fake
 stop bank1; stop banking; stop national
 say "ok"
