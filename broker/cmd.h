@@ -44,8 +44,9 @@ void cmd_json_string (FILE *stream, const char *text);
 //  control characters become '?'.
 void cmd_csv_field (FILE *stream, const char *text);
 //  A copy of text fit for a terminal: control characters (C0, DEL, C1:
-//  escape sequences could redraw the officer's screen) become '?'. Caller
-//  frees.
+//  escape sequences could redraw the officer's screen) and bidi
+//  embeddings, overrides and isolates (they reorder the rest of a line)
+//  become '?'. Caller frees.
 char *cmd_text_safe (const char *text);
 //  The same, but line breaks and tabs stay (text of several lines).
 char *cmd_text_safe_lines (const char *text);

@@ -68,7 +68,11 @@ s_utf8_length (const unsigned char *text)
 static const char s_replacement [] = "\xef\xbf\xbd";     //  U+FFFD
 
 //  The control characters a terminal acts on: C0, DEL, and C1 (U+0080 to
-//  U+009F, two bytes in UTF-8). 1 or 2 bytes, or 0.
+//  U+009F, two bytes in UTF-8); and the bidirectional embeddings,
+//  overrides and isolates (U+202A to U+202E, U+2066 to U+2069, three
+//  bytes), with which a name reorders the rest of its line on a terminal
+//  or in a spreadsheet (Urdu needs none of them: right-to-left text is
+//  shown right to left without). 1 to 3 bytes, or 0.
 static size_t
 s_control_length (const unsigned char *text)
 {
@@ -76,6 +80,10 @@ s_control_length (const unsigned char *text)
         return 1;
     if (text [0] == 0xc2 && text [1] >= 0x80 && text [1] <= 0x9f)
         return 2;
+    if (text [0] == 0xe2
+    && ((text [1] == 0x80 && text [2] >= 0xaa && text [2] <= 0xae)
+    ||  (text [1] == 0x81 && text [2] >= 0xa6 && text [2] <= 0xa9)))
+        return 3;
     return 0;
 }
 
@@ -127,9 +135,9 @@ cmd_text_safe_lines (const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  JSON string literal. Control characters become \uXXXX, C1 ones too:
-//  JSON allows them raw, but a terminal that shows the document acts on
-//  U+009B as on ESC [. A byte that is not UTF-8 becomes \ufffd.
+//  JSON string literal. Control characters become \uXXXX, C1 and bidi
+//  ones too: JSON allows them raw, but a terminal that shows the document
+//  acts on U+009B as on ESC [. A byte that is not UTF-8 becomes \ufffd.
 
 void
 cmd_json_string (FILE *stream, const char *text)
@@ -142,9 +150,14 @@ cmd_json_string (FILE *stream, const char *text)
             fputs ("\\ufffd", stream);
             continue;
         }
-        if (length == 2 && s_control_length (cursor) == 2) {
-            fprintf (stream, "\\u%04x", cursor [1]);
-            cursor++;
+        if (length > 1 && s_control_length (cursor) == length) {
+            //  Two or three bytes: U+0080 to U+FFFF
+            unsigned code = length == 2
+                ? (cursor [0] & 0x1fu) << 6 | (cursor [1] & 0x3fu)
+                : (cursor [0] & 0x0fu) << 12 | (cursor [1] & 0x3fu) << 6
+                  | (cursor [2] & 0x3fu);
+            fprintf (stream, "\\u%04x", code);
+            cursor += length - 1;
             continue;
         }
         if (length > 1) {

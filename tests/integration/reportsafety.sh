@@ -6,7 +6,9 @@
 # roster's org field (cut, at a character boundary). An advisory whose title
 # holds terminal escape sequences goes to all sectors. Then:
 # - compliance and ledger as tables: no control character reaches the
-#   terminal (no ESC byte; the title is there with '?' in their place);
+#   terminal (no ESC byte; the title is there with '?' in their place),
+#   nor the right-to-left override tel1's contact starts with, which
+#   reorders the rest of a line (before, raw; '?' now, \u202e in JSON);
 # - compliance as CSV: bank2's org and contact are quoted with a leading
 #   apostrophe, so no cell starts with = or +; its class, with a tab and
 #   a semicolon each before a formula, is quoted whole, so a spreadsheet
@@ -24,8 +26,9 @@ certcast keygen --dir "$T/keys2" --role agent --sector banking \
     --org "=2+5+cmd|' /C calc'!A0" --contact "+92-51-1234567" bank2 >/dev/null \
     || fail "keygen bank2"
 cp "$T/keys2/bank2.pub" "$T/keys2/bank2.key" "$T/keys/"
-certcast keygen --dir "$T/keys3" --role agent --sector telecom --org "$URDU" tel1 >/dev/null \
-    || fail "keygen tel1"
+# tel1's contact starts with U+202E RIGHT-TO-LEFT OVERRIDE
+certcast keygen --dir "$T/keys3" --role agent --sector telecom --org "$URDU" \
+    --contact $'\xe2\x80\xaesoc@tel1' tel1 >/dev/null || fail "keygen tel1"
 # bank2's .pub edited by hand (keygen refuses a tab): a class with a tab
 # and a semicolon, each followed by a formula
 sed $'s/^\\( *class = \\).*/\\1"corp\t=3+4;=5+6"/' "$T/keys/bank2.pub" >"$T/banking/allow/bank2.pub"
@@ -50,6 +53,8 @@ for command in compliance ledger; do
     ! printf '%s' "$out" | LC_ALL=C grep -q $'\xc2\x9b' || fail "$command printed a C1 control"
     printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "$command table is not UTF-8"
 done
+certcast compliance --data "$T/national/data" | grep -q '?soc@tel1' \
+    || fail "tel1's right-to-left override is not shown as '?'"
 certcast compliance --data "$T/national/data" | grep -q 'Patch now?\[2J?\[31mFAKE' \
     || fail "the title is not shown with its controls replaced"
 
@@ -69,11 +74,14 @@ for command in compliance ledger; do
     printf '%s' "$json" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "$command JSON is not valid UTF-8"
     ! printf '%s' "$json" | grep -q $'\e' || fail "$command JSON holds a raw ESC byte"
     ! printf '%s' "$json" | LC_ALL=C grep -q $'\xc2\x9b' || fail "$command JSON holds a raw C1 control"
+    ! printf '%s' "$json" | LC_ALL=C grep -q $'\xe2\x80\xae' || fail "$command JSON holds a raw bidi override"
 done
 certcast compliance --data "$T/national/data" --format json | grep -q 'Patch now\\u001b\[2J' \
     || fail "the title's ESC is not escaped in JSON"
 certcast compliance --data "$T/national/data" --format json | grep -q 'FAKE\\u009b"' \
     || fail "the title's C1 CSI is not escaped in JSON"
+certcast compliance --data "$T/national/data" --format json | grep -q '"\\u202esoc@tel1"' \
+    || fail "tel1's right-to-left override is not escaped in JSON"
 certcast compliance --data "$T/national/data" --format json | grep -q 'پاکستانپاکستان' \
     || fail "tel1's org is missing from the JSON"
 
