@@ -140,11 +140,15 @@ s_advisory_copy (const char *id, uint32_t revision,
 
 //  Is this agent expected to acknowledge this advisory? Its sector is
 //  targeted and, for an advisory a relay originated (on that relay's own
-//  stream), the agent is behind that relay.
+//  stream), the agent is behind that relay; and it was enrolled here by
+//  the deadline: one enrolled after could not have been on time, and
+//  would be listed late or missing for everything due before it came.
 static bool
 s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 {
     if (advisory->origin [0] && !streq (advisory->origin, member->via))
+        return false;
+    if (advisory->ack_deadline && member->enrolled_at > advisory->ack_deadline)
         return false;
     if (advisory->all_sectors)
         return true;

@@ -391,12 +391,18 @@ s_member_destroy (void **item)
     *item = NULL;
 }
 
+typedef struct {
+    zhashx_t *roster;
+    cc_store_t *store;
+    MDB_txn *txn;
+} s_roster_load_t;
+
 //  Copy one decoded entry: it is valid only during the callback, and LMDB
 //  memory only until the transaction ends.
 static void
 s_roster_copy (const Certcast__RosterEntry *entry, void *arg)
 {
-    zhashx_t *roster = (zhashx_t *) arg;
+    s_roster_load_t *load = (s_roster_load_t *) arg;
     if (entry->sign_key.len != 32)
         return;
     cc_member_t *member = (cc_member_t *) zmalloc (sizeof (cc_member_t));
@@ -411,9 +417,11 @@ s_roster_copy (const Certcast__RosterEntry *entry, void *arg)
     member->cii = entry->cii;
     snprintf (member->contact, sizeof member->contact, "%s", entry->contact);
     snprintf (member->via, sizeof member->via, "%s", entry->via? entry->via: "");
+    member->enrolled_at = cc_roster_enrolled (load->store, load->txn,
+                                              member->sign_key);
     char hex [65];
     cc_hex_encode (member->sign_key, 32, hex);
-    zhashx_update (roster, hex, member);
+    zhashx_update (load->roster, hex, member);
 }
 
 zhashx_t *
@@ -422,7 +430,8 @@ cmd_roster_load (const char *command, cc_store_t *store, MDB_txn *txn)
     zhashx_t *roster = zhashx_new ();
     assert (roster);
     zhashx_set_destructor (roster, s_member_destroy);
-    int rc = cc_roster_each (store, txn, s_roster_copy, roster);
+    s_roster_load_t load = { roster, store, txn };
+    int rc = cc_roster_each (store, txn, s_roster_copy, &load);
     if (rc && rc != MDB_NOTFOUND) {
         cmd_fail (command, "cannot read roster: %s", mdb_strerror (rc));
         zhashx_destroy (&roster);
