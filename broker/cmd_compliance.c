@@ -185,11 +185,15 @@ s_acked_when (const s_advisory_t *advisory, const s_ack_t *ack)
     return s_time_when (advisory, ack->acked_at, ack->ledgered_at);
 }
 
-//  Keep each agent's earliest row for the advisory's current revision,
-//  earliest by the time that decides "late", and the latest of its rows
-//  that say how acting on it went: a receipt is not compliance when the
-//  agent said after it that it failed (one it fixed says so again). At
-//  the same time, the higher status wins: failed over applied.
+//  Keep each agent's receipt of the advisory's current revision: its
+//  first row ledgered here (of those ledgered in the same second, the
+//  earliest by the time that decides "late"). A row ledgered later cannot
+//  move the receipt back: an agent on record as late could otherwise sign
+//  another status dated before the deadline and look on time. And keep
+//  the latest of its rows that say how acting on it went: a receipt is
+//  not compliance when the agent said after it that it failed (one it
+//  fixed says so again). At the same time, the higher status wins:
+//  failed over applied.
 static void
 s_row_fold (const cc_ledger_row_t *row, void *arg)
 {
@@ -207,7 +211,9 @@ s_row_fold (const cc_ledger_row_t *row, void *arg)
         assert (ack);
         zhashx_insert (advisory->acks, hex, ack);
     }
-    if (first || when < s_acked_when (advisory, ack)) {
+    if (first || row->ledgered_at < ack->ledgered_at
+    ||  (row->ledgered_at == ack->ledgered_at
+    &&   when < s_acked_when (advisory, ack))) {
         ack->acked_at = row->acked_at;
         ack->ledgered_at = row->ledgered_at;
         ack->status = row->status;
