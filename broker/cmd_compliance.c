@@ -490,9 +490,12 @@ static void
 s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
                const s_ack_t *ack)
 {
+    //  The name is the agent's own word, and two keys may carry the same
+    //  one: the key tells them apart, and finds its rows in the ledger.
+    char hex [65];
     printf ("{\"agent\": ");
     cmd_json_string (stdout, member->name);
-    printf (", \"org\": ");
+    printf (", \"agent_key\": \"%s\", \"org\": ", s_hex_of (member, hex));
     cmd_json_string (stdout, member->org);
     printf (", \"sector\": ");
     cmd_json_string (stdout, member->sector);
