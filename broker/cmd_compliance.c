@@ -44,6 +44,7 @@ typedef struct {
     char **sectors;             //  NULL-terminated; owned
     int64_t issued_at;
     int64_t ack_deadline;       //  0: none
+    int64_t expires_at;         //  0: never
     char origin [64];           //  the relay that reported it, "": ours
     zhashx_t *acks;             //  hex agent key -> s_ack_t; owned
 } s_advisory_t;
@@ -129,6 +130,7 @@ s_advisory_copy (const char *id, uint32_t revision,
         self->sectors [index] = strdup (content->sectors [index]);
     self->issued_at = content->issued_at;
     self->ack_deadline = content->ack_deadline;
+    self->expires_at = content->expires_at;
     self->acks = zhashx_new ();
     assert (self->acks);
     zhashx_set_destructor (self->acks, s_free_item);
@@ -143,12 +145,17 @@ s_advisory_copy (const char *id, uint32_t revision,
 //  stream), the agent is behind that relay; and it was enrolled here by
 //  the deadline: one enrolled after could not have been on time, and
 //  would be listed late or missing for everything due before it came.
+//  Nor after the advisory expired, if that is sooner: an agent does not
+//  hand over what expired before it arrived, so there was nothing to do.
 static bool
 s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 {
     if (advisory->origin [0] && !streq (advisory->origin, member->via))
         return false;
-    if (advisory->ack_deadline && member->enrolled_at > advisory->ack_deadline)
+    int64_t due = advisory->ack_deadline;
+    if (advisory->expires_at && (!due || advisory->expires_at < due))
+        due = advisory->expires_at;
+    if (due && member->enrolled_at > due)
         return false;
     if (advisory->all_sectors)
         return true;
