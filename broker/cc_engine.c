@@ -640,8 +640,9 @@ s_roster_write (MDB_txn *txn, void *arg)
         index++;
     }
     int rc = cc_roster_drop_via (self->store, txn, self->name, pointers, index);
+    int64_t now = (int64_t) time (NULL);
     for (size_t entry = 0; !rc && entry < index; entry++)
-        rc = cc_roster_put (self->store, txn, pointers [entry]);
+        rc = cc_roster_put (self->store, txn, pointers [entry], now);
     free (pointers);
     free (entries);
     return rc;

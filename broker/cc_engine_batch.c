@@ -398,11 +398,12 @@ s_apply_roster (self_t *self, MDB_txn *txn, cc_engine_item_t *item)
     }
     if (rc == 0)
         rc = cc_roster_drop_via (self->store, txn, item->via, taken, n_taken);
+    int64_t now = (int64_t) time (NULL);
     for (size_t index = 0; !rc && index < n_taken; index++) {
         //  The relay's word for via is replaced by who it is.
         char *claimed = taken [index]->via;
         taken [index]->via = item->via;
-        rc = cc_roster_put (self->store, txn, taken [index]);
+        rc = cc_roster_put (self->store, txn, taken [index], now);
         taken [index]->via = claimed;
         if (rc == 0)
             item->count++;

@@ -320,9 +320,16 @@ cc_roster_entry_from (const cc_member_t *member, const char *via,
 //  --------------------------------------------------------------------------
 //  Store one entry by its sign key; a newer report replaces the older.
 
+static void
+s_enrolled_key (const uint8_t sign_key [32], char *key)
+{
+    memcpy (key, CC_META_ENROLLED, strlen (CC_META_ENROLLED));
+    cc_hex_encode (sign_key, 32, key + strlen (CC_META_ENROLLED));
+}
+
 int
 cc_roster_put (cc_store_t *store, MDB_txn *txn,
-               const Certcast__RosterEntry *entry)
+               const Certcast__RosterEntry *entry, int64_t now)
 {
     assert (store);
     assert (txn);
@@ -337,7 +344,25 @@ cc_roster_put (cc_store_t *store, MDB_txn *txn,
         return MDB_BAD_VALSIZE;
     MDB_val key = { 32, entry->sign_key.data };
     MDB_val value = { size, NULL };
-    int rc = mdb_put (txn, dbi, &key, &value, MDB_RESERVE);
+    //  When it was first listed here, for good: an agent is not expected
+    //  to acknowledge what was due before it was enrolled (certcast
+    //  compliance), and neither a move between relays nor a removal and
+    //  return makes that later. A key already listed without a stamp was
+    //  listed before stamps were kept: when is not known, and it stays
+    //  unstamped (expected for everything, as it was).
+    char enrolled [sizeof CC_META_ENROLLED + 64];
+    s_enrolled_key (entry->sign_key.data, enrolled);
+    int rc = mdb_get (txn, dbi, &key, &value);
+    if (rc == MDB_NOTFOUND && cc_meta_get_u64 (store, txn, enrolled) == 0)
+        rc = cc_meta_put_u64 (store, txn, enrolled, (uint64_t) now);
+    else
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc)
+        return rc;
+    value.mv_size = size;
+    value.mv_data = NULL;
+    rc = mdb_put (txn, dbi, &key, &value, MDB_RESERVE);
     if (rc)
         return rc;
     size_t packed = certcast__roster_entry__pack (entry,
@@ -456,6 +481,19 @@ cc_roster_drop_via (cc_store_t *store, MDB_txn *txn, const char *via,
 }
 
 
+int64_t
+cc_roster_enrolled (cc_store_t *store, MDB_txn *txn,
+                    const uint8_t sign_key [32])
+{
+    assert (store);
+    assert (txn);
+    assert (sign_key);
+    char enrolled [sizeof CC_META_ENROLLED + 64];
+    s_enrolled_key (sign_key, enrolled);
+    return (int64_t) cc_meta_get_u64 (store, txn, enrolled);
+}
+
+
 int
 cc_roster_touch (cc_store_t *store, MDB_txn *txn,
                  const uint8_t sign_key[32], int64_t when)
@@ -533,6 +571,7 @@ typedef struct {
     cc_store_t *store;
     cc_roster_t *roster;
     const uint8_t *touch;
+    int64_t now;                //  the roster is put at this time
 } s_roster_test_t;
 
 static int
@@ -544,7 +583,7 @@ s_roster_test_batch (MDB_txn *txn, void *arg)
         Certcast__RosterEntry entry;
         cc_roster_entry_from (member, streq (member->name, "bank-b")?
                               "relay-banking": NULL, &entry);
-        int rc = cc_roster_put (test->store, txn, &entry);
+        int rc = cc_roster_put (test->store, txn, &entry, test->now);
         if (rc)
             return rc;
     }
@@ -554,6 +593,20 @@ s_roster_test_batch (MDB_txn *txn, void *arg)
     if (rc == 0)
         rc = cc_roster_touch (test->store, txn, test->touch, 1699999999);
     return rc;
+}
+
+//  bank-a's enrolment stamp lost, as in a store of a release that kept
+//  none, then the roster put again.
+static int
+s_roster_test_unstamp (MDB_txn *txn, void *arg)
+{
+    s_roster_test_t *test = (s_roster_test_t *) arg;
+    char key [sizeof CC_META_ENROLLED + 64];
+    s_enrolled_key (test->touch, key);
+    MDB_val mkey = { strlen (key), key };
+    int rc = mdb_del (txn, cc_store_dbi (test->store, CC_DB_META), &mkey,
+                      NULL);
+    return rc? rc: s_roster_test_batch (txn, arg);
 }
 
 static int
@@ -687,9 +740,11 @@ cc_roster_test (bool verbose)
     char *data = zsys_sprintf ("%s/data", base);
     cc_store_t *store = cc_store_new (data, 0);
     assert (store);
-    s_roster_test_t test = { store, roster, key_a };
+    s_roster_test_t test = { store, roster, key_a, 1600000000 };
     assert (cc_store_write (store, s_roster_test_batch, &test) == 0);
-    //  Writing again replaces, never duplicates
+    //  Writing again replaces, never duplicates, and the first listing
+    //  stays the enrolment
+    test.now = 1600000100;
     assert (cc_store_write (store, s_roster_test_batch, &test) == 0);
     cc_store_destroy (&store);
     store = cc_store_new (data, CC_STORE_READONLY);
@@ -701,6 +756,9 @@ cc_roster_test (bool verbose)
     assert (count == 2);
     assert (cc_roster_seen (store, txn, key_a) == 1700000000);
     assert (cc_roster_seen (store, txn, key_b) == 0);
+    assert (cc_roster_enrolled (store, txn, key_a) == 1600000000);
+    assert (cc_roster_enrolled (store, txn, key_b) == 1600000000);
+    assert (cc_roster_enrolled (store, txn, key_c) == 0);
     char via [64];
     assert (cc_roster_stored_via (store, txn, key_b, via, sizeof via) == 0);
     assert (streq (via, "relay-banking"));
@@ -722,7 +780,7 @@ cc_roster_test (bool verbose)
     //  A roster replaced whole keeps what that relay still reports
     store = cc_store_new (data, 0);
     assert (store);
-    s_roster_test_t keeper = { store, roster, key_b };
+    s_roster_test_t keeper = { store, roster, key_b, 0 };
     assert (cc_store_write (store, s_roster_test_keep, &keeper) == 0);
     assert (cc_store_read (store, &txn) == 0);
     count = 0;
@@ -737,6 +795,18 @@ cc_roster_test (bool verbose)
     count = 0;
     assert (cc_roster_each (store, txn, s_roster_test_count, &count) == 0);
     assert (count == 1);
+    mdb_txn_abort (txn);
+
+    //  bank-b back (or moved to another relay): enrolled when first listed;
+    //  a key listed before stamps were kept gets none
+    test.store = store;
+    test.now = 1600000200;
+    assert (cc_store_write (store, s_roster_test_batch, &test) == 0);
+    test.now = 1600000300;
+    assert (cc_store_write (store, s_roster_test_unstamp, &test) == 0);
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_roster_enrolled (store, txn, key_b) == 1600000000);
+    assert (cc_roster_enrolled (store, txn, key_a) == 0);
     mdb_txn_abort (txn);
     cc_store_destroy (&store);
 

@@ -25,6 +25,8 @@ typedef struct {
     bool cii;
     char contact [160];
     char via [64];              //  stored entries: the relay that reported it
+    int64_t enrolled_at;        //  stored entries: when first listed here
+                                //  (cc_roster_enrolled; 0: not known)
 } cc_member_t;
 
 typedef struct _cc_roster_t cc_roster_t;
@@ -60,9 +62,17 @@ void
                           Certcast__RosterEntry *entry);
 
 //  Write one roster entry (encoded RosterEntry bytes) into CC_DB_ROSTER.
+//  A sign key listed here for the first time is stamped enrolled at now.
 int
     cc_roster_put (cc_store_t *store, MDB_txn *txn,
-                   const Certcast__RosterEntry *entry);
+                   const Certcast__RosterEntry *entry, int64_t now);
+
+//  When this sign key was first listed in the roster here (Unix seconds),
+//  kept through its removal and return and its moves between relays; 0
+//  if not known (listed before this was kept, or never).
+int64_t
+    cc_roster_enrolled (cc_store_t *store, MDB_txn *txn,
+                        const uint8_t sign_key[32]);
 
 //  Who reported the stored entry of this sign key: its via into via
 //  (size bytes; "" for an entry without one). 0, MDB_NOTFOUND if no

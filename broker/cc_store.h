@@ -114,10 +114,13 @@ int
     cc_meta_put_u64 (cc_store_t *self, MDB_txn *txn, const char *key,
                      uint64_t value);
 //  Meta keys that a broker writes and certcast compliance reads: the relay
-//  that reported an advisory (ORIGIN + id -> relay name), and when a relay
-//  last reported its roster (ROSTER + relay name -> Unix seconds).
+//  that reported an advisory (ORIGIN + id -> relay name), when a relay
+//  last reported its roster (ROSTER + relay name -> Unix seconds), and
+//  when a sign key was first listed in the roster here (ENROLLED + its 64
+//  hex digits -> Unix seconds; see cc_roster_put).
 #define CC_META_ORIGIN      "origin."
 #define CC_META_ROSTER      "roster."
+#define CC_META_ENROLLED    "enrolled."
 
 //  A short string in the meta table (an advisory's origin relay): get
 //  copies it into out (size bytes, cut to fit), "" when absent.

@@ -37,15 +37,19 @@ int cmd_usage_error (const char *command, const char *format, ...)
 //  (a byte that is not becomes U+FFFD) in every format.
 //  Write text as a JSON string literal (quotes included) to stream.
 void cmd_json_string (FILE *stream, const char *text);
-//  Write text as one CSV field (RFC 4180 quoting when needed). A cell that
+//  Write text as one CSV field (RFC 4180 quoting when needed, and for a
+//  semicolon or tab, which some spreadsheets split on). A cell that
 //  a spreadsheet would take for a formula (it starts with = + - @, a tab
 //  or a carriage return) is quoted and starts with an apostrophe; other
 //  control characters become '?'.
 void cmd_csv_field (FILE *stream, const char *text);
 //  A copy of text fit for a terminal: control characters (C0, DEL, C1:
-//  escape sequences could redraw the officer's screen) become '?'. Caller
-//  frees.
+//  escape sequences could redraw the officer's screen) and bidi
+//  embeddings, overrides and isolates (they reorder the rest of a line)
+//  become '?'. Caller frees.
 char *cmd_text_safe (const char *text);
+//  The same, but line breaks and tabs stay (text of several lines).
+char *cmd_text_safe_lines (const char *text);
 
 //  Format Unix seconds as ISO-8601 UTC ("%Y-%m-%dT%H:%M:%SZ") into out
 //  (at least 32 bytes); 0 gives "-". Returns out.

@@ -20,13 +20,17 @@ static const cc_option_t s_options [] = {
     { NULL, NULL, NULL, NULL, false }
 };
 
-//  An agent's acknowledgement of one advisory revision: its earliest row.
+//  An agent's acknowledgement of one advisory revision: its earliest row,
+//  the receipt, and its latest word on acting on it.
 typedef struct {
     int64_t acked_at;           //  signed ack time of the earliest row: the
                                 //  agent's own clock, which it could set
     int64_t ledgered_at;        //  when that row was ledgered here: our
                                 //  clock, the witness to acked_at
     int status;                 //  Certcast__AckStatus of that row
+    int64_t outcome_at;         //  deciding time of the latest row that says
+    int outcome;                //  applied, not applicable or failed (its
+                                //  status; 0: none said yet)
 } s_ack_t;
 
 //  One accepted advisory, copied out of the store.
@@ -40,6 +44,7 @@ typedef struct {
     char **sectors;             //  NULL-terminated; owned
     int64_t issued_at;
     int64_t ack_deadline;       //  0: none
+    int64_t expires_at;         //  0: never
     char origin [64];           //  the relay that reported it, "": ours
     zhashx_t *acks;             //  hex agent key -> s_ack_t; owned
 } s_advisory_t;
@@ -125,6 +130,7 @@ s_advisory_copy (const char *id, uint32_t revision,
         self->sectors [index] = strdup (content->sectors [index]);
     self->issued_at = content->issued_at;
     self->ack_deadline = content->ack_deadline;
+    self->expires_at = content->expires_at;
     self->acks = zhashx_new ();
     assert (self->acks);
     zhashx_set_destructor (self->acks, s_free_item);
@@ -133,37 +139,23 @@ s_advisory_copy (const char *id, uint32_t revision,
     certcast__signed__free_unpacked (signed_message, NULL);
 }
 
-//  Keep each agent's earliest row for the advisory's current revision.
-static void
-s_row_fold (const cc_ledger_row_t *row, void *arg)
-{
-    s_advisory_t *advisory = (s_advisory_t *) arg;
-    if (row->revision != advisory->revision
-    ||  !streq (row->advisory_id, advisory->id))
-        return;
-    char hex [65];
-    cc_hex_encode (row->agent, 32, hex);
-    s_ack_t *ack = (s_ack_t *) zhashx_lookup (advisory->acks, hex);
-    if (!ack) {
-        ack = (s_ack_t *) zmalloc (sizeof (s_ack_t));
-        assert (ack);
-        ack->acked_at = INT64_MAX;
-        zhashx_insert (advisory->acks, hex, ack);
-    }
-    if (row->acked_at < ack->acked_at) {
-        ack->acked_at = row->acked_at;
-        ack->ledgered_at = row->ledgered_at;
-        ack->status = row->status;
-    }
-}
 
 //  Is this agent expected to acknowledge this advisory? Its sector is
 //  targeted and, for an advisory a relay originated (on that relay's own
-//  stream), the agent is behind that relay.
+//  stream), the agent is behind that relay; and it was enrolled here by
+//  the deadline: one enrolled after could not have been on time, and
+//  would be listed late or missing for everything due before it came.
+//  Nor after the advisory expired, if that is sooner: an agent does not
+//  hand over what expired before it arrived, so there was nothing to do.
 static bool
 s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 {
     if (advisory->origin [0] && !streq (advisory->origin, member->via))
+        return false;
+    int64_t due = advisory->ack_deadline;
+    if (advisory->expires_at && (!due || advisory->expires_at < due))
+        due = advisory->expires_at;
+    if (due && member->enrolled_at > due)
         return false;
     if (advisory->all_sectors)
         return true;
@@ -177,17 +169,75 @@ s_targets (const s_advisory_t *advisory, const cc_member_t *member)
 //  when the row reached this ledger: a relay that was down must not make
 //  its constituents look late, and the agent cannot later deny the time
 //  it signed.
-//  Late by the agent's signed time, unless that time is before the
-//  advisory was issued (five minutes of clock skew allowed): no agent
-//  received it then, so its clock or its word is wrong, and when we
-//  ledgered the receipt is all that can be told.
+//  Late by the agent's signed time, unless that time cannot be true (five
+//  minutes of clock skew allowed): before the advisory was issued, when
+//  no agent had it, or after we ledgered the ack, which it had signed
+//  before (a host clock set ahead, such as local time taken for UTC,
+//  made an ack we witnessed on time look late). Then its clock or its
+//  word is wrong, and when we ledgered the receipt is all that can be
+//  told.
 #define SKEW_S  300
+
+static int64_t
+s_time_when (const s_advisory_t *advisory, int64_t acked_at,
+             int64_t ledgered_at)
+{
+    return acked_at < advisory->issued_at - SKEW_S
+        || acked_at > ledgered_at + SKEW_S? ledgered_at: acked_at;
+}
 
 static int64_t
 s_acked_when (const s_advisory_t *advisory, const s_ack_t *ack)
 {
-    return ack->acked_at < advisory->issued_at - SKEW_S? ack->ledgered_at
-                                                       : ack->acked_at;
+    return s_time_when (advisory, ack->acked_at, ack->ledgered_at);
+}
+
+//  Keep each agent's receipt of the advisory's current revision: its
+//  first row ledgered here (of those ledgered in the same second, the
+//  earliest by the time that decides "late"). A row ledgered later cannot
+//  move the receipt back: an agent on record as late could otherwise sign
+//  another status dated before the deadline and look on time. And keep
+//  the latest of its rows that say how acting on it went: a receipt is
+//  not compliance when the agent said after it that it failed (one it
+//  fixed says so again). At the same time, the higher status wins:
+//  failed over applied.
+static void
+s_row_fold (const cc_ledger_row_t *row, void *arg)
+{
+    s_advisory_t *advisory = (s_advisory_t *) arg;
+    if (row->revision != advisory->revision
+    ||  !streq (row->advisory_id, advisory->id))
+        return;
+    char hex [65];
+    cc_hex_encode (row->agent, 32, hex);
+    int64_t when = s_time_when (advisory, row->acked_at, row->ledgered_at);
+    s_ack_t *ack = (s_ack_t *) zhashx_lookup (advisory->acks, hex);
+    bool first = !ack;
+    if (first) {
+        ack = (s_ack_t *) zmalloc (sizeof (s_ack_t));
+        assert (ack);
+        zhashx_insert (advisory->acks, hex, ack);
+    }
+    if (first || row->ledgered_at < ack->ledgered_at
+    ||  (row->ledgered_at == ack->ledgered_at
+    &&   when < s_acked_when (advisory, ack))) {
+        ack->acked_at = row->acked_at;
+        ack->ledgered_at = row->ledgered_at;
+        ack->status = row->status;
+    }
+    if (row->status != CERTCAST__ACK_STATUS__RECEIVED
+    &&  (ack->outcome == 0 || when >= ack->outcome_at)) {
+        ack->outcome = row->status;
+        ack->outcome_at = when;
+    }
+}
+
+//  The agent said it failed to act on the advisory, and has not said
+//  otherwise since.
+static bool
+s_failed (const s_ack_t *ack)
+{
+    return ack->outcome == CERTCAST__ACK_STATUS__FAILED;
 }
 
 static bool
@@ -251,6 +301,71 @@ s_sector_text (const s_advisory_t *advisory, char *out, size_t size)
     }
 }
 
+//  Agents held via a relay no longer enrolled here (its key removed from
+//  the allow directory, or enrolled again under another name) get
+//  nothing from here: that relay will never report again, so they are
+//  listed missing for everything since it left, and the officer must be
+//  told why rather than blame them. Who may hold an agent: an enrolled
+//  relay, or this broker, the via of every entry that is not an agent
+//  (relays report only agents; a store from before that may hold other
+//  entries via a relay, which then is taken for a holder, and nothing is
+//  said of it). Without such an entry this broker's own name is not
+//  known here, and nothing is said at all.
+static int
+s_name_compare (const void *one, const void *two)
+{
+    return strcmp ((const char *) one, (const char *) two);
+}
+
+static void
+s_note_orphans (zhashx_t *roster, const cc_member_t **agents,
+                size_t agent_count, FILE *out)
+{
+    zhashx_t *holders = zhashx_new ();
+    assert (holders);
+    bool own_known = false;
+    for (const cc_member_t *member = (const cc_member_t *)
+         zhashx_first (roster); member;
+         member = (const cc_member_t *) zhashx_next (roster)) {
+        if (streq (member->role, "relay"))
+            zhashx_update (holders, member->name, (void *) member);
+        if (!streq (member->role, "agent")) {
+            zhashx_update (holders, member->via, (void *) member);
+            own_known = true;
+        }
+    }
+    zhashx_t *orphans = zhashx_new ();  //  via -> agents held, owned
+    assert (orphans);
+    zhashx_set_destructor (orphans, s_free_item);
+    for (size_t index = 0; own_known && index < agent_count; index++) {
+        const char *via = agents [index]->via;
+        if (zhashx_lookup (holders, via))
+            continue;
+        size_t *count = (size_t *) zhashx_lookup (orphans, via);
+        if (!count) {
+            count = (size_t *) zmalloc (sizeof (size_t));
+            assert (count);
+            zhashx_insert (orphans, via, count);
+        }
+        (*count)++;
+    }
+    zlistx_t *names = zhashx_keys (orphans);
+    zlistx_set_comparator (names, s_name_compare);
+    zlistx_sort (names);
+    for (const char *via = (const char *) zlistx_first (names); via;
+         via = (const char *) zlistx_next (names)) {
+        char *safe = cmd_text_safe (via);
+        fprintf (out, "note: relay %s, which reported %zu of the agents "
+                 "below, is no longer enrolled here: they have had nothing "
+                 "from here since (enrol them again, at a relay or here)\n",
+                 safe, *(size_t *) zhashx_lookup (orphans, via));
+        free (safe);
+    }
+    zlistx_destroy (&names);
+    zhashx_destroy (&orphans);
+    zhashx_destroy (&holders);
+}
+
 static const char *
 s_hex_of (const cc_member_t *member, char *hex)
 {
@@ -280,6 +395,7 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
     size_t expected = 0, acknowledged = 0, late = 0;
     cmd_table_t *missing = cmd_table_new (6);
     cmd_table_t *latecomers = cmd_table_new (4);
+    cmd_table_t *failures = cmd_table_new (5);
     for (size_t index = 0; index < agent_count; index++) {
         const cc_member_t *member = agents [index];
         if (!s_targets (advisory, member))
@@ -294,9 +410,18 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
                 late++;
                 const char *cells [] = {
                     member->name, member->org, member->sector,
-                    cmd_time_iso (ack->acked_at, when, sizeof when)
+                    cmd_time_iso (s_acked_when (advisory, ack), when,
+                                  sizeof when)
                 };
                 cmd_table_add (latecomers, cells);
+            }
+            if (s_failed (ack)) {
+                const char *cells [] = {
+                    member->name, member->org, member->sector,
+                    member->contact,
+                    cmd_time_iso (ack->outcome_at, when, sizeof when)
+                };
+                cmd_table_add (failures, cells);
             }
         }
         else {
@@ -308,18 +433,24 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
             cmd_table_add (missing, cells);
         }
     }
-    printf ("  expected %zu, acknowledged %zu (late %zu), missing %zu, "
-            "unexpected %zu\n", expected, acknowledged, late,
-            expected - acknowledged, s_unexpected (advisory, roster));
+    printf ("  expected %zu, acknowledged %zu (late %zu, failed %zu), "
+            "missing %zu, unexpected %zu\n", expected, acknowledged, late,
+            cmd_table_rows (failures), expected - acknowledged,
+            s_unexpected (advisory, roster));
     if (cmd_table_rows (latecomers)) {
         printf ("  late:\n");
         cmd_table_print (latecomers, stdout, "    ");
+    }
+    if (cmd_table_rows (failures)) {
+        printf ("  failed (acknowledged, then said acting on it failed):\n");
+        cmd_table_print (failures, stdout, "    ");
     }
     if (cmd_table_rows (missing)) {
         printf ("  missing:\n");
         cmd_table_print (missing, stdout, "    ");
     }
     printf ("\n");
+    cmd_table_destroy (&failures);
     cmd_table_destroy (&latecomers);
     cmd_table_destroy (&missing);
 }
@@ -341,6 +472,7 @@ s_print_csv (s_advisory_t *advisory, const cc_member_t **agents,
         const s_ack_t *ack = (const s_ack_t *) zhashx_lookup (
             advisory->acks, s_hex_of (member, hex));
         const char *state = !ack? "missing"
+                          : s_failed (ack)? "failed"
                           : s_late (advisory, ack)? "late": "acked";
         char ledgered [32];
         const char *fields [] = {
@@ -365,9 +497,12 @@ static void
 s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
                const s_ack_t *ack)
 {
+    //  The name is the agent's own word, and two keys may carry the same
+    //  one: the key tells them apart, and finds its rows in the ledger.
+    char hex [65];
     printf ("{\"agent\": ");
     cmd_json_string (stdout, member->name);
-    printf (", \"org\": ");
+    printf (", \"agent_key\": \"%s\", \"org\": ", s_hex_of (member, hex));
     cmd_json_string (stdout, member->org);
     printf (", \"sector\": ");
     cmd_json_string (stdout, member->sector);
@@ -381,17 +516,20 @@ s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
     if (ack) {
         char when [32], ledgered [32];
         printf (", \"acked_at\": \"%s\", \"ledgered_at\": \"%s\", "
-                "\"status\": \"%s\", \"late\": %s",
+                "\"status\": \"%s\", \"late\": %s, \"failed\": %s",
                 cmd_time_iso (ack->acked_at, when, sizeof when),
                 cmd_time_iso (ack->ledgered_at, ledgered, sizeof ledgered),
                 cmd_ack_status_name (ack->status),
-                s_late (advisory, ack)? "true": "false");
+                s_late (advisory, ack)? "true": "false",
+                s_failed (ack)? "true": "false");
     }
     printf ("}");
 }
 
 //  Which recipients go into one of the JSON arrays.
-typedef enum { S_EXPECTED, S_ACKNOWLEDGED, S_LATE, S_MISSING } s_which_t;
+typedef enum {
+    S_EXPECTED, S_ACKNOWLEDGED, S_LATE, S_FAILED, S_MISSING
+} s_which_t;
 
 static void
 s_json_list (const char *name, s_which_t which, s_advisory_t *advisory,
@@ -409,6 +547,7 @@ s_json_list (const char *name, s_which_t which, s_advisory_t *advisory,
         bool wanted = which == S_EXPECTED
                    || (which == S_ACKNOWLEDGED && ack)
                    || (which == S_LATE && ack && s_late (advisory, ack))
+                   || (which == S_FAILED && ack && s_failed (ack))
                    || (which == S_MISSING && !ack);
         if (!wanted)
             continue;
@@ -451,6 +590,7 @@ s_print_json (s_advisory_t *advisory, zhashx_t *roster,
     s_json_list ("acknowledged", S_ACKNOWLEDGED, advisory, agents,
                  agent_count);
     s_json_list ("late", S_LATE, advisory, agents, agent_count);
+    s_json_list ("failed", S_FAILED, advisory, agents, agent_count);
     s_json_list ("missing", S_MISSING, advisory, agents, agent_count);
     printf (",\n   \"unexpected\": %zu}", s_unexpected (advisory, roster));
 }
@@ -583,6 +723,8 @@ cmd_compliance (int argc, char **argv)
                      "it are not counted below\n", safe);
             free (safe);
         }
+        s_note_orphans (roster, agents, agent_count,
+                        streq (format, "table")? stdout: stderr);
         if (streq (format, "csv"))
             printf ("advisory,revision,title,deadline,agent,org,sector,class,"
                     "cii,contact,state,acked_at,ledgered_at\n");

@@ -19,8 +19,13 @@ s_on_status (const Certcast__Control *reply, void *arg)
     if (reply->body_case != CERTCAST__CONTROL__BODY_STATUS_REPLY)
         return cmd_fail ("status", "unexpected answer (%d) from the broker",
                          (int) reply->body_case);
-    const char *json = reply->status_reply->json;
+    //  The daemon's word, printed, never obeyed: our daemons' JSON holds
+    //  no control character but line breaks (JSON escapes them in
+    //  strings), so any other is a broker or relay, a sectoral CERT's or
+    //  a compromised one, writing to the operator's terminal.
+    char *json = cmd_text_safe_lines (reply->status_reply->json);
     printf ("%s%s", json, *json && json [strlen (json) - 1] == '\n'? "": "\n");
+    free (json);
     return 0;
 }
 

@@ -68,7 +68,11 @@ s_utf8_length (const unsigned char *text)
 static const char s_replacement [] = "\xef\xbf\xbd";     //  U+FFFD
 
 //  The control characters a terminal acts on: C0, DEL, and C1 (U+0080 to
-//  U+009F, two bytes in UTF-8). 1 or 2 bytes, or 0.
+//  U+009F, two bytes in UTF-8); and the bidirectional embeddings,
+//  overrides and isolates (U+202A to U+202E, U+2066 to U+2069, three
+//  bytes), with which a name reorders the rest of its line on a terminal
+//  or in a spreadsheet (Urdu needs none of them: right-to-left text is
+//  shown right to left without). 1 to 3 bytes, or 0.
 static size_t
 s_control_length (const unsigned char *text)
 {
@@ -76,6 +80,10 @@ s_control_length (const unsigned char *text)
         return 1;
     if (text [0] == 0xc2 && text [1] >= 0x80 && text [1] <= 0x9f)
         return 2;
+    if (text [0] == 0xe2
+    && ((text [1] == 0x80 && text [2] >= 0xaa && text [2] <= 0xae)
+    ||  (text [1] == 0x81 && text [2] >= 0xa6 && text [2] <= 0xa9)))
+        return 3;
     return 0;
 }
 
@@ -119,10 +127,17 @@ cmd_text_safe (const char *text)
     return s_text_safe (text, false);
 }
 
+char *
+cmd_text_safe_lines (const char *text)
+{
+    return s_text_safe (text, true);
+}
+
 
 //  --------------------------------------------------------------------------
-//  JSON string literal. Control characters become \uXXXX; a byte that is
-//  not UTF-8 becomes \ufffd.
+//  JSON string literal. Control characters become \uXXXX, C1 and bidi
+//  ones too: JSON allows them raw, but a terminal that shows the document
+//  acts on U+009B as on ESC [. A byte that is not UTF-8 becomes \ufffd.
 
 void
 cmd_json_string (FILE *stream, const char *text)
@@ -133,6 +148,16 @@ cmd_json_string (FILE *stream, const char *text)
         size_t length = s_utf8_length (cursor);
         if (length == 0) {
             fputs ("\\ufffd", stream);
+            continue;
+        }
+        if (length > 1 && s_control_length (cursor) == length) {
+            //  Two or three bytes: U+0080 to U+FFFF
+            unsigned code = length == 2
+                ? (cursor [0] & 0x1fu) << 6 | (cursor [1] & 0x3fu)
+                : (cursor [0] & 0x0fu) << 12 | (cursor [1] & 0x3fu) << 6
+                  | (cursor [2] & 0x3fu);
+            fprintf (stream, "\\u%04x", code);
+            cursor += length - 1;
             continue;
         }
         if (length > 1) {
@@ -162,13 +187,16 @@ cmd_json_string (FILE *stream, const char *text)
 //  CSV field: quoted (with doubled quotes) only when it holds a comma,
 //  quote or line break, or looks like a formula, so plain values stay
 //  readable. "+92-51-1234567", a phone number, is a formula to Excel.
+//  A semicolon or tab is quoted too: a spreadsheet whose locale separates
+//  lists with ';' (or an import that splits on tabs) would otherwise
+//  start a cell after it, and "Org;=1+1" would give a formula there.
 
 void
 cmd_csv_field (FILE *stream, const char *text)
 {
     char *safe = s_text_safe (text, true);
     bool formula = strchr ("=+-@\t\r", safe [0]) && safe [0];
-    if (!formula && !strpbrk (safe, ",\"\r\n")) {
+    if (!formula && !strpbrk (safe, ",;\"\t\r\n")) {
         fputs (safe, stream);
         free (safe);
         return;
@@ -363,12 +391,18 @@ s_member_destroy (void **item)
     *item = NULL;
 }
 
+typedef struct {
+    zhashx_t *roster;
+    cc_store_t *store;
+    MDB_txn *txn;
+} s_roster_load_t;
+
 //  Copy one decoded entry: it is valid only during the callback, and LMDB
 //  memory only until the transaction ends.
 static void
 s_roster_copy (const Certcast__RosterEntry *entry, void *arg)
 {
-    zhashx_t *roster = (zhashx_t *) arg;
+    s_roster_load_t *load = (s_roster_load_t *) arg;
     if (entry->sign_key.len != 32)
         return;
     cc_member_t *member = (cc_member_t *) zmalloc (sizeof (cc_member_t));
@@ -383,9 +417,11 @@ s_roster_copy (const Certcast__RosterEntry *entry, void *arg)
     member->cii = entry->cii;
     snprintf (member->contact, sizeof member->contact, "%s", entry->contact);
     snprintf (member->via, sizeof member->via, "%s", entry->via? entry->via: "");
+    member->enrolled_at = cc_roster_enrolled (load->store, load->txn,
+                                              member->sign_key);
     char hex [65];
     cc_hex_encode (member->sign_key, 32, hex);
-    zhashx_update (roster, hex, member);
+    zhashx_update (load->roster, hex, member);
 }
 
 zhashx_t *
@@ -394,7 +430,8 @@ cmd_roster_load (const char *command, cc_store_t *store, MDB_txn *txn)
     zhashx_t *roster = zhashx_new ();
     assert (roster);
     zhashx_set_destructor (roster, s_member_destroy);
-    int rc = cc_roster_each (store, txn, s_roster_copy, roster);
+    s_roster_load_t load = { roster, store, txn };
+    int rc = cc_roster_each (store, txn, s_roster_copy, &load);
     if (rc && rc != MDB_NOTFOUND) {
         cmd_fail (command, "cannot read roster: %s", mdb_strerror (rc));
         zhashx_destroy (&roster);

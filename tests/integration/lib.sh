@@ -215,6 +215,25 @@ ledger_has () {
     certcast ledger --data "$1" --advisory "$2" --format json 2>/dev/null | grep -q "\"$3\""
 }
 
+# national_agents NAME...: banking agents in the national broker's own
+# allow directory, for tests that ack as them with national_ack.
+national_agents () {
+    local agent
+    for agent in "$@"; do
+        keygen "$agent" agent banking
+        cp "$T/keys/$agent.pub" "$T/national/allow/"
+    done
+}
+
+# national_ack AGENT ID [ack-as options]: AGENT's signed ack of ID
+# revision 1, sent to the national broker, which must ledger it as new.
+national_ack () {
+    local agent=$1 id=$2; shift 2
+    probe --to "127.0.0.1:$NATIONAL_PORT" --key "$T/keys/$agent.key" \
+        --server-pub "$T/keys/national.pub" ack-as --sign-key "$T/keys/$agent.key" \
+        --id "$id" --revision 1 "$@" | grep -q '^acked 1$'
+}
+
 # --- helpers for sectoral.sh, catchup.sh and badinput.sh -------------------
 
 # probe ARGS...: the cc_probe test client (tests/tools/cc_probe.c).

@@ -32,6 +32,8 @@
                                 advisory whose id starts with PREFIX is
                                 refused malformed; any other is taken
                                 (Acked with its count)
+      --status-json TEXT        answer a StatusRequest (certcast status)
+                                with TEXT, as the daemon's JSON
 
     Prints one line per advisory made ("advisory ID on NAME"), one per
     request ("hello NODE", "fetch NAME from F", "acks N taken", "acks N
@@ -63,6 +65,7 @@ typedef struct {
     const char *unsolicited [FAKE_NAMES_MAX];
     size_t n_unsolicited;
     const char *refuse_acks_for;    //  id prefix, or NULL
+    const char *status_json;        //  StatusReply text, or NULL
     int heartbeat_ms;
     zsock_t *router, *xpub;
 } s_fake_t;
@@ -75,7 +78,8 @@ s_usage (const char *why)
              "[--heartbeat MS] [--issuer KEY --delegation FILE] "
              "[--stream NAME] [--advisory NAME:SECTOR[:expired]] [--many N] "
              "[--say-head NAME:HEAD] [--bogus-head NAME:HEAD] "
-             "[--junk NAME:N] [--unsolicited NAME]\n", why);
+             "[--junk NAME:N] [--unsolicited NAME] [--refuse-acks-for P] "
+             "[--status-json TEXT]\n", why);
     return 2;
 }
 
@@ -269,6 +273,9 @@ s_parse (s_fake_t *self, int argc, char **argv, const char **listen,
         if (streq (arg, "--refuse-acks-for"))
             self->refuse_acks_for = value;
         else
+        if (streq (arg, "--status-json"))
+            self->status_json = value;
+        else
             return s_usage ("unknown option or bad value");
     }
     if (!*listen || !*key)
@@ -444,6 +451,15 @@ s_handle_control (s_fake_t *self)
     else
     if (request && request->body_case == CERTCAST__CONTROL__BODY_ACKS)
         s_take_acks (self, routing, request);
+    else
+    if (request && request->body_case == CERTCAST__CONTROL__BODY_STATUS
+    &&  self->status_json) {
+        printf ("status\n");
+        Certcast__StatusReply reply = CERTCAST__STATUS_REPLY__INIT;
+        reply.json = (char *) self->status_json;
+        s_reply (self, routing, request->corr,
+                 CERTCAST__CONTROL__BODY_STATUS_REPLY, &reply);
+    }
     else
     if (request && request->body_case == CERTCAST__CONTROL__BODY_PUBLISH) {
         printf ("report\n");
