@@ -226,12 +226,13 @@ national_agents () {
 }
 
 # national_ack AGENT ID [ack-as options]: AGENT's signed ack of ID
-# revision 1, sent to the national broker, which must ledger it as new.
+# revision 1, naming the bytes the national broker holds (as an agent's
+# does), sent to it, which must ledger it as new.
 national_ack () {
     local agent=$1 id=$2; shift 2
     probe --to "127.0.0.1:$NATIONAL_PORT" --key "$T/keys/$agent.key" \
         --server-pub "$T/keys/national.pub" ack-as --sign-key "$T/keys/$agent.key" \
-        --id "$id" --revision 1 "$@" | grep -q '^acked 1$'
+        --id "$id" --revision 1 --digest-of "$T/national/data" "$@" | grep -q '^acked 1$'
 }
 
 # --- helpers for sectoral.sh, catchup.sh and badinput.sh -------------------
