@@ -589,9 +589,12 @@ s_handover_done (self_t *self)
         return false;
     bool again = cc_handover_batch_is_respool (batch);
     size_t count = cc_handover_batch_size (batch);
+    uint64_t nonce = cc_handover_batch_nonce (batch);
     if (!again) {
         self->handed_over += count;
-        self->received += count;
+        //  Only the startup replay has no ack: received before the stop.
+        if (nonce)
+            self->received += count;
     }
     self->spool_failures += cc_handover_batch_spool_failures (batch);
     self->exec_failures += cc_handover_batch_exec_failures (batch);
@@ -608,7 +611,6 @@ s_handover_done (self_t *self)
         *marker = cc_handover_batch_marker (batch, index);
         zlistx_add_end (self->handed, marker);
     }
-    uint64_t nonce = cc_handover_batch_nonce (batch);
     if (nonce) {
         size_t ack_size = 0;
         const uint8_t *ack = cc_handover_batch_ack (batch, &ack_size);
@@ -1002,19 +1004,16 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     self->respool = cc_handover_batch_new ();
     cc_handover_batch_set_respool (self->respool);
     self->respool_backoff = RESPOOL_FIRST_MS;
-    if (cc_handover_replay (self->store, self->handoff, self->root_key,
-                            self->respool)) {
+    //  What a stop or crash left unhanded goes to the thread first (see
+    //  cc_handover.c for why not here).
+    cc_handover_batch_t *replay = cc_handover_batch_new ();
+    if (cc_handover_replay (self->store, self->root_key, replay)) {
         zsys_error ("--data %s: cannot replay pending hand-overs",
                     options->data_dir);
+        cc_handover_batch_destroy (&replay);
         s_self_destroy (&self);
         return NULL;
     }
-    self->handed_over = cc_handoff_delivered (self->handoff);
-    self->spool_failures = cc_handoff_spool_failures (self->handoff);
-    self->spool_waiting = cc_handover_batch_size (self->respool);
-    if (self->spool_waiting)
-        self->respool_at = zclock_mono () + self->respool_backoff;
-    self->exec_failures = cc_handoff_exec_failures (self->handoff);
     //  Catch-up is bound by Ed25519 verification: use every core. The
     //  helper threads start with SIGINT and SIGTERM blocked, so a stop
     //  signal lands on a thread whose poll it interrupts (agent_main).
@@ -1029,9 +1028,13 @@ s_self_new (zsock_t *pipe, const cc_agent_options_t *options)
     pthread_sigmask (SIG_SETMASK, &old_signals, NULL);
     if (!self->pool || !self->handover) {
         zsys_error ("cannot start the verification and hand-over threads");
+        cc_handover_batch_destroy (&replay);
         s_self_destroy (&self);
         return NULL;
     }
+    if (cc_handover_batch_size (replay))
+        cc_handover_send (self->handover, &replay);
+    cc_handover_batch_destroy (&replay);
     self->poller = zpoller_new (self->pipe,
                                 cc_handover_actor (self->handover), NULL);
     assert (self->poller);

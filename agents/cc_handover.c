@@ -346,7 +346,15 @@ cc_handover_backlogged (cc_handover_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Startup: replay hand-overs a crash interrupted
+//  Startup: replay hand-overs a stop or crash interrupted
+//
+//  The replay is a batch for the thread like any other, sent before the
+//  first commit's, not a hand-over done while the agent starts: a command
+//  that hangs (the host's SIEM down) held the start for a minute per
+//  marker, with no relay link, no new advisory taken and no stop obeyed,
+//  and the commands it killed then lost their markers. On the thread a
+//  stop kills a replayed command at once and keeps its marker, and the
+//  agent takes and acks new advisories while the replay runs.
 
 typedef struct {
     uint64_t marker;
@@ -355,7 +363,7 @@ typedef struct {
     uint64_t seq;
     int64_t received_at;
     zchunk_t *signed_bytes;
-    bool spool_failed;
+    bool refused;                   //  no longer verifies: marker goes
 } s_replay_t;
 
 static void
@@ -390,14 +398,15 @@ typedef struct {
     zlistx_t *replays;
 } s_replay_done_t;
 
+//  Remove the markers of what no longer verifies: it is never handed over.
 static int
 s_replay_done (MDB_txn *txn, void *arg)
 {
     s_replay_done_t *done = (s_replay_done_t *) arg;
     for (s_replay_t *replay = (s_replay_t *) zlistx_first (done->replays);
          replay; replay = (s_replay_t *) zlistx_next (done->replays)) {
-        if (replay->spool_failed)
-            continue;           //  its marker stays: tried again next start
+        if (!replay->refused)
+            continue;
         int rc = cc_inbox_handoff_delete (done->store, txn, replay->marker);
         if (rc && rc != MDB_NOTFOUND)
             return rc;
@@ -405,17 +414,14 @@ s_replay_done (MDB_txn *txn, void *arg)
     return 0;
 }
 
-//  Verify each again (the inbox is trusted no more than the wire) and
-//  hand over those that verify as one batch.
-static void
-s_replay_deliver (cc_handoff_t *handoff, const uint8_t *root_key,
-                  zlistx_t *replays, cc_handover_batch_t *respool)
+//  Verify each again (the inbox is trusted no more than the wire) and add
+//  those that verify to batch, with their markers, in marker order.
+//  Returns how many did not verify.
+static size_t
+s_replay_verify (const uint8_t *root_key, zlistx_t *replays,
+                 cc_handover_batch_t *batch)
 {
-    size_t count = 0;
-    cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
-        (zlistx_size (replays) + 1) * sizeof (cc_handoff_item_t));
-    s_replay_t **delivered = (s_replay_t **) zmalloc (
-        (zlistx_size (replays) + 1) * sizeof (s_replay_t *));
+    size_t refused = 0;
     for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
          replay; replay = (s_replay_t *) zlistx_next (replays)) {
         int code = 0;
@@ -424,42 +430,29 @@ s_replay_deliver (cc_handoff_t *handoff, const uint8_t *root_key,
             zchunk_data (replay->signed_bytes),
             zchunk_size (replay->signed_bytes), root_key,
             (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
-        if (advisory) {
-            delivered [count] = replay;
-            items [count++] = (cc_handoff_item_t) {
-                advisory, replay->stream, replay->seq, replay->received_at,
-                false, false
-            };
-        }
-        else
+        if (advisory)
+            cc_handover_batch_add (batch, &advisory, replay->stream,
+                                   replay->seq, replay->received_at,
+                                   replay->marker);
+        else {
             zsys_warning ("inbox %s no longer verifies (%s); not handed "
                           "over", replay->id, reason? reason: "?");
-    }
-    cc_handoff_deliver_batch (handoff, items, count);
-    for (size_t index = 0; index < count; index++) {
-        s_replay_t *replay = delivered [index];
-        replay->spool_failed = items [index].spool_failed;
-        if (replay->spool_failed) {
-            cc_handover_batch_add (respool, &items [index].advisory,
-                                   replay->stream, replay->seq,
-                                   replay->received_at, replay->marker);
-            respool->items [respool->count - 1].spool_failed = true;
+            replay->refused = true;
+            refused++;
         }
-        cc_advisory_destroy (&items [index].advisory);
     }
-    free (delivered);
-    free (items);
+    return refused;
 }
 
 int
-cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
-                    const uint8_t *root_key, cc_handover_batch_t *respool)
+cc_handover_replay (cc_store_t *store, const uint8_t *root_key,
+                    cc_handover_batch_t *batch)
 {
-    assert (store && handoff && root_key && respool);
+    assert (store && root_key && batch);
+    assert (!batch->respool && batch->nonce == 0);
     zlistx_t *replays = zlistx_new ();
     zlistx_set_destructor (replays, s_replay_destroy);
-    //  Copy out first: hand-over may run a command, and a read
-    //  transaction must stay short.
+    //  Copy out first: a read transaction must stay short.
     MDB_txn *txn;
     int rc = cc_store_read (store, &txn);
     if (rc == 0) {
@@ -470,9 +463,10 @@ cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
     if (rc == 0 && zlistx_size (replays)) {
         zsys_notice ("replaying %zu hand-overs interrupted by a stop",
                      zlistx_size (replays));
-        s_replay_deliver (handoff, root_key, replays, respool);
-        s_replay_done_t done = { store, replays };
-        rc = cc_store_write (store, s_replay_done, &done);
+        if (s_replay_verify (root_key, replays, batch)) {
+            s_replay_done_t done = { store, replays };
+            rc = cc_store_write (store, s_replay_done, &done);
+        }
     }
     zlistx_destroy (&replays);
     return rc;
@@ -512,6 +506,19 @@ s_test_put (MDB_txn *txn, void *arg)
             return rc;
     }
     return 0;
+}
+
+typedef struct {
+    cc_store_t *store;
+    uint64_t marker;
+} s_test_forget_t;
+
+//  Clear a marker, as the agent's next commit does after a hand-over.
+static int
+s_test_forget (MDB_txn *txn, void *arg)
+{
+    s_test_forget_t *forget = (s_test_forget_t *) arg;
+    return cc_inbox_handoff_delete (forget->store, txn, forget->marker);
 }
 
 static void
@@ -554,8 +561,9 @@ cc_handover_test (bool verbose)
     assert (handoff);
     const uint8_t body [] = "patch now";
 
-    //  Replay: what verifies is spooled, and every marker is cleared,
-    //  also that of an advisory signed under another root.
+    //  Replay: what verifies comes back as a batch with its marker, not
+    //  handed over yet (the thread does that); the marker of an advisory
+    //  signed under another root is cleared.
     uint8_t root_key [32];
     cc_advisory_t *stored [2] = {
         cc_handoff_test_advisory ("PK-REPLAY-1", "replayed", body,
@@ -566,42 +574,40 @@ cc_handover_test (bool verbose)
     s_test_put_t put = { store, stored, 2 };
     assert (cc_store_write (store, s_test_put, &put) == 0);
     assert (s_test_markers (store) == 2);
-    cc_handover_batch_t *respool = cc_handover_batch_new ();
-    cc_handover_batch_set_respool (respool);
-    assert (cc_handover_batch_is_respool (respool));
-    assert (cc_handover_replay (store, handoff, root_key, respool) == 0);
-    assert (s_test_markers (store) == 0);
-    assert (s_test_spooled (spool, "PK-REPLAY-1"));
-    assert (!s_test_spooled (spool, "PK-REPLAY-2"));
-    assert (cc_handoff_delivered (handoff) == 1);
-    //  Nothing left: a second start replays nothing.
-    assert (cc_handover_replay (store, handoff, root_key, respool) == 0);
-    assert (cc_handoff_delivered (handoff) == 1);
-    assert (cc_handover_batch_size (respool) == 0);
+    cc_handover_batch_t *replay = cc_handover_batch_new ();
+    assert (cc_handover_replay (store, root_key, replay) == 0);
+    assert (cc_handover_batch_size (replay) == 1);
+    assert (cc_handover_batch_nonce (replay) == 0);
+    uint64_t replay_marker = cc_handover_batch_marker (replay, 0);
+    assert (s_test_markers (store) == 1);
+    assert (!s_test_spooled (spool, "PK-REPLAY-1"));
+    assert (cc_handoff_delivered (handoff) == 0);
     cc_advisory_destroy (&stored [0]);
     cc_advisory_destroy (&stored [1]);
 
-    //  A replay into a spool that is gone keeps the marker and passes the
-    //  advisory on to be spooled again (by the thread, below).
-    stored [0] = cc_handoff_test_advisory ("PK-REPLAY-3", "spool gone", body,
-                                           sizeof body - 1, root_key);
-    put.count = 1;
-    assert (cc_store_write (store, s_test_put, &put) == 0);
+    //  The thread hands the replay over like any batch; into a spool that
+    //  is gone, it comes back failed, to be spooled again (below).
+    cc_handover_t *handover = cc_handover_new (handoff);
+    assert (handover);
     char *moved = zsys_sprintf ("%s.moved", spool);
     assert (rename (spool, moved) == 0);
-    assert (cc_handover_replay (store, handoff, root_key, respool) == 0);
+    cc_handover_send (handover, &replay);
+    cc_handover_batch_t *back = cc_handover_recv (handover);
     assert (rename (moved, spool) == 0);
     zstr_free (&moved);
-    assert (s_test_markers (store) == 1);
-    assert (cc_handover_batch_size (respool) == 1);
-    assert (cc_handover_batch_spool_failed (respool, 0));
-    assert (!s_test_spooled (spool, "PK-REPLAY-3"));
-    cc_advisory_destroy (&stored [0]);
+    assert (back && !cc_handover_batch_is_respool (back));
+    assert (cc_handover_batch_size (back) == 1);
+    assert (cc_handover_batch_marker (back, 0) == replay_marker);
+    assert (cc_handover_batch_spool_failed (back, 0));
+    assert (!s_test_spooled (spool, "PK-REPLAY-1"));
+    cc_handover_batch_t *respool = cc_handover_batch_new ();
+    cc_handover_batch_set_respool (respool);
+    assert (cc_handover_batch_is_respool (respool));
+    assert (cc_handover_batch_move_failed (back, respool) == 1);
+    cc_handover_batch_destroy (&back);
 
     //  The thread: batches come back in order, each spooled by then, with
     //  its markers and ack intact.
-    cc_handover_t *handover = cc_handover_new (handoff);
-    assert (handover);
     size_t batches = 5;
     for (size_t index = 0; index < batches; index++) {
         cc_handover_batch_t *batch = cc_handover_batch_new ();
@@ -652,11 +658,11 @@ cc_handover_test (bool verbose)
     //  the spool is back; nothing is left failed, so nothing moves.
     cc_handover_send (handover, &respool);
     assert (respool == NULL);
-    cc_handover_batch_t *back = cc_handover_recv (handover);
+    back = cc_handover_recv (handover);
     assert (back && cc_handover_batch_is_respool (back));
     assert (cc_handover_batch_size (back) == 1);
     assert (!cc_handover_batch_spool_failed (back, 0));
-    assert (s_test_spooled (spool, "PK-REPLAY-3"));
+    assert (s_test_spooled (spool, "PK-REPLAY-1"));
     cc_handover_batch_t *still = cc_handover_batch_new ();
     assert (cc_handover_batch_move_failed (back, still) == 0);
     assert (cc_handover_batch_size (back) == 1);
@@ -664,7 +670,14 @@ cc_handover_test (bool verbose)
     cc_handover_batch_destroy (&back);
     cc_handover_destroy (&handover);
     cc_handover_destroy (&handover);
-    assert (cc_handoff_delivered (handoff) == 2 + 15);   //  replays and batches
+    assert (cc_handoff_delivered (handoff) == 1 + 15);   //  replay and batches
+    //  Once the agent has cleared its marker, a start replays nothing.
+    s_test_forget_t forget = { store, replay_marker };
+    assert (cc_store_write (store, s_test_forget, &forget) == 0);
+    replay = cc_handover_batch_new ();
+    assert (cc_handover_replay (store, root_key, replay) == 0);
+    assert (cc_handover_batch_size (replay) == 0);
+    cc_handover_batch_destroy (&replay);
 
     cc_handoff_destroy (&handoff);
     cc_store_destroy (&store);

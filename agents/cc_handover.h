@@ -9,7 +9,8 @@
     queue up (one set of syncs for all), and passes each back; only then
     does the actor send that batch's ack and let the next commit clear its
     markers. Per batch the order stays commit, hand over, ack, and a crash
-    anywhere replays the hand-over from the markers (cc_handover_replay).
+    anywhere replays the hand-over from the markers (cc_handover_replay,
+    the first batch the thread gets at the next start).
 
     cc_handover_t owns its thread and the batches on their way; it borrows
     the cc_handoff_t, which only the thread may use while it runs. A batch
@@ -117,15 +118,17 @@ size_t
 bool
     cc_handover_backlogged (cc_handover_t *self);
 
-//  Startup: hand over again every advisory whose handoff marker a stop
-//  left in the store (verified against root_key first; what no longer
-//  verifies is logged and skipped), then remove those markers, except
-//  where the spool file could not be written: those advisories are added
-//  to the respool batch (markers kept) to be tried again. Runs before
-//  the thread starts. 0, or -1 / an LMDB error.
+//  Startup: every advisory whose handoff marker a stop or crash left in
+//  the store, verified against root_key again, added to batch (an empty,
+//  not respool batch) with its marker, in marker order; what no longer
+//  verifies is logged and its marker removed. The caller sends the batch
+//  to the thread before any commit's: it carries no ack (those acks are
+//  in the outbox), and comes back as any batch does (markers of what was
+//  handed over to clear, spool files to write again, commands a stop
+//  skipped kept). 0, or -1 / an LMDB error.
 int
-    cc_handover_replay (cc_store_t *store, cc_handoff_t *handoff,
-                        const uint8_t *root_key, cc_handover_batch_t *respool);
+    cc_handover_replay (cc_store_t *store, const uint8_t *root_key,
+                        cc_handover_batch_t *batch);
 
 void
     cc_handover_test (bool verbose);
