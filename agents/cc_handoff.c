@@ -553,9 +553,14 @@ s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
 //  Command
 
 //  Feed json to fd within the deadline. EPIPE (the command exited or
-//  closed stdin early) is not our failure; the exit status tells.
+//  closed stdin early) is not our failure; the exit status tells. A
+//  command that does not read a document larger than the pipe holds us
+//  here: we look at the stop flag at least every FEED_SLICE_MS, so a stop
+//  kills it at once, as it does one that hangs after reading.
+#define FEED_SLICE_MS   50
+
 static void
-s_feed (int fd, const char *json, int64_t deadline)
+s_feed (cc_handoff_t *self, int fd, const char *json, int64_t deadline)
 {
     sigset_t pipe_set, old_set;
     sigemptyset (&pipe_set);
@@ -564,12 +569,13 @@ s_feed (int fd, const char *json, int64_t deadline)
     size_t size = strlen (json);
     size_t offset = 0;
     bool broken = false;
-    while (offset < size) {
+    while (offset < size && !atomic_load (&self->stopping)) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             break;
         struct pollfd item = { fd, POLLOUT, 0 };
-        if (poll (&item, 1, (int) left) <= 0)
+        if (poll (&item, 1, left < FEED_SLICE_MS? (int) left: FEED_SLICE_MS)
+            <= 0)
             continue;
         ssize_t written = write (fd, json + offset, size - offset);
         if (written < 0 && (errno == EINTR || errno == EAGAIN))
@@ -627,6 +633,10 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init (&actions);
     posix_spawn_file_actions_adddup2 (&actions, fds [0], STDIN_FILENO);
+    //  Nothing of ours past stderr: LMDB opens the inbox's data file
+    //  read-write without FD_CLOEXEC, and a command (or what it leaves
+    //  running) must not hold, let alone write, the agent's evidence.
+    posix_spawn_file_actions_addclosefrom_np (&actions, STDERR_FILENO + 1);
     posix_spawnattr_t attr;
     posix_spawnattr_init (&attr);
     sigset_t signals;
@@ -658,7 +668,7 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
     }
     int64_t deadline = zclock_mono () + CC_HANDOFF_EXEC_TIMEOUT;
     fcntl (fds [1], F_SETFL, O_NONBLOCK);
-    s_feed (fds [1], json, deadline);
+    s_feed (self, fds [1], json, deadline);
 
     int status = 0;
     bool timed_out = false, stopped = false;
@@ -1129,6 +1139,20 @@ cc_handoff_test (bool verbose)
             == 0);
     assert (cc_handoff_exec_failures (handoff) == 1);
     cc_handoff_destroy (&handoff);
+
+    //  A command holds none of our files, even one open without
+    //  FD_CLOEXEC (as LMDB opens the inbox's data file).
+    int ours = open (captured, O_RDONLY);
+    assert (ours > STDERR_FILENO);
+    char *probe = zsys_sprintf ("test ! -e /proc/$$/fd/%d", ours);
+    handoff = cc_handoff_new (NULL, probe);
+    assert (handoff);
+    assert (cc_handoff_deliver (handoff, advisory, "banking/banking", 1, 5)
+            == 0);
+    assert (cc_handoff_exec_failures (handoff) == 0);
+    cc_handoff_destroy (&handoff);
+    zstr_free (&probe);
+    close (ours);
     cc_advisory_destroy (&advisory);
 
     //  A spool path that is a file is refused at construction.

@@ -11,7 +11,8 @@
       content;
     - a command: run through /bin/sh -c with the advisory JSON on stdin and
       CERTCAST_ID, CERTCAST_REVISION, CERTCAST_SEVERITY in its environment,
-      in a process group of its own (a kill reaches what it started). Its
+      no descriptor of ours past stderr, in a process group of its own (a
+      kill reaches what it started). Its
       exit status is logged, never acted on: the agent acks RECEIVED for
       everything it committed, whatever the command did. It is killed after
       CC_HANDOFF_EXEC_TIMEOUT, or at once when the agent stops; then it

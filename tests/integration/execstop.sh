@@ -17,6 +17,10 @@
 #    killed never ran again).
 # 4. Started again with a command that finishes, bank1 hands all three
 #    over: the commands run, and the three acks reach the national ledger.
+# 5. Started again with a command that never reads its stdin and hangs,
+#    EX-BIG (a body of 200 kB, more than a pipe holds) is published: the
+#    stop does not wait for the command to take its document either
+#    (before: 60 s, the whole timeout) and leaves nothing of it behind.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -62,5 +66,16 @@ done
 for id in EX-1 EX-2 EX-3; do
     wait_for 20 ledger_has "$T/national/data" $id bank1 || fail "no ack of $id in the national ledger"
 done
-stop bank1; stop banking; stop national
+stop bank1
+
+say "5. a command that does not read its document does not hold the stop"
+rotate_log bank1
+start_agent bank1 banking --exec "touch \"$T/ran/\$CERTCAST_ID.deaf\"; sleep $SLEEP"
+head -c 200000 /dev/zero | tr '\0' 'a' > "$T/big.md"
+publish natissuer "$NATIONAL" national --id EX-BIG --title EX-BIG --severity low \
+    --tlp clear --sector banking --body-file "$T/big.md" >/dev/null || fail "publish EX-BIG"
+wait_for 20 test -e "$T/ran/EX-BIG.deaf" || fail "EX-BIG's command did not start"
+sleep 0.5   # the agent is now writing to a full pipe nobody reads
+stop_at_once bank1 "sleep $SLEEP"
+stop banking; stop national
 say "ok"
