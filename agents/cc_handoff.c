@@ -349,10 +349,15 @@ cc_handoff_new (const char *spool_dir, const char *exec_cmd)
 {
     if (spool_dir) {
         struct stat info;
-        if (stat (spool_dir, &info) && zsys_dir_create ("%s", spool_dir)) {
-            fprintf (stderr, "certcast-agent: --spool %s: cannot create: %s\n",
-                     spool_dir, strerror (errno));
-            return NULL;
+        if (stat (spool_dir, &info)) {
+            if (zsys_dir_create ("%s", spool_dir)) {
+                fprintf (stderr, "certcast-agent: --spool %s: cannot create: "
+                         "%s\n", spool_dir, strerror (errno));
+                return NULL;
+            }
+            //  czmq creates it 0775: ids of TLP:RED advisories are no
+            //  business of every local user.
+            chmod (spool_dir, CC_HANDOFF_SPOOL_MODE);
         }
         if (stat (spool_dir, &info) || !S_ISDIR (info.st_mode)
         ||  access (spool_dir, W_OK | X_OK)) {
@@ -1154,6 +1159,17 @@ cc_handoff_test (bool verbose)
     zstr_free (&probe);
     close (ours);
     cc_advisory_destroy (&advisory);
+
+    //  A spool directory we create is for us and our group only.
+    char *fresh = zsys_sprintf ("%s/fresh-spool", dir);
+    handoff = cc_handoff_new (fresh, NULL);
+    assert (handoff);
+    struct stat info;
+    assert (stat (fresh, &info) == 0);
+    assert ((info.st_mode & 07777) == CC_HANDOFF_SPOOL_MODE);
+    cc_handoff_destroy (&handoff);
+    rmdir (fresh);
+    zstr_free (&fresh);
 
     //  A spool path that is a file is refused at construction.
     assert (cc_handoff_new (captured, NULL) == NULL);

@@ -30,11 +30,12 @@
 #define CC_HANDOFF_H_INCLUDED
 
 #define CC_HANDOFF_EXEC_TIMEOUT   60000   //  ms before a command is killed
+#define CC_HANDOFF_SPOOL_MODE     0750    //  a spool directory we create
 
 typedef struct _cc_handoff_t cc_handoff_t;
 
 //  spool_dir and exec_cmd may each be NULL. The spool directory is created
-//  (mode 0750) if missing. NULL with a one-line reason on stderr if it
+//  (mode CC_HANDOFF_SPOOL_MODE) if missing. NULL with a one-line reason on stderr if it
 //  cannot be created or is not a directory.
 cc_handoff_t *
     cc_handoff_new (const char *spool_dir, const char *exec_cmd);
