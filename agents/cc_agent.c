@@ -9,7 +9,9 @@
     before the poller waits again). Only after that commit is an advisory
     handed to the host (by the hand-over thread, batch after batch in
     commit order, while the actor goes on with the next cycle), and only
-    after the hand-over came back done is the ack sent.
+    once its spool files are durable is the ack sent (its --exec commands
+    run after that: RECEIVED is what the commit made true, and a command
+    that hangs must not hold the receipt for a minute per advisory).
     A crash after the commit replays the hand-over on restart (the marker
     is still there; the spool file is idempotent) and resends the ack (it
     is in the outbox until the relay answers Acked). A crash before the
@@ -576,20 +578,31 @@ s_respool (self_t *self, int64_t now)
         cc_handover_send (self->handover, &self->respool);
 }
 
-//  A batch came back handed over: count it, remember its markers for the
-//  next commit to clear, and only now send its ack. False if none came
-//  (the wait was interrupted: we are being stopped), so no caller loops on
-//  it; what the thread still holds is replayed from its markers and its
-//  acks resent from the outbox at the next start.
+//  The thread's word on a batch. Its spool files are durable: only now
+//  send its ack (its commands run meanwhile; see cc_handover.c for why
+//  not after them). It came back handed over: count it and remember its
+//  markers for the next commit to clear. False if nothing came (the wait
+//  was interrupted: we are being stopped), so no caller loops on it; what
+//  the thread still holds is replayed from its markers and its acks
+//  resent from the outbox at the next start.
 static bool
 s_handover_done (self_t *self)
 {
-    cc_handover_batch_t *batch = cc_handover_recv (self->handover);
+    bool done = false;
+    cc_handover_batch_t *batch = cc_handover_recv (self->handover, &done);
     if (!batch)
         return false;
+    uint64_t nonce = cc_handover_batch_nonce (batch);
+    if (!done) {
+        size_t ack_size = 0;
+        const uint8_t *ack = cc_handover_batch_ack (batch, &ack_size);
+        self->last_nonce = nonce;
+        self->outbox_empty = false;
+        s_send_ack (self, nonce, ack, ack_size);
+        return true;
+    }
     bool again = cc_handover_batch_is_respool (batch);
     size_t count = cc_handover_batch_size (batch);
-    uint64_t nonce = cc_handover_batch_nonce (batch);
     if (!again) {
         self->handed_over += count;
         //  Only the startup replay has no ack: received before the stop.
@@ -610,13 +623,6 @@ s_handover_done (self_t *self)
         uint64_t *marker = (uint64_t *) zmalloc (sizeof (uint64_t));
         *marker = cc_handover_batch_marker (batch, index);
         zlistx_add_end (self->handed, marker);
-    }
-    if (nonce) {
-        size_t ack_size = 0;
-        const uint8_t *ack = cc_handover_batch_ack (batch, &ack_size);
-        self->last_nonce = nonce;
-        self->outbox_empty = false;
-        s_send_ack (self, nonce, ack, ack_size);
     }
     s_trim_later (self, fresh);
     cc_handover_batch_destroy (&batch);
@@ -677,7 +683,7 @@ s_handover_drain (self_t *self)
 }
 
 //  The one commit point of a poll cycle; see the file header for why the
-//  order is commit, hand over, forget markers, send the ack.
+//  order is commit, spool, send the ack, run the commands, forget markers.
 static void
 s_cycle_end (self_t *self)
 {

@@ -740,40 +740,75 @@ s_log (const Certcast__Advisory *content)
                  cc_handoff_severity_name (content->severity), title);
 }
 
-//  Log lines first, then every spool file durable, then the commands: a
-//  command may look for the spool file of its advisory.
+//  Write and count the spool files of items (a spool is configured).
+static size_t
+s_spool_items (cc_handoff_t *self, cc_handoff_item_t *items, size_t count)
+{
+    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
+    for (size_t index = 0; index < count; index++)
+        jsons [index] = cc_handoff_json (items [index].advisory,
+                                         items [index].stream,
+                                         items [index].seq,
+                                         items [index].received_at);
+    size_t failed = s_spool_batch (self, items, jsons, count);
+    self->spool_failures += failed;
+    for (size_t index = 0; index < count; index++)
+        free (jsons [index]);
+    free (jsons);
+    return failed;
+}
+
+//  Log lines first, then every spool file durable; the commands come
+//  after (cc_handoff_exec_batch): a command may look for the spool file
+//  of its advisory.
 size_t
-cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
-                          size_t count)
+cc_handoff_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                        size_t count)
 {
     assert (self && (items || count == 0));
-    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
     for (size_t index = 0; index < count; index++) {
         cc_handoff_item_t *item = &items [index];
         assert (item->advisory && item->stream);
         item->spool_failed = false;
         item->exec_skipped = false;
         s_log (cc_advisory_content (item->advisory));
-        if (self->spool_dir || self->exec_cmd)
-            jsons [index] = cc_handoff_json (item->advisory, item->stream,
-                                             item->seq, item->received_at);
     }
-    size_t failed = 0;
-    if (self->spool_dir && count > 0)
-        failed = s_spool_batch (self, items, jsons, count);
-    self->spool_failures += failed;
-    for (size_t index = 0; index < count; index++) {
-        int rc = self->exec_cmd? s_exec (
-            self, cc_advisory_content (items [index].advisory),
-            jsons [index]): 0;
-        items [index].exec_skipped = rc > 0;
+    return self->spool_dir && count > 0? s_spool_items (self, items, count):
+                                          0;
+}
+
+void
+cc_handoff_exec_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                       size_t count)
+{
+    assert (self && (items || count == 0));
+    for (size_t index = 0; index < count && self->exec_cmd; index++) {
+        cc_handoff_item_t *item = &items [index];
+        char *json = cc_handoff_json (item->advisory, item->stream,
+                                      item->seq, item->received_at);
+        int rc = s_exec (self, cc_advisory_content (item->advisory), json);
+        free (json);
+        item->exec_skipped = rc > 0;
         if (rc < 0)
             self->exec_failures++;
-        free (jsons [index]);
     }
-    free (jsons);
     self->delivered += count;
+}
+
+size_t
+cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                          size_t count)
+{
+    size_t failed = cc_handoff_spool_batch (self, items, count);
+    cc_handoff_exec_batch (self, items, count);
     return failed;
+}
+
+bool
+cc_handoff_has_command (cc_handoff_t *self)
+{
+    assert (self);
+    return self->exec_cmd != NULL;
 }
 
 void
@@ -788,20 +823,8 @@ cc_handoff_respool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
                           size_t count)
 {
     assert (self && (items || count == 0));
-    if (!self->spool_dir || count == 0)
-        return 0;
-    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
-    for (size_t index = 0; index < count; index++)
-        jsons [index] = cc_handoff_json (items [index].advisory,
-                                         items [index].stream,
-                                         items [index].seq,
-                                         items [index].received_at);
-    size_t failed = s_spool_batch (self, items, jsons, count);
-    self->spool_failures += failed;
-    for (size_t index = 0; index < count; index++)
-        free (jsons [index]);
-    free (jsons);
-    return failed;
+    return self->spool_dir && count > 0? s_spool_items (self, items, count):
+                                          0;
 }
 
 int

@@ -66,6 +66,17 @@ size_t
     cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
                               size_t count);
 
+//  The two halves of cc_handoff_deliver_batch, for a caller that acts
+//  between them (the agent sends its ack once the spool files are
+//  durable, without waiting for the commands): the log lines and spool
+//  files (returns and marks failures as above), then the commands.
+size_t
+    cc_handoff_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                            size_t count);
+void
+    cc_handoff_exec_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                           size_t count);
+
 //  Write the spool files of items whose first hand-over could not: no log
 //  line and no command again (those ran the first time). Returns and marks
 //  the failures as cc_handoff_deliver_batch does; 0 without a spool.
@@ -83,6 +94,10 @@ int
 char *
     cc_handoff_json (cc_advisory_t *advisory, const char *stream, uint64_t seq,
                      int64_t received_at);
+
+//  Is there a command to run?
+bool
+    cc_handoff_has_command (cc_handoff_t *self);
 
 //  The agent is stopping: from now on no command is started, and one that
 //  runs is killed; their items come back exec_skipped, to be handed over

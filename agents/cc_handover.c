@@ -1,9 +1,13 @@
-/*  cc_handover.c - the agent's hand-over thread and the startup replay of
-    interrupted hand-overs (see cc_handover.h for why a thread).
+/*  cc_handover.c - the agent's hand-over threads and the startup replay of
+    interrupted hand-overs (see cc_handover.h for why threads).
 
-    The thread receives "BATCH" + pointer on its pipe and answers "DONE" +
-    the same pointer once the batch is handed over; a batch belongs to
-    whoever holds the pointer. cc_handover_t counts what is on its way.
+    The thread receives "BATCH" + pointer on its pipe, answers "SPOOLED" +
+    the same pointer once the batch's spool files are durable (if it has
+    an ack to send), passes it to the commands' thread the same way, and
+    answers "DONE" + the pointer once that passed it back; a batch belongs
+    to whoever holds the pointer, but for its ack, which the agent reads
+    between SPOOLED and DONE and nobody writes. cc_handover_t counts what
+    is on its way.
 */
 #include "cc_agents.h"
 
@@ -192,10 +196,23 @@ cc_handover_batch_exec_failures (cc_handover_batch_t *self)
 //  --------------------------------------------------------------------------
 //  The thread
 
-//  Hand a group of batches over as one: one set of spool syncs. Only
-//  batches of one kind (respool or not) make a group.
+//  Two stages, in commit order: this thread writes a group of batches'
+//  log lines and spool files, says each batch's ack may go ("SPOOLED"),
+//  and passes the batches to a second thread that runs their commands
+//  and passes them back ("DONE"). An ack says RECEIVED, which the inbox
+//  commit made true; when one thread also ran the commands, a command
+//  that hangs (the host's SIEM down: a minute each, one at a time) held
+//  every later ack behind it, and the national ledger showed the
+//  organisation missing for minutes per advisory, hours in a catch-up,
+//  although its agent had them all. The markers still wait for the
+//  commands ("DONE"), so a command a stop or crash cut short runs again.
+//  Without a command there is no second thread.
+
+//  Spool a group of batches as one: one set of spool syncs. Only batches
+//  of one kind (respool or not) make a group. Which items failed goes
+//  back to each batch; the counts to the first.
 static void
-s_handover_group (cc_handoff_t *handoff, cc_handover_batch_t **group,
+s_handover_spool (cc_handoff_t *handoff, cc_handover_batch_t **group,
                   size_t batches, size_t advisories)
 {
     cc_handoff_item_t *items = (cc_handoff_item_t *) zmalloc (
@@ -206,13 +223,9 @@ s_handover_group (cc_handoff_t *handoff, cc_handover_batch_t **group,
                 group [index]->count * sizeof (cc_handoff_item_t));
         count += group [index]->count;
     }
-    uint64_t exec_before = cc_handoff_exec_failures (handoff);
     group [0]->spool_failures = group [0]->respool?
         cc_handoff_respool_batch (handoff, items, count):
-        cc_handoff_deliver_batch (handoff, items, count);
-    group [0]->exec_failures = cc_handoff_exec_failures (handoff)
-                             - exec_before;
-    //  Which items failed goes back to each batch.
+        cc_handoff_spool_batch (handoff, items, count);
     count = 0;
     for (size_t index = 0; index < batches; index++) {
         memcpy (group [index]->items, items + count,
@@ -222,14 +235,24 @@ s_handover_group (cc_handoff_t *handoff, cc_handover_batch_t **group,
     free (items);
 }
 
-//  One batch from the pipe; NULL and *terminated on $TERM.
+//  Run a spooled batch's commands.
+static void
+s_handover_exec (cc_handoff_t *handoff, cc_handover_batch_t *batch)
+{
+    uint64_t exec_before = cc_handoff_exec_failures (handoff);
+    cc_handoff_exec_batch (handoff, batch->items, batch->count);
+    batch->exec_failures = cc_handoff_exec_failures (handoff) - exec_before;
+}
+
+//  One batch from sock, sent as what ("BATCH", "DONE"); NULL and
+//  *terminated on $TERM.
 static cc_handover_batch_t *
-s_handover_take (zsock_t *pipe, bool *terminated)
+s_handover_take (zsock_t *sock, const char *what, bool *terminated)
 {
     char *command = NULL;
     void *batch = NULL;
-    if (zsock_recv (pipe, "sp", &command, &batch) || !command
-    ||  !streq (command, "BATCH") || !batch) {
+    if (zsock_recv (sock, "sp", &command, &batch) || !command
+    ||  !streq (command, what) || !batch) {
         *terminated = true;
         batch = NULL;
     }
@@ -237,39 +260,97 @@ s_handover_take (zsock_t *pipe, bool *terminated)
     return (cc_handover_batch_t *) batch;
 }
 
+//  The second stage: commands, batch after batch.
 static void
-s_handover_actor (zsock_t *pipe, void *args)
+s_commands_actor (zsock_t *pipe, void *args)
 {
     cc_handoff_t *handoff = (cc_handoff_t *) args;
     zsock_signal (pipe, 0);
     bool terminated = false;
     while (!terminated) {
-        //  Wait for one batch, then take those queued behind it.
-        //  A respool batch goes alone, after the group before it.
-        cc_handover_batch_t *group [HANDOVER_GROUP];
-        cc_handover_batch_t *respool = NULL;
-        size_t batches = 0, advisories = 0;
-        do {
-            cc_handover_batch_t *batch = s_handover_take (pipe, &terminated);
-            if (!batch)
-                break;
-            if (batch->respool) {
-                respool = batch;
-                break;
-            }
-            group [batches++] = batch;
-            advisories += batch->count;
-        } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
-              && (zsock_events (pipe) & ZMQ_POLLIN));
-        if (batches)
-            s_handover_group (handoff, group, batches, advisories);
-        for (size_t index = 0; index < batches; index++)
-            zsock_send (pipe, "sp", "DONE", group [index]);
-        if (respool) {
-            s_handover_group (handoff, &respool, 1, respool->count);
-            zsock_send (pipe, "sp", "DONE", respool);
+        cc_handover_batch_t *batch = s_handover_take (pipe, "BATCH",
+                                                      &terminated);
+        if (batch) {
+            s_handover_exec (handoff, batch);
+            zsock_send (pipe, "sp", "DONE", batch);
         }
     }
+    OPENSSL_thread_stop ();
+}
+
+//  Spool the batches waiting on the pipe (one, and those queued behind
+//  it), let their acks go, and pass them on to the commands (or back, if
+//  there are none). A respool batch goes alone, after the group before
+//  it, and straight back: its commands ran the first time.
+static void
+s_handover_batches (cc_handoff_t *handoff, zsock_t *pipe, zactor_t *commands,
+                    bool *terminated)
+{
+    cc_handover_batch_t *group [HANDOVER_GROUP];
+    cc_handover_batch_t *respool = NULL;
+    size_t batches = 0, advisories = 0;
+    do {
+        cc_handover_batch_t *batch = s_handover_take (pipe, "BATCH",
+                                                      terminated);
+        if (!batch)
+            break;
+        if (batch->respool) {
+            respool = batch;
+            break;
+        }
+        group [batches++] = batch;
+        advisories += batch->count;
+    } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
+          && (zsock_events (pipe) & ZMQ_POLLIN));
+    if (batches)
+        s_handover_spool (handoff, group, batches, advisories);
+    for (size_t index = 0; index < batches; index++) {
+        if (group [index]->nonce)
+            zsock_send (pipe, "sp", "SPOOLED", group [index]);
+        if (commands)
+            zsock_send (commands, "sp", "BATCH", group [index]);
+        else {
+            s_handover_exec (handoff, group [index]);
+            zsock_send (pipe, "sp", "DONE", group [index]);
+        }
+    }
+    if (respool) {
+        s_handover_spool (handoff, &respool, 1, respool->count);
+        zsock_send (pipe, "sp", "DONE", respool);
+    }
+}
+
+static void
+s_handover_actor (zsock_t *pipe, void *args)
+{
+    cc_handoff_t *handoff = (cc_handoff_t *) args;
+    zactor_t *commands = cc_handoff_has_command (handoff)?
+        zactor_new (s_commands_actor, handoff): NULL;
+    zpoller_t *poller = zpoller_new (pipe, commands, NULL);
+    assert (poller);
+    //  Only $TERM ends it: the agent drains it after a stop signal.
+    zpoller_set_nonstop (poller, true);
+    zsock_signal (pipe, 0);
+    bool terminated = false;
+    while (!terminated) {
+        void *which = zpoller_wait (poller, -1);
+        if (!which) {
+            if (zpoller_terminated (poller))
+                break;
+            continue;
+        }
+        if (which == pipe)
+            s_handover_batches (handoff, pipe, commands, &terminated);
+        else {
+            //  A batch whose commands ran: back to the agent.
+            cc_handover_batch_t *batch = s_handover_take (
+                zactor_sock (commands), "DONE", &terminated);
+            if (batch)
+                zsock_send (pipe, "sp", "DONE", batch);
+        }
+    }
+    zpoller_destroy (&poller);
+    zactor_destroy (&commands);
     OPENSSL_thread_stop ();
 }
 
@@ -314,18 +395,21 @@ cc_handover_send (cc_handover_t *self, cc_handover_batch_t **batch_p)
 }
 
 cc_handover_batch_t *
-cc_handover_recv (cc_handover_t *self)
+cc_handover_recv (cc_handover_t *self, bool *done)
 {
-    assert (self);
+    assert (self && done);
     char *command = NULL;
     void *pointer = NULL;
     int rc = zsock_recv (self->actor, "sp", &command, &pointer);
+    *done = command && streq (command, "DONE");
     zstr_free (&command);
     cc_handover_batch_t *batch = (cc_handover_batch_t *) pointer;
     if (rc || !batch)
         return NULL;
-    self->batches--;
-    self->advisories -= batch->count;
+    if (*done) {
+        self->batches--;
+        self->advisories -= batch->count;
+    }
     return batch;
 }
 
@@ -592,10 +676,11 @@ cc_handover_test (bool verbose)
     char *moved = zsys_sprintf ("%s.moved", spool);
     assert (rename (spool, moved) == 0);
     cc_handover_send (handover, &replay);
-    cc_handover_batch_t *back = cc_handover_recv (handover);
+    bool done = false;
+    cc_handover_batch_t *back = cc_handover_recv (handover, &done);
     assert (rename (moved, spool) == 0);
     zstr_free (&moved);
-    assert (back && !cc_handover_batch_is_respool (back));
+    assert (back && done && !cc_handover_batch_is_respool (back));
     assert (cc_handover_batch_size (back) == 1);
     assert (cc_handover_batch_marker (back, 0) == replay_marker);
     assert (cc_handover_batch_spool_failed (back, 0));
@@ -606,8 +691,8 @@ cc_handover_test (bool verbose)
     assert (cc_handover_batch_move_failed (back, respool) == 1);
     cc_handover_batch_destroy (&back);
 
-    //  The thread: batches come back in order, each spooled by then, with
-    //  its markers and ack intact.
+    //  The thread: each batch's ack may go once its files are spooled,
+    //  and the batches come back in order, with markers and ack intact.
     size_t batches = 5;
     for (size_t index = 0; index < batches; index++) {
         cc_handover_batch_t *batch = cc_handover_batch_new ();
@@ -629,9 +714,21 @@ cc_handover_test (bool verbose)
     }
     assert (cc_handover_waiting (handover) == batches);
     assert (!cc_handover_backlogged (handover));
+    size_t spooled = 0;
     for (size_t index = 0; index < batches; index++) {
-        cc_handover_batch_t *batch = cc_handover_recv (handover);
-        assert (batch);
+        cc_handover_batch_t *batch = cc_handover_recv (handover, &done);
+        while (batch && !done) {
+            //  Acks in commit order, each batch's files on disk by then.
+            assert (cc_handover_batch_nonce (batch) == ++spooled);
+            for (size_t item = 0; item < spooled; item++) {
+                char id [64];
+                snprintf (id, sizeof id, "PK-THREAD-%zu-%zu", spooled - 1,
+                          item);
+                assert (s_test_spooled (spool, id));
+            }
+            batch = cc_handover_recv (handover, &done);
+        }
+        assert (batch && spooled > index);
         assert (cc_handover_batch_nonce (batch) == index + 1);
         size_t ack_size = 0;
         char *expected = zsys_sprintf ("ack %zu", index);
@@ -652,14 +749,15 @@ cc_handover_test (bool verbose)
         cc_handover_batch_destroy (&batch);
         cc_handover_batch_destroy (&batch);
     }
+    assert (spooled == batches);
     assert (cc_handover_waiting (handover) == 0);
 
     //  The respool batch from the replay: the file only, written now that
     //  the spool is back; nothing is left failed, so nothing moves.
     cc_handover_send (handover, &respool);
     assert (respool == NULL);
-    back = cc_handover_recv (handover);
-    assert (back && cc_handover_batch_is_respool (back));
+    back = cc_handover_recv (handover, &done);
+    assert (back && done && cc_handover_batch_is_respool (back));
     assert (cc_handover_batch_size (back) == 1);
     assert (!cc_handover_batch_spool_failed (back, 0));
     assert (s_test_spooled (spool, "PK-REPLAY-1"));
@@ -671,6 +769,7 @@ cc_handover_test (bool verbose)
     cc_handover_destroy (&handover);
     cc_handover_destroy (&handover);
     assert (cc_handoff_delivered (handoff) == 1 + 15);   //  replay and batches
+    cc_handoff_destroy (&handoff);
     //  Once the agent has cleared its marker, a start replays nothing.
     s_test_forget_t forget = { store, replay_marker };
     assert (cc_store_write (store, s_test_forget, &forget) == 0);
@@ -679,6 +778,50 @@ cc_handover_test (bool verbose)
     assert (cc_handover_batch_size (replay) == 0);
     cc_handover_batch_destroy (&replay);
 
+
+    //  A command that has not finished holds no ack: each batch's may go
+    //  once its file is spooled, the later batch's too, and the batches
+    //  come back once their commands ran.
+    char *go = zsys_sprintf ("%s/go", dir);
+    char *command = zsys_sprintf (
+        "cat > /dev/null; while [ ! -e '%s' ]; do sleep 0.01; done", go);
+    handoff = cc_handoff_new (spool, command);
+    assert (handoff);
+    handover = cc_handover_new (handoff);
+    assert (handover);
+    for (uint64_t nonce = 7; nonce <= 8; nonce++) {
+        cc_handover_batch_t *slow = cc_handover_batch_new ();
+        char id [32];
+        snprintf (id, sizeof id, "PK-SLOW-%" PRIu64, nonce);
+        cc_advisory_t *advisory = cc_handoff_test_advisory (
+            id, "slow command", body, sizeof body - 1, NULL);
+        cc_handover_batch_add (slow, &advisory, "national/banking", nonce,
+                               1700000000, nonce);
+        uint8_t *ack = (uint8_t *) strdup ("slow ack");
+        cc_handover_batch_set_ack (slow, nonce, &ack, strlen ("slow ack") + 1);
+        cc_handover_send (handover, &slow);
+    }
+    for (uint64_t nonce = 7; nonce <= 8; nonce++) {
+        back = cc_handover_recv (handover, &done);
+        assert (back && !done && cc_handover_batch_nonce (back) == nonce);
+    }
+    assert (s_test_spooled (spool, "PK-SLOW-7"));
+    assert (s_test_spooled (spool, "PK-SLOW-8"));
+    assert (cc_handover_waiting (handover) == 2);
+    assert (!zsys_file_exists (go));
+    FILE *go_file = fopen (go, "w");
+    assert (go_file);
+    fclose (go_file);
+    for (uint64_t nonce = 7; nonce <= 8; nonce++) {
+        back = cc_handover_recv (handover, &done);
+        assert (back && done && cc_handover_batch_nonce (back) == nonce);
+        assert (cc_handover_batch_exec_failures (back) == 0);
+        cc_handover_batch_destroy (&back);
+    }
+    assert (cc_handover_waiting (handover) == 0);
+    cc_handover_destroy (&handover);
+    zstr_free (&command);
+    zstr_free (&go);
     cc_handoff_destroy (&handoff);
     cc_store_destroy (&store);
     if (verbose)

@@ -3,7 +3,9 @@
 # start, and the commands it did not run are not lost.
 # 1. bank1 runs, per advisory, a command that records its advisory and then
 #    hangs (a shell that starts a long sleep). EX-1 and EX-2 are published;
-#    EX-1's command starts, EX-2's waits behind it.
+#    EX-1's command starts, EX-2's waits behind it; the acks of both
+#    reach the national ledger meanwhile (before: each waited for the
+#    commands before it, a minute each when they hang).
 # 2. SIGTERM: bank1 exits 0 within 10 s (before: it waited 60 s for each
 #    command, queued ones too), logs that the command was stopped, and
 #    leaves no process of the command behind (its whole process group is
@@ -12,9 +14,10 @@
 #    still down): bank1 replays both hand-overs, and is ready and linked
 #    to its relay at once while EX-1's command hangs again (before: the
 #    start waited 60 s per unfinished hand-over, with no relay link);
-#    EX-3 is published meanwhile. SIGTERM: bank1 exits 0 within 10 s
-#    (before: 60 s per replayed command, exit 1, and the commands it
-#    killed never ran again).
+#    EX-3 is published meanwhile, and its ack reaches the national
+#    ledger while the replayed commands hang. SIGTERM: bank1 exits 0
+#    within 10 s (before: 60 s per replayed command, exit 1, and the
+#    commands it killed never ran again).
 # 4. Started again with a command that finishes, bank1 hands all three
 #    over: the commands run, and the three acks reach the national ledger.
 # 5. Started again with a command that never reads its stdin and hangs,
@@ -37,7 +40,10 @@ for id in EX-1 EX-2; do
         --tlp clear --sector banking >/dev/null || fail "publish $id"
 done
 wait_for 20 test -s "$T/ran/EX-1.hung" || fail "EX-1's command did not start"
-sleep 1     # EX-2 is committed meanwhile; its hand-over waits for EX-1's
+for id in EX-1 EX-2; do
+    wait_for 20 ledger_has "$T/national/data" $id bank1 \
+        || fail "no ack of $id in the national ledger while EX-1's command hangs"
+done
 
 say "2. the stop does not wait for the hanging command"
 stop_at_once bank1 "sleep $SLEEP"
@@ -52,7 +58,8 @@ log_has bank1 "replaying 2 hand-overs" || fail "bank1 did not replay EX-1 and EX
 wait_for 20 test -s "$T/ran/EX-1.hung" || fail "EX-1's command did not run again"
 publish natissuer "$NATIONAL" national --id EX-3 --title EX-3 --severity low \
     --tlp clear --sector banking >/dev/null || fail "publish EX-3"
-sleep 1
+wait_for 20 ledger_has "$T/national/data" EX-3 bank1 \
+    || fail "no ack of EX-3 in the national ledger while the replayed command hangs"
 stop_at_once bank1 "sleep $SLEEP"
 log_has bank1 "stopped with the agent" || fail "bank1 did not log the stopped replay"
 
