@@ -858,11 +858,11 @@ cc_handoff_exec_failures (cc_handoff_t *self)
 //  --------------------------------------------------------------------------
 //  Self-test
 
-//  A signed advisory from a fresh root and issuer (see cc_handoff.h).
-cc_advisory_t *
-cc_handoff_test_advisory (const char *id, const char *title,
-                          const uint8_t *body, size_t body_size,
-                          uint8_t *root_key)
+//  A signed advisory from a fresh root and issuer (see cc_handoff.h),
+//  expiring at expires_at (0: never).
+static cc_advisory_t *
+s_test_advisory (const char *id, const char *title, const uint8_t *body,
+                 size_t body_size, int64_t expires_at, uint8_t *root_key)
 {
     cc_keys_t *root = cc_keys_generate ();
     cc_keys_t *issuer = cc_keys_generate ();
@@ -891,6 +891,7 @@ cc_handoff_test_advisory (const char *id, const char *title,
     content.n_cves = 1;
     content.cves = (char **) cves;
     content.issued_at = now - 60;
+    content.expires_at = expires_at;
     content.issuer = (char *) "PK-NCERT";
     size_t advisory_size = 0;
     uint8_t *advisory_bytes = cc_wire_pack (&content.base, &advisory_size);
@@ -913,6 +914,21 @@ cc_handoff_test_advisory (const char *id, const char *title,
     cc_keys_destroy (&issuer);
     cc_keys_destroy (&root);
     return advisory;
+}
+
+cc_advisory_t *
+cc_handoff_test_advisory (const char *id, const char *title,
+                          const uint8_t *body, size_t body_size,
+                          uint8_t *root_key)
+{
+    return s_test_advisory (id, title, body, body_size, 0, root_key);
+}
+
+cc_advisory_t *
+cc_handoff_test_advisory_expired (const char *id, uint8_t *root_key)
+{
+    return s_test_advisory (id, "expired", (const uint8_t *) "old", 3,
+                            (int64_t) time (NULL) - 1, root_key);
 }
 
 static char *

@@ -130,6 +130,10 @@ cc_advisory_t *
                               const uint8_t *body, size_t body_size,
                               uint8_t *root_key);
 
+//  Same, one that expired a second ago (it verifies at delivery).
+cc_advisory_t *
+    cc_handoff_test_advisory_expired (const char *id, uint8_t *root_key);
+
 void
     cc_handoff_test (bool verbose);
 

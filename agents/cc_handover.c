@@ -447,7 +447,7 @@ typedef struct {
     uint64_t seq;
     int64_t received_at;
     zchunk_t *signed_bytes;
-    bool refused;                   //  no longer verifies: marker goes
+    bool dropped;                   //  not handed over: marker goes
 } s_replay_t;
 
 static void
@@ -482,14 +482,14 @@ typedef struct {
     zlistx_t *replays;
 } s_replay_done_t;
 
-//  Remove the markers of what no longer verifies: it is never handed over.
+//  Remove the markers of what is not handed over: it never will be.
 static int
 s_replay_done (MDB_txn *txn, void *arg)
 {
     s_replay_done_t *done = (s_replay_done_t *) arg;
     for (s_replay_t *replay = (s_replay_t *) zlistx_first (done->replays);
          replay; replay = (s_replay_t *) zlistx_next (done->replays)) {
-        if (!replay->refused)
+        if (!replay->dropped)
             continue;
         int rc = cc_inbox_handoff_delete (done->store, txn, replay->marker);
         if (rc && rc != MDB_NOTFOUND)
@@ -499,21 +499,33 @@ s_replay_done (MDB_txn *txn, void *arg)
 }
 
 //  Verify each again (the inbox is trusted no more than the wire) and add
-//  those that verify to batch, with their markers, in marker order.
-//  Returns how many did not verify.
+//  those that verify to batch, with their markers, in marker order. One
+//  that expired since it arrived (the agent was stopped mid-hand-over and
+//  stayed down) is not handed over, as one that arrived expired is not:
+//  a command acting on an instruction past its end date does more harm
+//  than good. Returns how many were dropped.
 static size_t
 s_replay_verify (const uint8_t *root_key, zlistx_t *replays,
                  cc_handover_batch_t *batch)
 {
-    size_t refused = 0;
+    size_t dropped = 0;
+    int64_t now = (int64_t) time (NULL);
     for (s_replay_t *replay = (s_replay_t *) zlistx_first (replays);
          replay; replay = (s_replay_t *) zlistx_next (replays)) {
         int code = 0;
         const char *reason = NULL;
         cc_advisory_t *advisory = cc_advisory_open (
             zchunk_data (replay->signed_bytes),
-            zchunk_size (replay->signed_bytes), root_key,
-            (int64_t) time (NULL), CC_AT_DELIVERY, &code, &reason);
+            zchunk_size (replay->signed_bytes), root_key, now,
+            CC_AT_DELIVERY, &code, &reason);
+        if (advisory && cc_advisory_expired (advisory, now)) {
+            zsys_notice ("advisory %s revision %" PRIu32 " expired since it "
+                         "arrived: not handed over", replay->id,
+                         cc_advisory_revision (advisory));
+            cc_advisory_destroy (&advisory);
+            replay->dropped = true;
+        }
+        else
         if (advisory)
             cc_handover_batch_add (batch, &advisory, replay->stream,
                                    replay->seq, replay->received_at,
@@ -521,11 +533,11 @@ s_replay_verify (const uint8_t *root_key, zlistx_t *replays,
         else {
             zsys_warning ("inbox %s no longer verifies (%s); not handed "
                           "over", replay->id, reason? reason: "?");
-            replay->refused = true;
-            refused++;
+            replay->dropped = true;
         }
+        dropped += replay->dropped;
     }
-    return refused;
+    return dropped;
 }
 
 int
@@ -777,6 +789,19 @@ cc_handover_test (bool verbose)
     assert (cc_handover_replay (store, root_key, replay) == 0);
     assert (cc_handover_batch_size (replay) == 0);
     cc_handover_batch_destroy (&replay);
+    //  One that expired since it arrived is not handed over again, and
+    //  its marker goes.
+    stored [0] = cc_handoff_test_advisory_expired ("PK-REPLAY-OLD",
+                                                   root_key);
+    put.count = 1;
+    assert (cc_store_write (store, s_test_put, &put) == 0);
+    assert (s_test_markers (store) == 1);
+    replay = cc_handover_batch_new ();
+    assert (cc_handover_replay (store, root_key, replay) == 0);
+    assert (cc_handover_batch_size (replay) == 0);
+    assert (s_test_markers (store) == 0);
+    cc_handover_batch_destroy (&replay);
+    cc_advisory_destroy (&stored [0]);
 
 
     //  A command that has not finished holds no ack: each batch's may go

@@ -130,7 +130,8 @@ bool
 //  Startup: every advisory whose handoff marker a stop or crash left in
 //  the store, verified against root_key again, added to batch (an empty,
 //  not respool batch) with its marker, in marker order; what no longer
-//  verifies is logged and its marker removed. The caller sends the batch
+//  verifies, or has expired since it arrived, is logged and its marker
+//  removed: it is not handed over. The caller sends the batch
 //  to the thread before any commit's: it carries no ack (those acks are
 //  in the outbox), and comes back as any batch does (markers of what was
 //  handed over to clear, spool files to write again, commands a stop

@@ -24,6 +24,11 @@
 #    EX-BIG (a body of 200 kB, more than a pipe holds) is published: the
 #    stop does not wait for the command to take its document either
 #    (before: 60 s, the whole timeout) and leaves nothing of it behind.
+# 6. EX-OLD, which expires 4 s after it is published, is taken, its
+#    command hangs (EX-BIG's, replayed, finishes), and bank1 is stopped; started again after EX-OLD
+#    expired, bank1 does not hand it over (no command, one log line; before:
+#    its command ran on an instruction past its end date), and its ack
+#    is in the national ledger.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -84,5 +89,23 @@ publish natissuer "$NATIONAL" national --id EX-BIG --title EX-BIG --severity low
 wait_for 20 test -e "$T/ran/EX-BIG.deaf" || fail "EX-BIG's command did not start"
 sleep 0.5   # the agent is now writing to a full pipe nobody reads
 stop_at_once bank1 "sleep $SLEEP"
+
+say "6. an interrupted hand-over whose advisory has expired since is not replayed"
+rotate_log bank1
+start_agent bank1 banking --exec "cat > \"$T/ran/\$CERTCAST_ID.hung\"; [ \"\$CERTCAST_ID\" != EX-OLD ] || sleep $SLEEP"
+publish natissuer "$NATIONAL" national --id EX-OLD --title EX-OLD --severity low \
+    --tlp clear --sector banking --expires 4s >/dev/null || fail "publish EX-OLD"
+wait_for 20 test -s "$T/ran/EX-OLD.hung" || fail "EX-OLD's command did not start"
+published=$(date +%s)
+stop_at_once bank1 "sleep $SLEEP"
+rm -f "$T/ran/EX-OLD.hung"
+while [ $(( $(date +%s) - published )) -lt 5 ]; do sleep 0.2; done
+rotate_log bank1
+start_agent bank1 banking --exec "cat > \"$T/ran/\$CERTCAST_ID.done\""
+wait_for 10 log_has bank1 "EX-OLD revision 1 expired since it arrived: not handed over" \
+    || fail "bank1 did not say it drops the expired EX-OLD"
+! test -e "$T/ran/EX-OLD.done" || fail "bank1 ran the command of the expired EX-OLD"
+ledger_has "$T/national/data" EX-OLD bank1 || fail "no ack of EX-OLD in the national ledger"
+stop bank1
 stop banking; stop national
 say "ok"
