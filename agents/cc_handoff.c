@@ -503,18 +503,24 @@ s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
 //  Returns the number of files not made durable under their final name
 //  (each logged; its temp file removed).
 static size_t
-s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
-               char **jsons, size_t count)
+s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items, size_t count)
 {
     s_spool_file_t *files = (s_spool_file_t *) zmalloc (
         count * sizeof (s_spool_file_t));
     //  Opened first: syncfs reports writeback errors seen since this open.
     int dir_fd = open (self->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     bool batch_sync = count >= SYNCFS_FROM;
+    //  Each document is rendered just before its file is written and let
+    //  go after: an advisory of 1 MiB of control characters is a 6 MiB
+    //  document, and a catch-up group holds up to 1,024 advisories.
     for (size_t index = 0; index < count && dir_fd >= 0; index++) {
-        s_spool_names (self, cc_advisory_content (items [index].advisory),
+        cc_handoff_item_t *item = &items [index];
+        s_spool_names (self, cc_advisory_content (item->advisory),
                        &files [index]);
-        s_spool_write (&files [index], jsons [index], !batch_sync);
+        char *json = cc_handoff_json (item->advisory, item->stream,
+                                      item->seq, item->received_at);
+        s_spool_write (&files [index], json, !batch_sync);
+        free (json);
     }
     bool synced = dir_fd >= 0 && (!batch_sync || syncfs (dir_fd) == 0);
     int error = synced? 0: errno;
@@ -744,17 +750,8 @@ s_log (const Certcast__Advisory *content)
 static size_t
 s_spool_items (cc_handoff_t *self, cc_handoff_item_t *items, size_t count)
 {
-    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
-    for (size_t index = 0; index < count; index++)
-        jsons [index] = cc_handoff_json (items [index].advisory,
-                                         items [index].stream,
-                                         items [index].seq,
-                                         items [index].received_at);
-    size_t failed = s_spool_batch (self, items, jsons, count);
+    size_t failed = s_spool_batch (self, items, count);
     self->spool_failures += failed;
-    for (size_t index = 0; index < count; index++)
-        free (jsons [index]);
-    free (jsons);
     return failed;
 }
 

@@ -13,12 +13,17 @@
 
 #define HANDOVER_GROUP      16      //  batches handed over as one at most
 #define HANDOVER_BACKLOG    1024    //  committed advisories awaiting hand-over
+//  ... and their signed bytes: an advisory may be 1 MiB, and a backlog of
+//  1,024 of them (a hostile issuer's, or a CSAF-heavy month caught up)
+//  held a GiB and more in the agent (its decoded copy besides).
+#define HANDOVER_BACKLOG_BYTES  (32 * 1024 * 1024)
 
 struct _cc_handover_batch_t {
     cc_handoff_item_t *items;       //  advisory and stream owned
     uint64_t *markers;              //  handoff marker of each item
     size_t count;
     size_t capacity;
+    size_t bytes;                   //  signed bytes of its advisories
     uint64_t nonce;                 //  the batch's ack, 0: none
     uint8_t *ack;                   //  its SignedAck bytes (owned)
     size_t ack_size;
@@ -31,6 +36,7 @@ struct _cc_handover_t {
     zactor_t *actor;                //  the hand-over thread
     size_t batches;                 //  batches it has not returned yet
     size_t advisories;              //  their advisories
+    size_t bytes;                   //  and their signed bytes
 };
 
 
@@ -80,6 +86,9 @@ cc_handover_batch_add (cc_handover_batch_t *self, cc_advisory_t **advisory_p,
     };
     self->markers [self->count] = marker;
     self->count++;
+    size_t size = 0;
+    cc_advisory_bytes (*advisory_p, &size);
+    self->bytes += size;
     *advisory_p = NULL;
 }
 
@@ -161,6 +170,9 @@ cc_handover_batch_move_failed (cc_handover_batch_t *self,
     for (size_t index = 0; index < self->count; index++) {
         cc_handoff_item_t *item = &self->items [index];
         if (item->spool_failed) {
+            size_t size = 0;
+            cc_advisory_bytes (item->advisory, &size);
+            self->bytes -= size;
             cc_handover_batch_add (into, &item->advisory, item->stream,
                                    item->seq, item->received_at,
                                    self->markers [index]);
@@ -288,7 +300,7 @@ s_handover_batches (cc_handoff_t *handoff, zsock_t *pipe, zactor_t *commands,
 {
     cc_handover_batch_t *group [HANDOVER_GROUP];
     cc_handover_batch_t *respool = NULL;
-    size_t batches = 0, advisories = 0;
+    size_t batches = 0, advisories = 0, bytes = 0;
     do {
         cc_handover_batch_t *batch = s_handover_take (pipe, "BATCH",
                                                       terminated);
@@ -300,7 +312,9 @@ s_handover_batches (cc_handoff_t *handoff, zsock_t *pipe, zactor_t *commands,
         }
         group [batches++] = batch;
         advisories += batch->count;
+        bytes += batch->bytes;
     } while (batches < HANDOVER_GROUP && advisories < HANDOVER_BACKLOG
+          && bytes < HANDOVER_BACKLOG_BYTES
           && (zsock_events (pipe) & ZMQ_POLLIN));
     if (batches)
         s_handover_spool (handoff, group, batches, advisories);
@@ -390,6 +404,7 @@ cc_handover_send (cc_handover_t *self, cc_handover_batch_t **batch_p)
     assert (self && batch_p && *batch_p);
     self->batches++;
     self->advisories += (*batch_p)->count;
+    self->bytes += (*batch_p)->bytes;
     zsock_send (self->actor, "sp", "BATCH", *batch_p);
     *batch_p = NULL;
 }
@@ -409,6 +424,7 @@ cc_handover_recv (cc_handover_t *self, bool *done)
     if (*done) {
         self->batches--;
         self->advisories -= batch->count;
+        self->bytes -= batch->bytes;
     }
     return batch;
 }
@@ -425,6 +441,7 @@ cc_handover_backlogged (cc_handover_t *self)
 {
     assert (self);
     return self->advisories > HANDOVER_BACKLOG
+        || self->bytes > HANDOVER_BACKLOG_BYTES
         || self->batches > HANDOVER_GROUP * 4;
 }
 
@@ -847,6 +864,35 @@ cc_handover_test (bool verbose)
     cc_handover_destroy (&handover);
     zstr_free (&command);
     zstr_free (&go);
+    cc_handoff_destroy (&handoff);
+
+    //  The backlog counts bytes too: 40 advisories of 1 MB are past it
+    //  (they passed as 40 of 1,024 advisories).
+    handoff = cc_handoff_new (NULL, NULL);
+    assert (handoff);
+    handover = cc_handover_new (handoff);
+    assert (handover);
+    size_t heavy_size = 1000000;
+    uint8_t *heavy_body = (uint8_t *) zmalloc (heavy_size);
+    memset (heavy_body, 'x', heavy_size);
+    cc_handover_batch_t *heavy = cc_handover_batch_new ();
+    for (size_t index = 0; index < 40; index++) {
+        char id [32];
+        snprintf (id, sizeof id, "PK-HEAVY-%zu", index);
+        cc_advisory_t *advisory = cc_handoff_test_advisory (
+            id, "heavy", heavy_body, heavy_size, NULL);
+        cc_handover_batch_add (heavy, &advisory, "national/banking",
+                               index + 1, 1700000000, index + 1);
+    }
+    free (heavy_body);
+    assert (!cc_handover_backlogged (handover));
+    cc_handover_send (handover, &heavy);
+    assert (cc_handover_backlogged (handover));
+    back = cc_handover_recv (handover, &done);
+    assert (back && done && cc_handover_batch_size (back) == 40);
+    assert (!cc_handover_backlogged (handover));
+    cc_handover_batch_destroy (&back);
+    cc_handover_destroy (&handover);
     cc_handoff_destroy (&handoff);
     cc_store_destroy (&store);
     if (verbose)

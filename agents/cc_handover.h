@@ -122,8 +122,9 @@ cc_handover_batch_t *
 size_t
     cc_handover_waiting (cc_handover_t *self);
 
-//  True past the backlog: take batches back before sending more, so
-//  memory stays bounded when the host's disk is slower than the relay.
+//  True past the backlog (in batches, advisories or their bytes): take
+//  batches back before sending more, so memory stays bounded when the
+//  host's disk is slower than the relay, even for advisories of 1 MiB.
 bool
     cc_handover_backlogged (cc_handover_t *self);
 
