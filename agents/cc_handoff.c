@@ -485,10 +485,19 @@ s_spool_names (cc_handoff_t *self, const Certcast__Advisory *content,
 //  Write one temp file whole; fdatasync it too unless the batch's syncfs
 //  will. The descriptor is closed either way: a 256-advisory batch must
 //  not hold 256 of them.
+//
+//  The temp file is always a new one (O_EXCL, after removing what has its
+//  name): the spool's readers may write the directory (they empty it),
+//  and a symlink or hard link they left under a temp name was followed,
+//  so the agent truncated and overwrote a file of its own (its key, its
+//  inbox) with an issuer's document. One planted between the unlink and
+//  the open fails the write, which is tried again later.
 static void
 s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
 {
-    int fd = open (file->temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    unlink (file->temp);
+    int fd = open (file->temp,
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     file->written = fd >= 0
                  && s_write_all (fd, json, strlen (json)) == 0
                  && (!sync_now || fdatasync (fd) == 0);
@@ -1194,6 +1203,36 @@ cc_handoff_test (bool verbose)
     cc_handoff_destroy (&handoff);
     zstr_free (&probe);
     close (ours);
+    cc_advisory_destroy (&advisory);
+
+    //  A link planted under a temp name (the spool's readers may write
+    //  it) is not followed: the file it names stays as it was.
+    char *victim = zsys_sprintf ("%s/victim", dir);
+    FILE *victim_file = fopen (victim, "w");
+    assert (victim_file);
+    fputs ("precious", victim_file);
+    fclose (victim_file);
+    char *planted = zsys_sprintf ("%s/.PK-PLANT-r2.json.tmp", spool);
+    assert (symlink (victim, planted) == 0);
+    advisory = cc_handoff_test_advisory ("PK-PLANT", "plant",
+                                         (const uint8_t *) "p", 1, NULL);
+    handoff = cc_handoff_new (spool, NULL);
+    assert (handoff);
+    assert (cc_handoff_deliver (handoff, advisory, "banking/banking", 1, 5)
+            == 0);
+    char *kept = s_test_read (victim);
+    assert (kept && streq (kept, "precious"));
+    zstr_free (&kept);
+    char *plant_path = zsys_sprintf ("%s/PK-PLANT-r2.json", spool);
+    struct stat plant_info;
+    assert (lstat (plant_path, &plant_info) == 0
+            && S_ISREG (plant_info.st_mode));
+    unlink (plant_path);
+    unlink (victim);
+    zstr_free (&plant_path);
+    zstr_free (&planted);
+    zstr_free (&victim);
+    cc_handoff_destroy (&handoff);
     cc_advisory_destroy (&advisory);
 
     //  A spool directory we create is for us and our group only.
