@@ -355,8 +355,10 @@ s_handover_actor (zsock_t *pipe, void *args)
         }
         if (which == pipe)
             s_handover_batches (handoff, pipe, commands, &terminated);
-        else {
-            //  A batch whose commands ran: back to the agent.
+        //  Batches whose commands ran: back to the agent, all of them
+        //  (a busy pipe must not keep them from it).
+        while (!terminated && commands
+           &&  (zsock_events (zactor_sock (commands)) & ZMQ_POLLIN)) {
             cc_handover_batch_t *batch = s_handover_take (
                 zactor_sock (commands), "DONE", &terminated);
             if (batch)
