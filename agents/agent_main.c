@@ -42,9 +42,14 @@ s_check_dir (const char *option, const char *dir, bool create)
                      option, dir, strerror (errno));
             return -1;
         }
-        //  The inbox is the organisation's record: keep it private.
+        //  The inbox is the organisation's record: keep it private. The
+        //  spool is for the host's readers (the group), and its file
+        //  names are the ids of TLP:AMBER and RED advisories too: not for
+        //  every local user to list (czmq creates directories 0775).
         if (streq (option, "data"))
             chmod (dir, 0700);
+        else
+            chmod (dir, CC_HANDOFF_SPOOL_MODE);
     }
     if (stat (dir, &info) || !S_ISDIR (info.st_mode)
     ||  access (dir, W_OK | X_OK)) {

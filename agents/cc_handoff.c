@@ -361,10 +361,15 @@ cc_handoff_new (const char *spool_dir, const char *exec_cmd)
 {
     if (spool_dir) {
         struct stat info;
-        if (stat (spool_dir, &info) && zsys_dir_create ("%s", spool_dir)) {
-            fprintf (stderr, "certcast-agent: --spool %s: cannot create: %s\n",
-                     spool_dir, strerror (errno));
-            return NULL;
+        if (stat (spool_dir, &info)) {
+            if (zsys_dir_create ("%s", spool_dir)) {
+                fprintf (stderr, "certcast-agent: --spool %s: cannot create: "
+                         "%s\n", spool_dir, strerror (errno));
+                return NULL;
+            }
+            //  czmq creates it 0775: ids of TLP:RED advisories are no
+            //  business of every local user.
+            chmod (spool_dir, CC_HANDOFF_SPOOL_MODE);
         }
         if (stat (spool_dir, &info) || !S_ISDIR (info.st_mode)
         ||  access (spool_dir, W_OK | X_OK)) {
@@ -492,10 +497,19 @@ s_spool_names (cc_handoff_t *self, const Certcast__Advisory *content,
 //  Write one temp file whole; fdatasync it too unless the batch's syncfs
 //  will. The descriptor is closed either way: a 256-advisory batch must
 //  not hold 256 of them.
+//
+//  The temp file is always a new one (O_EXCL, after removing what has its
+//  name): the spool's readers may write the directory (they empty it),
+//  and a symlink or hard link they left under a temp name was followed,
+//  so the agent truncated and overwrote a file of its own (its key, its
+//  inbox) with an issuer's document. One planted between the unlink and
+//  the open fails the write, which is tried again later.
 static void
 s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
 {
-    int fd = open (file->temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    unlink (file->temp);
+    int fd = open (file->temp,
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     file->written = fd >= 0
                  && s_write_all (fd, json, strlen (json)) == 0
                  && (!sync_now || fdatasync (fd) == 0);
@@ -510,18 +524,24 @@ s_spool_write (s_spool_file_t *file, const char *json, bool sync_now)
 //  Returns the number of files not made durable under their final name
 //  (each logged; its temp file removed).
 static size_t
-s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
-               char **jsons, size_t count)
+s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items, size_t count)
 {
     s_spool_file_t *files = (s_spool_file_t *) zmalloc (
         count * sizeof (s_spool_file_t));
     //  Opened first: syncfs reports writeback errors seen since this open.
     int dir_fd = open (self->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     bool batch_sync = count >= SYNCFS_FROM;
+    //  Each document is rendered just before its file is written and let
+    //  go after: an advisory of 1 MiB of control characters is a 6 MiB
+    //  document, and a catch-up group holds up to 1,024 advisories.
     for (size_t index = 0; index < count && dir_fd >= 0; index++) {
-        s_spool_names (self, cc_advisory_content (items [index].advisory),
+        cc_handoff_item_t *item = &items [index];
+        s_spool_names (self, cc_advisory_content (item->advisory),
                        &files [index]);
-        s_spool_write (&files [index], jsons [index], !batch_sync);
+        char *json = cc_handoff_json (item->advisory, item->stream,
+                                      item->seq, item->received_at);
+        s_spool_write (&files [index], json, !batch_sync);
+        free (json);
     }
     bool synced = dir_fd >= 0 && (!batch_sync || syncfs (dir_fd) == 0);
     int error = synced? 0: errno;
@@ -565,9 +585,14 @@ s_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
 //  Command
 
 //  Feed json to fd within the deadline. EPIPE (the command exited or
-//  closed stdin early) is not our failure; the exit status tells.
+//  closed stdin early) is not our failure; the exit status tells. A
+//  command that does not read a document larger than the pipe holds us
+//  here: we look at the stop flag at least every FEED_SLICE_MS, so a stop
+//  kills it at once, as it does one that hangs after reading.
+#define FEED_SLICE_MS   50
+
 static void
-s_feed (int fd, const char *json, int64_t deadline)
+s_feed (cc_handoff_t *self, int fd, const char *json, int64_t deadline)
 {
     sigset_t pipe_set, old_set;
     sigemptyset (&pipe_set);
@@ -576,12 +601,13 @@ s_feed (int fd, const char *json, int64_t deadline)
     size_t size = strlen (json);
     size_t offset = 0;
     bool broken = false;
-    while (offset < size) {
+    while (offset < size && !atomic_load (&self->stopping)) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             break;
         struct pollfd item = { fd, POLLOUT, 0 };
-        if (poll (&item, 1, (int) left) <= 0)
+        if (poll (&item, 1, left < FEED_SLICE_MS? (int) left: FEED_SLICE_MS)
+            <= 0)
             continue;
         ssize_t written = write (fd, json + offset, size - offset);
         if (written < 0 && (errno == EINTR || errno == EAGAIN))
@@ -639,6 +665,10 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init (&actions);
     posix_spawn_file_actions_adddup2 (&actions, fds [0], STDIN_FILENO);
+    //  Nothing of ours past stderr: LMDB opens the inbox's data file
+    //  read-write without FD_CLOEXEC, and a command (or what it leaves
+    //  running) must not hold, let alone write, the agent's evidence.
+    posix_spawn_file_actions_addclosefrom_np (&actions, STDERR_FILENO + 1);
     posix_spawnattr_t attr;
     posix_spawnattr_init (&attr);
     sigset_t signals;
@@ -670,7 +700,7 @@ s_exec (cc_handoff_t *self, const Certcast__Advisory *content,
     }
     int64_t deadline = zclock_mono () + CC_HANDOFF_EXEC_TIMEOUT;
     fcntl (fds [1], F_SETFL, O_NONBLOCK);
-    s_feed (fds [1], json, deadline);
+    s_feed (self, fds [1], json, deadline);
 
     int status = 0;
     bool timed_out = false, stopped = false;
@@ -737,40 +767,66 @@ s_log (const Certcast__Advisory *content)
                  cc_handoff_severity_name (content->severity), title);
 }
 
-//  Log lines first, then every spool file durable, then the commands: a
-//  command may look for the spool file of its advisory.
+//  Write and count the spool files of items (a spool is configured).
+static size_t
+s_spool_items (cc_handoff_t *self, cc_handoff_item_t *items, size_t count)
+{
+    size_t failed = s_spool_batch (self, items, count);
+    self->spool_failures += failed;
+    return failed;
+}
+
+//  Log lines first, then every spool file durable; the commands come
+//  after (cc_handoff_exec_batch): a command may look for the spool file
+//  of its advisory.
 size_t
-cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
-                          size_t count)
+cc_handoff_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                        size_t count)
 {
     assert (self && (items || count == 0));
-    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
     for (size_t index = 0; index < count; index++) {
         cc_handoff_item_t *item = &items [index];
         assert (item->advisory && item->stream);
         item->spool_failed = false;
         item->exec_skipped = false;
         s_log (cc_advisory_content (item->advisory));
-        if (self->spool_dir || self->exec_cmd)
-            jsons [index] = cc_handoff_json (item->advisory, item->stream,
-                                             item->seq, item->received_at);
     }
-    size_t failed = 0;
-    if (self->spool_dir && count > 0)
-        failed = s_spool_batch (self, items, jsons, count);
-    self->spool_failures += failed;
-    for (size_t index = 0; index < count; index++) {
-        int rc = self->exec_cmd? s_exec (
-            self, cc_advisory_content (items [index].advisory),
-            jsons [index]): 0;
-        items [index].exec_skipped = rc > 0;
+    return self->spool_dir && count > 0? s_spool_items (self, items, count):
+                                          0;
+}
+
+void
+cc_handoff_exec_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                       size_t count)
+{
+    assert (self && (items || count == 0));
+    for (size_t index = 0; index < count && self->exec_cmd; index++) {
+        cc_handoff_item_t *item = &items [index];
+        char *json = cc_handoff_json (item->advisory, item->stream,
+                                      item->seq, item->received_at);
+        int rc = s_exec (self, cc_advisory_content (item->advisory), json);
+        free (json);
+        item->exec_skipped = rc > 0;
         if (rc < 0)
             self->exec_failures++;
-        free (jsons [index]);
     }
-    free (jsons);
     self->delivered += count;
+}
+
+size_t
+cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                          size_t count)
+{
+    size_t failed = cc_handoff_spool_batch (self, items, count);
+    cc_handoff_exec_batch (self, items, count);
     return failed;
+}
+
+bool
+cc_handoff_has_command (cc_handoff_t *self)
+{
+    assert (self);
+    return self->exec_cmd != NULL;
 }
 
 void
@@ -785,20 +841,8 @@ cc_handoff_respool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
                           size_t count)
 {
     assert (self && (items || count == 0));
-    if (!self->spool_dir || count == 0)
-        return 0;
-    char **jsons = (char **) zmalloc ((count + 1) * sizeof (char *));
-    for (size_t index = 0; index < count; index++)
-        jsons [index] = cc_handoff_json (items [index].advisory,
-                                         items [index].stream,
-                                         items [index].seq,
-                                         items [index].received_at);
-    size_t failed = s_spool_batch (self, items, jsons, count);
-    self->spool_failures += failed;
-    for (size_t index = 0; index < count; index++)
-        free (jsons [index]);
-    free (jsons);
-    return failed;
+    return self->spool_dir && count > 0? s_spool_items (self, items, count):
+                                          0;
 }
 
 int
@@ -832,11 +876,11 @@ cc_handoff_exec_failures (cc_handoff_t *self)
 //  --------------------------------------------------------------------------
 //  Self-test
 
-//  A signed advisory from a fresh root and issuer (see cc_handoff.h).
-cc_advisory_t *
-cc_handoff_test_advisory (const char *id, const char *title,
-                          const uint8_t *body, size_t body_size,
-                          uint8_t *root_key)
+//  A signed advisory from a fresh root and issuer (see cc_handoff.h),
+//  expiring at expires_at (0: never).
+static cc_advisory_t *
+s_test_advisory (const char *id, const char *title, const uint8_t *body,
+                 size_t body_size, int64_t expires_at, uint8_t *root_key)
 {
     cc_keys_t *root = cc_keys_generate ();
     cc_keys_t *issuer = cc_keys_generate ();
@@ -865,6 +909,7 @@ cc_handoff_test_advisory (const char *id, const char *title,
     content.n_cves = 1;
     content.cves = (char **) cves;
     content.issued_at = now - 60;
+    content.expires_at = expires_at;
     content.issuer = (char *) "PK-NCERT";
     size_t advisory_size = 0;
     uint8_t *advisory_bytes = cc_wire_pack (&content.base, &advisory_size);
@@ -887,6 +932,21 @@ cc_handoff_test_advisory (const char *id, const char *title,
     cc_keys_destroy (&issuer);
     cc_keys_destroy (&root);
     return advisory;
+}
+
+cc_advisory_t *
+cc_handoff_test_advisory (const char *id, const char *title,
+                          const uint8_t *body, size_t body_size,
+                          uint8_t *root_key)
+{
+    return s_test_advisory (id, title, body, body_size, 0, root_key);
+}
+
+cc_advisory_t *
+cc_handoff_test_advisory_expired (const char *id, uint8_t *root_key)
+{
+    return s_test_advisory (id, "expired", (const uint8_t *) "old", 3,
+                            (int64_t) time (NULL) - 1, root_key);
 }
 
 static char *
@@ -1151,7 +1211,62 @@ cc_handoff_test (bool verbose)
             == 0);
     assert (cc_handoff_exec_failures (handoff) == 1);
     cc_handoff_destroy (&handoff);
+
+    //  A command holds none of our files, even one open without
+    //  FD_CLOEXEC (as LMDB opens the inbox's data file).
+    int ours = open (captured, O_RDONLY);
+    assert (ours > STDERR_FILENO);
+    char *probe = zsys_sprintf ("test ! -e /proc/$$/fd/%d", ours);
+    handoff = cc_handoff_new (NULL, probe);
+    assert (handoff);
+    assert (cc_handoff_deliver (handoff, advisory, "banking/banking", 1, 5)
+            == 0);
+    assert (cc_handoff_exec_failures (handoff) == 0);
+    cc_handoff_destroy (&handoff);
+    zstr_free (&probe);
+    close (ours);
     cc_advisory_destroy (&advisory);
+
+    //  A link planted under a temp name (the spool's readers may write
+    //  it) is not followed: the file it names stays as it was.
+    char *victim = zsys_sprintf ("%s/victim", dir);
+    FILE *victim_file = fopen (victim, "w");
+    assert (victim_file);
+    fputs ("precious", victim_file);
+    fclose (victim_file);
+    char *planted = zsys_sprintf ("%s/.PK-PLANT-r2.json.tmp", spool);
+    assert (symlink (victim, planted) == 0);
+    advisory = cc_handoff_test_advisory ("PK-PLANT", "plant",
+                                         (const uint8_t *) "p", 1, NULL);
+    handoff = cc_handoff_new (spool, NULL);
+    assert (handoff);
+    assert (cc_handoff_deliver (handoff, advisory, "banking/banking", 1, 5)
+            == 0);
+    char *kept = s_test_read (victim);
+    assert (kept && streq (kept, "precious"));
+    zstr_free (&kept);
+    char *plant_path = zsys_sprintf ("%s/PK-PLANT-r2.json", spool);
+    struct stat plant_info;
+    assert (lstat (plant_path, &plant_info) == 0
+            && S_ISREG (plant_info.st_mode));
+    unlink (plant_path);
+    unlink (victim);
+    zstr_free (&plant_path);
+    zstr_free (&planted);
+    zstr_free (&victim);
+    cc_handoff_destroy (&handoff);
+    cc_advisory_destroy (&advisory);
+
+    //  A spool directory we create is for us and our group only.
+    char *fresh = zsys_sprintf ("%s/fresh-spool", dir);
+    handoff = cc_handoff_new (fresh, NULL);
+    assert (handoff);
+    struct stat info;
+    assert (stat (fresh, &info) == 0);
+    assert ((info.st_mode & 07777) == CC_HANDOFF_SPOOL_MODE);
+    cc_handoff_destroy (&handoff);
+    rmdir (fresh);
+    zstr_free (&fresh);
 
     //  A spool path that is a file is refused at construction.
     assert (cc_handoff_new (captured, NULL) == NULL);

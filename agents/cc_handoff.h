@@ -11,7 +11,8 @@
       content;
     - a command: run through /bin/sh -c with the advisory JSON on stdin and
       CERTCAST_ID, CERTCAST_REVISION, CERTCAST_SEVERITY in its environment,
-      in a process group of its own (a kill reaches what it started). Its
+      no descriptor of ours past stderr, in a process group of its own (a
+      kill reaches what it started). Its
       exit status is logged, never acted on: the agent acks RECEIVED for
       everything it committed, whatever the command did. It is killed after
       CC_HANDOFF_EXEC_TIMEOUT, or at once when the agent stops; then it
@@ -32,11 +33,12 @@
 #define CC_HANDOFF_H_INCLUDED
 
 #define CC_HANDOFF_EXEC_TIMEOUT   60000   //  ms before a command is killed
+#define CC_HANDOFF_SPOOL_MODE     0750    //  a spool directory we create
 
 typedef struct _cc_handoff_t cc_handoff_t;
 
 //  spool_dir and exec_cmd may each be NULL. The spool directory is created
-//  (mode 0750) if missing. NULL with a one-line reason on stderr if it
+//  (mode CC_HANDOFF_SPOOL_MODE) if missing. NULL with a one-line reason on stderr if it
 //  cannot be created or is not a directory.
 cc_handoff_t *
     cc_handoff_new (const char *spool_dir, const char *exec_cmd);
@@ -67,6 +69,17 @@ size_t
     cc_handoff_deliver_batch (cc_handoff_t *self, cc_handoff_item_t *items,
                               size_t count);
 
+//  The two halves of cc_handoff_deliver_batch, for a caller that acts
+//  between them (the agent sends its ack once the spool files are
+//  durable, without waiting for the commands): the log lines and spool
+//  files (returns and marks failures as above), then the commands.
+size_t
+    cc_handoff_spool_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                            size_t count);
+void
+    cc_handoff_exec_batch (cc_handoff_t *self, cc_handoff_item_t *items,
+                           size_t count);
+
 //  Write the spool files of items whose first hand-over could not: no log
 //  line and no command again (those ran the first time). Returns and marks
 //  the failures as cc_handoff_deliver_batch does; 0 without a spool.
@@ -84,6 +97,10 @@ int
 char *
     cc_handoff_json (cc_advisory_t *advisory, const char *stream, uint64_t seq,
                      int64_t received_at);
+
+//  Is there a command to run?
+bool
+    cc_handoff_has_command (cc_handoff_t *self);
 
 //  The agent is stopping: from now on no command is started, and one that
 //  runs is killed; their items come back exec_skipped, to be handed over
@@ -115,6 +132,10 @@ cc_advisory_t *
     cc_handoff_test_advisory (const char *id, const char *title,
                               const uint8_t *body, size_t body_size,
                               uint8_t *root_key);
+
+//  Same, one that expired a second ago (it verifies at delivery).
+cc_advisory_t *
+    cc_handoff_test_advisory_expired (const char *id, uint8_t *root_key);
 
 void
     cc_handoff_test (bool verbose);

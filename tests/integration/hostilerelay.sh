@@ -18,9 +18,11 @@
 #     empty deliveries and one of 200 to a fetch never sent: both dropped,
 #     a handful of log lines, the genuine reply still taken (before: one
 #     line per entry, 300,200 lines per fetch);
-# (d) Acked for corr 1 to 8 before the agent sent its ack (its --exec
-#     takes 2 s): the ack stays in the outbox and is sent again (before:
-#     the Acked dropped it, and it was sent once).
+# (d) Acked for corr 1 to 8 after the agent committed its ack and before
+#     it sent it (it sends an ack once the spool file is durable, and runs
+#     under strace with every rename delayed 2 s): the ack stays in the
+#     outbox and is sent again (before: the Acked dropped it, and it was
+#     sent once).
 # And an agent key that names no sector is refused at startup (it would
 # follow nothing).
 . "$(dirname "$0")/lib.sh"
@@ -127,13 +129,27 @@ stop bank3
 stop fake-c
 
 say "(d) Acked for acks not sent yet"
+command -v strace >/dev/null || { echo "SKIP: (d) needs strace"; exit 0; }
 fake_relay fake-d --advisory national/banking,PK-HR-D,banking --acked-unasked --no-acked
-agent_at bank4 --ack-resend 300 --exec "cat >/dev/null; sleep 2"
+#   The spool file's rename, 2 s late, keeps the ack unsent that long;
+#   PIDS[bank4] becomes the agent's own PID, for the SIGTERM below.
+SLOW_RENAME="strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:delay_enter=2000000"
+mkdir -p "$T/agents/bank4/spool"
+start_daemon bank4 $SLOW_RENAME "$CC_BIN/certcast-agent" --relay "127.0.0.1:$FAKE_PORT" \
+    --relay-pub "$T/keys/relay-banking.pub" --data "$T/agents/bank4/data" \
+    --key "$T/keys/bank4.key" --trust "$T/keys/root.pub" \
+    --spool "$T/agents/bank4/spool" --heartbeat 200 --ack-resend 300
+TRACER=${PIDS[bank4]}
+wait_for 10 pgrep -P "$TRACER" || fail "no traced bank4"
+PIDS[bank4]=$(pgrep -P "$TRACER")
 wait_for 20 grep -q "^acked-unasked" "$T/fake-d.out" || fail "fake-d sent no unasked Acked"
 wait_for 20 acked fake-d PK-HR-D || fail "bank4 never sent its ack"
 sends_twice () { [ "$(grep -c "^ack [0-9]* PK-HR-D 1$" "$T/fake-d.out")" -ge 2 ]; }
 wait_for 10 sends_twice || fail "bank4 dropped its ack from the outbox on an Acked for an ack it had not sent (sent $(grep -c "PK-HR-D" "$T/fake-d.out") times)"
 log_has bank4 "which we have not sent it (or it confirmed already); ignored" || fail "bank4 did not log the Acked it ignored"
-stop bank4
+kill -TERM "${PIDS[bank4]}"
+wait "$TRACER" || fail "bank4 exited $?"
+unset "PIDS[bank4]"
+sanitizer_clean bank4 || fail "sanitizer report in bank4.log"
 stop fake-d
 say "ok"

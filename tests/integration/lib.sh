@@ -105,6 +105,19 @@ stop () {
     sanitizer_clean "$name" || fail "sanitizer report in $name.log"
 }
 
+# stop_at_once NAME PATTERN: stop NAME, which must take under 10 s and
+# leave no process matching PATTERN (what a command it ran started).
+stop_at_once () {
+    local started took_ms
+    started=$(date +%s%N)
+    stop "$1"
+    took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+    echo "stop took $took_ms ms"
+    [ "$took_ms" -lt 10000 ] || fail "$1 took $took_ms ms to stop"
+    sleep 0.2
+    ! pgrep -f "$2" >/dev/null || fail "$2 outlived $1's stop"
+}
+
 # crash NAME: kill -9 (no checks: it is a crash).
 crash () {
     kill -9 "${PIDS[$1]}" 2>/dev/null
