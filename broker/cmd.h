@@ -58,6 +58,15 @@ const char *cmd_time_iso (int64_t when, char *out, size_t size);
 //  True if text is a sector name: one or more of [a-z0-9-].
 bool cmd_sector_valid (const char *text);
 
+//  True if text is 1 to max characters of an advisory id's alphabet,
+//  [A-Za-z0-9._:-]: ids are ledger keys and appear in reports and file
+//  names.
+bool cmd_id_chars_valid (const char *text, size_t max);
+
+//  True if text may be a delegation's id prefix (cmd_id_chars_valid, at
+//  most 64): room is left for the issuer's own numbering.
+bool cmd_id_prefix_valid (const char *text);
+
 //  A random non-zero 64-bit number (correlation ids, default advisory ids).
 uint64_t cmd_random64 (void);
 

@@ -13,6 +13,8 @@ static const cc_option_t s_options [] = {
     { "days", "N", "validity in days", "365", false },
     { "serial", "N", "serial number (default: the current Unix time)", NULL,
       false },
+    { "id-prefix", "P", "every advisory id of this issuer must start with P "
+      "(e.g. PK-SBP-)", NULL, false },
     { "out", "FILE", "delegation file to write", NULL, false },
     { "force", NULL, "replace FILE if it exists", NULL, false },
     { NULL, NULL, NULL, NULL, false }
@@ -58,7 +60,7 @@ cmd_delegate (int argc, char **argv)
     int exit_code = 0;
     cc_config_t *config = cc_config_new ("certcast/delegate",
         "certcast delegate --root ROOT.key --sector S[,S..]|all [--days N] "
-        "[--serial N] --out FILE [--force] ISSUER.pub",
+        "[--serial N] [--id-prefix P] --out FILE [--force] ISSUER.pub",
         s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
@@ -101,6 +103,11 @@ cmd_delegate (int argc, char **argv)
                 break;
             }
         }
+    const char *id_prefix = cc_config_get (config, "id-prefix");
+    if (exit_code == 0 && id_prefix && !cmd_id_prefix_valid (id_prefix))
+        exit_code = cmd_usage_error ("delegate", "--id-prefix '%s' is not 1 "
+                                     "to 64 printable characters without "
+                                     "spaces", id_prefix);
     if (exit_code == 0 && all_sectors && sectors [1])
         exit_code = cmd_usage_error ("delegate", "--sector all cannot be "
                                      "combined with named sectors");
@@ -147,10 +154,10 @@ cmd_delegate (int argc, char **argv)
     int64_t not_before = now - 300;
     int64_t not_after = now + days * 86400;
     size_t size = 0;
-    uint8_t *delegation = cc_delegation_issue (
+    uint8_t *delegation = cc_delegation_issue_prefixed (
         root, cc_keys_sign_public (issuer), issuer_name, all_sectors,
         all_sectors? NULL: sectors, not_before, not_after, (uint64_t) serial,
-        &size);
+        id_prefix, &size);
     if (!delegation)
         exit_code = cmd_fail ("delegate", "the root key %s could not sign",
                               root_path);
@@ -172,10 +179,12 @@ cmd_delegate (int argc, char **argv)
         cc_hex_encode (key_id, 8, key_hex);
         char from [32], until [32];
         printf ("delegation %" PRId64 " written to %s: issuer %s (key %s) "
-                "may publish to %s from %s until %s\n", serial, out,
+                "may publish to %s from %s until %s%s%s%s\n", serial, out,
                 issuer_name, key_hex, scope,
                 cmd_time_iso (not_before, from, sizeof from),
-                cmd_time_iso (not_after, until, sizeof until));
+                cmd_time_iso (not_after, until, sizeof until),
+                id_prefix? ", ids starting '": "", id_prefix? id_prefix: "",
+                id_prefix? "'": "");
     }
     free (delegation);
     cc_keys_destroy (&issuer);

@@ -21,7 +21,8 @@ static const cc_option_t s_options [] = {
     { "severity", "V", "info, low, medium, high or critical", NULL, false },
     { "tlp", "L", "clear, green, amber, amber+strict or red", NULL, false },
     { "sector", "S", "target sector(s), or all", NULL, true },
-    { "id", "ID", "advisory id (default ISSUER-YYYYMMDD-HHMMSS-XXXX)", NULL,
+    { "id", "ID", "advisory id (default ISSUER-YYYYMMDD-HHMMSS-XXXX, or the "
+      "delegation's id prefix then YYYYMMDD-HHMMSS-XXXX)", NULL,
       false },
     { "revision", "N", "revision; a higher one replaces", "1", false },
     { "kind", "K", "advisory, update or audit", "advisory", false },
@@ -55,18 +56,12 @@ s_index (const char *value, const char **list)
     return -1;
 }
 
-//  Ids are ledger keys and appear in reports and file names, so keep them
-//  to a plain alphabet, and to the length every broker opens: a longer one
-//  was signed and sent, then refused.
+//  Ids keep to the length every broker opens: a longer one was signed
+//  and sent, then refused.
 static bool
 s_id_valid (const char *id)
 {
-    if (!*id || strlen (id) > CC_ADVISORY_ID_MAX)
-        return false;
-    for (const char *cursor = id; *cursor; cursor++)
-        if (!isalnum ((unsigned char) *cursor) && !strchr ("._:-", *cursor))
-            return false;
-    return true;
+    return cmd_id_chars_valid (id, CC_ADVISORY_ID_MAX);
 }
 
 //  CVE-YYYY-NNNN with four or more digits in the sequence number.
@@ -244,6 +239,7 @@ cmd_publish (int argc, char **argv)
 
     //  Files: the body, the delegation, our key
     uint8_t *body = NULL, *delegation = NULL, *advisory_bytes = NULL;
+    char *id_prefix = NULL;
     uint8_t *signed_bytes = NULL;
     size_t body_size = 0, delegation_size = 0, advisory_size = 0;
     size_t signed_size = 0;
@@ -286,14 +282,27 @@ cmd_publish (int argc, char **argv)
     }
     char default_id [128];
     const char *id = cc_config_get (config, "id");
+    //  An issuer bound to an id prefix names inside it; every broker would
+    //  refuse anything else, after the signing.
+    id_prefix = cc_delegation_id_prefix (delegation, delegation_size);
+    if (id && id_prefix && strncmp (id, id_prefix, strlen (id_prefix))) {
+        exit_code = cmd_usage_error ("publish", "--id %s does not start "
+                                     "with '%s', the id prefix of this "
+                                     "issuer's delegation", id, id_prefix);
+        goto done;
+    }
     if (!id) {
         struct tm tm;
         time_t seconds = (time_t) now;
         gmtime_r (&seconds, &tm);
         char stamp [32];
         strftime (stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf (default_id, sizeof default_id, "%.90s-%s-%04x", issuer,
-                  stamp, (unsigned) (cmd_random64 () & 0xffff));
+        if (id_prefix && *id_prefix)
+            snprintf (default_id, sizeof default_id, "%s%s-%04x", id_prefix,
+                      stamp, (unsigned) (cmd_random64 () & 0xffff));
+        else
+            snprintf (default_id, sizeof default_id, "%.90s-%s-%04x",
+                      issuer, stamp, (unsigned) (cmd_random64 () & 0xffff));
         id = default_id;
     }
     advisory->id = (char *) id;
@@ -345,6 +354,7 @@ cmd_publish (int argc, char **argv)
     exit_code = cmd_request (&peer, &control, s_on_stored, NULL);
 
 done:
+    free (id_prefix);
     free (signed_bytes);
     free (advisory_bytes);
     cc_keys_destroy (&key);

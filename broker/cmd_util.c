@@ -240,6 +240,25 @@ cmd_sector_valid (const char *text)
 }
 
 
+bool
+cmd_id_chars_valid (const char *text, size_t max)
+{
+    if (!text || !*text || strlen (text) > max)
+        return false;
+    for (const char *cursor = text; *cursor; cursor++)
+        if (!isalnum ((unsigned char) *cursor) && !strchr ("._:-", *cursor))
+            return false;
+    return true;
+}
+
+
+bool
+cmd_id_prefix_valid (const char *text)
+{
+    return cmd_id_chars_valid (text, 64);
+}
+
+
 uint64_t
 cmd_random64 (void)
 {

@@ -17,7 +17,13 @@ now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 
 echo "== certcast demo in $T"
 federation
-echo "keys and delegations:"
+# Each issuer numbers in a namespace of its own, as a real federation's
+# delegations should say (README, step 3).
+certcast delegate --root "$T/keys/root.key" --sector all --id-prefix PK-NCERT- --force \
+    --out "$T/keys/natissuer.delegation" "$T/keys/natissuer.pub" >/dev/null || fail "delegate natissuer"
+certcast delegate --root "$T/keys/root.key" --sector banking --id-prefix PK-SBP- --force \
+    --out "$T/keys/bankissuer.delegation" "$T/keys/bankissuer.pub" >/dev/null || fail "delegate bankissuer"
+echo "keys and delegations (national issuer: PK-NCERT-*, banking issuer: PK-SBP-*):"
 echo "    $(cd "$T/keys" && echo *)" | fold -s -w 76 | sed "2,$ s/^/    /"
 start_national;         echo "national broker  127.0.0.1:$NATIONAL_PORT (pid ${PIDS[national]})"
 start_relay banking;    echo "banking relay    127.0.0.1:$BANKING_PORT (pid ${PIDS[banking]})"

@@ -253,6 +253,13 @@ cc_advisory_open (const uint8_t *signed_bytes, size_t size,
 
     //  5. Scope: a banking issuer cannot reach telecom, and "all sectors"
     //  needs an all-sectors delegation, not merely every sector we know.
+    //  An issuer bound to an id prefix names inside it: otherwise it could
+    //  take the National CERT's next id (at a relay cut off from the
+    //  national broker, say) and keep that advisory from its agents.
+    if (!cc_delegation_covers_id (delegation, advisory->id))
+        return s_refuse (&self, code, reason, CC_ESCOPE,
+                         "advisory id outside the issuer's delegated id "
+                         "prefix");
     if (advisory->all_sectors && !delegation->all_sectors)
         return s_refuse (&self, code, reason, CC_ESCOPE,
                          "delegation does not cover all sectors");
@@ -766,6 +773,39 @@ cc_advisory_test (bool verbose)
         CERTCAST__KIND__SECURITY_ANNOUNCEMENT, NULL, TEST_NOW, 0, &size);
     s_test_refused (&fixture, bytes, size, CC_AT_INTAKE, TEST_NOW, CC_ESCOPE);
     free (bytes);
+    //  An issuer bound to an id prefix names inside it, at intake and on
+    //  delivery: it cannot take the National CERT's next id
+    size_t prefixed_size;
+    uint8_t *prefixed = cc_delegation_issue_prefixed (fixture.root,
+        cc_keys_sign_public (fixture.banking), "banking-cert", false,
+        banking, TEST_NOW - 86400, TEST_NOW + 86400, 3, "PK-SBP-",
+        &prefixed_size);
+    assert (prefixed);
+    char *prefix = cc_delegation_id_prefix (prefixed, prefixed_size);
+    assert (prefix && streq (prefix, "PK-SBP-"));
+    free (prefix);
+    bytes = s_test_signed (fixture.banking, prefixed, prefixed_size,
+        "PK-SBP-2026-0001", CERTCAST__KIND__SECURITY_ANNOUNCEMENT, banking,
+        TEST_NOW, 0, &size);
+    advisory = cc_advisory_open (bytes, size, root_key, TEST_NOW,
+                                 CC_AT_INTAKE, &code, &reason);
+    assert (advisory);
+    cc_advisory_destroy (&advisory);
+    free (bytes);
+    bytes = s_test_signed (fixture.banking, prefixed, prefixed_size,
+        "PK-NCERT-2026-0043", CERTCAST__KIND__SECURITY_ANNOUNCEMENT, banking,
+        TEST_NOW, 0, &size);
+    s_test_refused (&fixture, bytes, size, CC_AT_INTAKE, TEST_NOW, CC_ESCOPE);
+    s_test_refused (&fixture, bytes, size, CC_AT_DELIVERY, TEST_NOW, CC_ESCOPE);
+    free (bytes);
+    free (prefixed);
+    //  ...and one without a prefix names any id (delegations before it)
+    prefix = cc_delegation_id_prefix (fixture.banking_delegation,
+                                      fixture.banking_delegation_size);
+    assert (prefix && streq (prefix, ""));
+    free (prefix);
+    assert (cc_delegation_id_prefix ((const uint8_t *) "junk", 4) == NULL);
+
     //  Kind not covered: TRUST_UPDATE needs an explicit grant
     bytes = s_test_signed (fixture.national, fixture.national_delegation,
         fixture.national_delegation_size, "PK-NCERT-2026-0044",

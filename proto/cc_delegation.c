@@ -19,6 +19,19 @@ cc_delegation_issue (cc_keys_t *root, const uint8_t issuer_key [32],
                      const char **sectors, int64_t not_before,
                      int64_t not_after, uint64_t serial, size_t *size)
 {
+    return cc_delegation_issue_prefixed (root, issuer_key, issuer_name,
+                                         all_sectors, sectors, not_before,
+                                         not_after, serial, NULL, size);
+}
+
+
+uint8_t *
+cc_delegation_issue_prefixed (cc_keys_t *root, const uint8_t issuer_key [32],
+                              const char *issuer_name, bool all_sectors,
+                              const char **sectors, int64_t not_before,
+                              int64_t not_after, uint64_t serial,
+                              const char *id_prefix, size_t *size)
+{
     assert (root);
     assert (issuer_key);
     assert (size);
@@ -42,6 +55,8 @@ cc_delegation_issue (cc_keys_t *root, const uint8_t issuer_key [32],
     delegation.not_before = not_before;
     delegation.not_after = not_after;
     delegation.serial = serial;
+    if (id_prefix)
+        delegation.id_prefix = (char *) id_prefix;
 
     size_t delegation_size;
     uint8_t *delegation_bytes = cc_wire_pack (&delegation.base, &delegation_size);
@@ -205,6 +220,37 @@ cc_delegation_covers_kind (const Certcast__Delegation *delegation,
         if (delegation->kinds [index] == kind)
             return true;
     return false;
+}
+
+
+bool
+cc_delegation_covers_id (const Certcast__Delegation *delegation,
+                         const char *id)
+{
+    assert (delegation);
+    assert (id);
+    const char *prefix = delegation->id_prefix? delegation->id_prefix: "";
+    return strncmp (id, prefix, strlen (prefix)) == 0;
+}
+
+
+char *
+cc_delegation_id_prefix (const uint8_t *signed_bytes, size_t size)
+{
+    Certcast__SignedDelegation *envelope = (Certcast__SignedDelegation *)
+        cc_wire_unpack (&certcast__signed_delegation__descriptor,
+                        signed_bytes, size, CC_DELEGATION_MAX);
+    Certcast__Delegation *delegation = envelope?
+        (Certcast__Delegation *) cc_wire_unpack (
+            &certcast__delegation__descriptor, envelope->delegation.data,
+            envelope->delegation.len, CC_DELEGATION_MAX): NULL;
+    char *prefix = delegation? strdup (delegation->id_prefix?
+                                       delegation->id_prefix: ""): NULL;
+    if (delegation)
+        certcast__delegation__free_unpacked (delegation, NULL);
+    if (envelope)
+        certcast__signed_delegation__free_unpacked (envelope, NULL);
+    return prefix;
 }
 
 

@@ -17,6 +17,28 @@ uint8_t *
                          const char **sectors, int64_t not_before,
                          int64_t not_after, uint64_t serial, size_t *size);
 
+//  The same, binding the issuer's advisory ids to id_prefix (NULL or "":
+//  any id): each advisory it signs must have an id that starts with it,
+//  so one issuer's ids are never another's to take.
+uint8_t *
+    cc_delegation_issue_prefixed (cc_keys_t *root,
+                                  const uint8_t issuer_key[32],
+                                  const char *issuer_name, bool all_sectors,
+                                  const char **sectors, int64_t not_before,
+                                  int64_t not_after, uint64_t serial,
+                                  const char *id_prefix, size_t *size);
+
+//  True if the delegation lets its issuer name an advisory id.
+bool
+    cc_delegation_covers_id (const Certcast__Delegation *delegation,
+                             const char *id);
+
+//  The id prefix of a delegation file's bytes (cc_delegation_load), as a
+//  new string ("" for none), or NULL if they do not decode. Unverified:
+//  for the issuer's own tools, never for a decision.
+char *
+    cc_delegation_id_prefix (const uint8_t *signed_bytes, size_t size);
+
 //  Verify a SignedDelegation (already unpacked as part of Signed) against
 //  the pinned root. On success returns the unpacked Delegation, which the
 //  caller frees with certcast__delegation__free_unpacked. On failure NULL

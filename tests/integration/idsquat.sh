@@ -13,6 +13,10 @@
 #   report lists bank1 missing for 0043;
 # - bank1's ack of PK-SQ-OK is ledgered there as usual, and the relay's
 #   own ledger keeps bank1's receipt of the squat, which it did send.
+# - An issuer delegated with --id-prefix PK-SBP- cannot take the id at all:
+#   `certcast publish --id PK-NCERT-...` refuses it (exit 2, one line), the
+#   relay refuses it signed and sent anyway (out-of-scope), and publish
+#   without --id numbers inside the prefix.
 source "$(dirname "$0")/lib.sh"
 federation
 start_national
@@ -62,5 +66,29 @@ report=$(certcast compliance --data "$T/national/data" --advisory "$ID" --format
 echo "$report"
 bank1_line=$(grep "^$ID,.*,bank1," <<<"$report") || fail "the report does not list bank1 for $ID"
 grep -q ",missing," <<<"$bank1_line" || fail "the report does not say bank1 is missing for $ID: $bank1_line"
+
+say "with an id prefix in its delegation, a sectoral issuer cannot take the id at all"
+keygen sbpissuer issuer banking
+certcast delegate --root "$T/keys/root.key" --sector banking --id-prefix PK-SBP- \
+    --out "$T/keys/sbpissuer.delegation" "$T/keys/sbpissuer.pub" >"$T/delegate.out" \
+    || fail "delegate with --id-prefix"
+grep -q "ids starting 'PK-SBP-'" "$T/delegate.out" || fail "delegate does not say the prefix: $(cat "$T/delegate.out")"
+cp "$T/keys/sbpissuer.pub" "$T/banking/allow/"
+enrolled () { broker_status "$RELAY" relay-banking sbpissuer; }
+wait_for 20 enrolled || fail "the relay never enrolled sbpissuer"
+rc=0; err=$(publish sbpissuer "$RELAY" relay-banking --id PK-NCERT-2026-0099 --title "Squat" \
+    --severity info --tlp clear --sector banking 2>&1 >/dev/null) || rc=$?
+echo "certcast publish --id PK-NCERT-2026-0099: exit $rc: $err"
+[ $rc = 2 ] && [[ $err == *"does not start with 'PK-SBP-'"* ]] \
+    || fail "publish outside the id prefix: exit $rc: $err"
+rc=0; out=$(probe --to "$RELAY" --server-pub "$T/keys/relay-banking.pub" \
+    --key "$T/keys/sbpissuer.key" publish-mutated --mutate none --sector banking \
+    --delegation "$T/keys/sbpissuer.delegation" --id PK-NCERT-2026-0099) || rc=$?
+echo "the same signed and sent anyway: exit $rc: $out"
+[ $rc = 1 ] && [[ $out == "error out-of-scope: advisory id outside the issuer's delegated id prefix"* ]] \
+    || fail "the relay took an id outside the issuer's prefix: exit $rc: $out"
+out=$(publish sbpissuer "$RELAY" relay-banking --title "Own numbering" \
+    --severity info --tlp clear --sector banking) || fail "publish inside the prefix: $out"
+[[ $out == "stored PK-SBP-"* ]] || fail "the default id is not inside the prefix: $out"
 stop bank1; stop banking; stop national
 say "ok"
