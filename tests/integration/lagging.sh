@@ -2,7 +2,7 @@
 # A relay behind its own agent loses no receipt. The banking relay is
 # restored from a backup taken before PK-LAG-2, and restarted while the
 # national broker is down, so it cannot catch up; agent bank1 holds
-# PK-LAG-2 and its ack is not yet answered (its hand-over command is slow).
+# PK-LAG-2 and its ack is not yet answered (its spool's sync is slow).
 # - bank1's ack names an advisory the relay does not hold yet: the relay
 #   answers not-yet (counted in acks_deferred, not acks_unknown; status
 #   says upstream.caught_up false), keeps no row for it, and bank1 keeps
@@ -41,15 +41,31 @@ stop banking
 cp -a "$T/banking/data" "$T/banking-backup"
 start_relay banking
 
-say "bank1 receives PK-LAG-1 and PK-LAG-2; its hand-over command is slow"
-start_agent bank1 banking --exec "sleep 4"
+say "bank1 receives PK-LAG-1 and PK-LAG-2; its spool directory's sync is slow"
+# An ack goes once its spool files are durable: their directory's fsync,
+# 6 s late under strace, keeps bank1's ack of PK-LAG-2 unsent that long
+# (the agent's LMDB commits use fdatasync, not delayed). Stopping the
+# tracer stops the agent with the same signal.
+command -v strace >/dev/null || { echo "SKIP: needs strace"; exit 0; }
+mkdir -p "$T/agents/bank1/spool"
+start_daemon bank1 strace -f -qq -o /dev/null -e trace=fsync \
+    -e inject=fsync:delay_enter=6000000 "$CC_BIN/certcast-agent" \
+    --relay "127.0.0.1:$BANKING_PORT" --relay-pub "$T/keys/relay-banking.pub" \
+    --data "$T/agents/bank1/data" --key "$T/keys/bank1.key" \
+    --trust "$T/keys/root.pub" --spool "$T/agents/bank1/spool" --heartbeat $HEARTBEAT
+#   PIDS[bank1] becomes the agent's own PID: a SIGTERM to strace would
+#   leave it running.
+TRACER=${PIDS[bank1]}
+wait_for 10 pgrep -P "$TRACER" || fail "no traced bank1"
+PIDS[bank1]=$(pgrep -P "$TRACER")
+wait_for 20 spooled bank1 PK-LAG-1 || fail "PK-LAG-1 not at bank1"
 publish_banking PK-LAG-2
 wait_for 20 spooled bank1 PK-LAG-2 || fail "PK-LAG-2 not at bank1"
 ledger_has "$T/banking/data" PK-LAG-2 bank1 \
-    && fail "bank1's ack of PK-LAG-2 answered before the relay was restored; slow the command"
+    && fail "bank1's ack of PK-LAG-2 answered before the relay was restored; slow the sync"
 
 say "the relay is restored from the backup while the national broker is down"
-# Both spool files are in place (the command runs after them).
+# Both spool files are in place (the ack waits for their directory's sync).
 stamp=$(spool_stamp bank1)
 [ "$(printf '%s\n' "$stamp" | grep -c PK-LAG-)" = 2 ] || fail "bank1's spool: $stamp"
 stop banking
@@ -94,7 +110,10 @@ echo "cc_probe's ack of PK-LAG-NEVER: exit $rc: $out"
 [ $rc = 0 ] && [ "$out" = "acked 0" ] || fail "expected 'acked 0', got exit $rc: $out"
 [ "$(relay_counter acks_unknown)" = $((was + 1)) ] || fail "acks_unknown did not go up by one"
 
-stop bank1
+kill -TERM "${PIDS[bank1]}"
+wait "$TRACER" || fail "bank1 exited $?"
+unset "PIDS[bank1]"
+sanitizer_clean bank1 || fail "sanitizer report in bank1.log"
 stop banking
 stop national
 say "ok"
