@@ -248,7 +248,7 @@ s_handle_control (self_t *self)
     for (int count = 0; count < DRAIN_MAX; count++) {
         if (!(zsock_events (self->control) & ZMQ_POLLIN))
             break;
-        if (zlistx_size (self->pending) >= BATCH_MAX)
+        if (cc_agent_batch_full (self))
             break;
         zframe_t *frame = zframe_recv (self->control);
         if (!frame)
@@ -657,6 +657,7 @@ s_hand_over (self_t *self)
         else
             self->duplicates++;
     zlistx_purge (self->pending);
+    self->pending_bytes = 0;
     cc_handover_batch_set_ack (batch, self->batch_nonce, &self->batch_ack,
                                self->batch_ack_size);
     self->batch_nonce = 0;
@@ -699,6 +700,7 @@ s_cycle_end (self_t *self)
                     mdb_strerror (rc), zlistx_size (self->pending));
         cc_agent_streams_rollback (self);
         zlistx_purge (self->pending);
+        self->pending_bytes = 0;
         zlistx_purge (self->acked);
         free (self->batch_ack);
         self->batch_ack = NULL;
@@ -1254,6 +1256,22 @@ cc_agent_test (bool verbose)
     cc_agent_verify (self);
     assert (zlistx_size (self->pending) == 0);
     assert (self->refused == 3);
+
+    //  A cycle is full at BATCH_MAX advisories, or sooner at BATCH_BYTES
+    //  of them (the stream and control sockets stop draining, a fetch
+    //  reply's rest is fetched again)
+    assert (!cc_agent_batch_full (self));
+    self->pending_bytes = BATCH_BYTES - 1;
+    assert (!cc_agent_batch_full (self));
+    self->pending_bytes = BATCH_BYTES;
+    assert (cc_agent_batch_full (self));
+    self->pending_bytes = 0;
+    for (uint64_t seq = 1; seq <= BATCH_MAX; seq++) {
+        assert (!cc_agent_batch_full (self));
+        s_test_queue (self, bytes, size, "national/power", seq);
+    }
+    assert (cc_agent_batch_full (self));
+    zlistx_purge (self->pending);
 
     cc_advisory_destroy (&advisory);
     free (self->sector);

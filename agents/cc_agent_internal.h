@@ -22,6 +22,10 @@
 //  and catch-up kept the verifiers' pace (11,000 a second); 64 did not
 //  (9,000).
 #define BATCH_MAX           256     //  advisories committed per cycle
+//  ...and their signed bytes: an advisory may be 1 MiB, and a cycle holds
+//  each twice (as received and opened) until its commit, so 256 of them
+//  took an agent to over 500 MB. A bigger backlog takes more cycles.
+#define BATCH_BYTES         (16 * 1024 * 1024)
 #define CORR_HELLO          (1ULL << 62)
 #define CORR_FETCH          (1ULL << 61)
 #define STREAMS_MAX         64      //  streams followed at most
@@ -72,6 +76,7 @@ typedef struct {
     zsock_t *stream;                //  SUB to the relay
     zhashx_t *streams;              //  name -> stream (cc_agent_streams.c)
     zlistx_t *pending;              //  cc_agent_pending_t of this cycle (owned)
+    size_t pending_bytes;           //  their signed bytes, as queued
     zlistx_t *acked;                //  nonces (uint64_t *) to drop, owned
     zhashx_t *sent;                 //  nonces ("%" PRIu64) of the acks
                                     //  sent on this connection and not
@@ -153,6 +158,10 @@ zhashx_t *
 //  New sockets: subscribe to every stream followed, forget fetches sent.
 void
     cc_agent_streams_subscribe (self_t *self);
+
+//  Does this cycle hold all it may (BATCH_MAX advisories or BATCH_BYTES)?
+bool
+    cc_agent_batch_full (self_t *self);
 
 //  Is name a stream the agent of sector may follow: ORIGIN/SECTOR, ORIGIN
 //  1 to 63 of [a-z0-9-], SECTOR ours?

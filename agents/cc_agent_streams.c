@@ -251,6 +251,14 @@ s_process (self_t *self, s_stream_t *stream, const Certcast__Delivery *delivery)
     pending->seq = delivery->seq;
     pending->received_at = (int64_t) time (NULL);
     pending->handle = zlistx_add_end (self->pending, pending);
+    self->pending_bytes += pending->signed_size;
+}
+
+bool
+cc_agent_batch_full (self_t *self)
+{
+    return zlistx_size (self->pending) >= BATCH_MAX
+        || self->pending_bytes >= BATCH_BYTES;
 }
 
 //  What every verification job of a batch reads (and nothing writes).
@@ -328,7 +336,7 @@ static bool
 s_offer (self_t *self, s_stream_t *stream, const uint8_t *bytes, size_t size,
          bool live)
 {
-    if (zlistx_size (self->pending) >= BATCH_MAX)
+    if (cc_agent_batch_full (self))
         return true;            //  full cycle: heartbeats bring us back
     Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
         &certcast__delivery__descriptor, bytes, size, CC_WIRE_MAX_FRAME);
@@ -369,7 +377,7 @@ cc_agent_handle_stream (self_t *self)
     for (int count = 0; count < DRAIN_MAX; count++) {
         if (!(zsock_events (self->stream) & ZMQ_POLLIN))
             break;
-        if (zlistx_size (self->pending) >= BATCH_MAX)
+        if (cc_agent_batch_full (self))
             break;
         zmsg_t *msg = zmsg_recv (self->stream);
         if (!msg)
