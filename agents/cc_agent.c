@@ -369,6 +369,38 @@ s_resend (self_t *self)
 //  Batch function for cc_store_write: may run more than once (map full),
 //  so it derives everything from self's pending list and the txn and
 //  overwrites its outputs on every run.
+//  The same id and revision again is a resend, unless its bytes differ:
+//  then two issuers used one id (where delegations bind no id prefix),
+//  the one held is kept and the other never handed over. Say so: the
+//  host's operators and their CERT must hear of an advisory that did not
+//  reach them.
+static void
+s_check_collision (self_t *self, MDB_txn *txn,
+                   const cc_agent_pending_t *pending)
+{
+    cc_inbox_record_t record;
+    if (cc_inbox_get (self->store, txn, cc_advisory_id (pending->advisory),
+                      cc_advisory_revision (pending->advisory), &record))
+        return;
+    uint8_t digest [32];
+    cc_sha256 (record.signed_bytes, record.signed_size, digest);
+    if (memcmp (digest, cc_advisory_digest (pending->advisory), 32) == 0)
+        return;
+    self->collisions++;
+    uint64_t held = 0;
+    if (cc_loglimit_may (&self->log_collided, &held))
+        zsys_warning ("advisory %s rev %u on %s is not the one held (from "
+                      "%s): two issuers used this id; the first is kept, "
+                      "this one, '%s' by %s, is not handed over (and %"
+                      PRIu64 " more since the last such line)",
+                      cc_advisory_id (pending->advisory),
+                      cc_advisory_revision (pending->advisory),
+                      pending->stream, record.stream,
+                      cc_advisory_content (pending->advisory)->title,
+                      cc_advisory_delegation (pending->advisory)->issuer_name,
+                      held);
+}
+
 static int
 s_commit (MDB_txn *txn, void *arg)
 {
@@ -396,7 +428,10 @@ s_commit (MDB_txn *txn, void *arg)
         const char *id = cc_advisory_id (pending->advisory);
         uint32_t revision = cc_advisory_revision (pending->advisory);
         //  Already held, or a newer revision is: no rollback, no replay.
-        if (cc_inbox_latest (store, txn, id) >= revision)
+        uint32_t held = cc_inbox_latest (store, txn, id);
+        if (held == revision)
+            s_check_collision (self, txn, pending);
+        if (held >= revision)
             continue;
         cc_inbox_record_t record = {
             .id = id, .revision = revision,
@@ -836,7 +871,8 @@ s_status_json (self_t *self)
         "\"received\": %" PRIu64 ", \"refused\": %" PRIu64
         ", \"expired\": %" PRIu64 ", \"streams_ignored\": %" PRIu64
         ", \"replies_dropped\": %" PRIu64
-        ", \"duplicates\": %" PRIu64 ", \"malformed\": %" PRIu64
+        ", \"duplicates\": %" PRIu64 ", \"collisions\": %" PRIu64
+        ", \"malformed\": %" PRIu64
         ", \"acks_sent\": %" PRIu64 ", \"acks_confirmed\": %" PRIu64
         ", \"fetches\": %" PRIu64 ", \"reconnects\": %" PRIu64
         ", \"commit_failures\": %" PRIu64 ", \"handed_over\": %" PRIu64
@@ -846,7 +882,8 @@ s_status_json (self_t *self)
         self->welcomed && !self->dead? "true": "false",
         zhashx_size (self->streams), inbox, outbox, self->received,
         self->refused, self->expired, self->streams_ignored,
-        self->replies_dropped, self->duplicates, self->malformed, self->acks_sent,
+        self->replies_dropped, self->duplicates, self->collisions,
+        self->malformed, self->acks_sent,
         self->acks_confirmed, self->fetches, self->reconnects,
         self->commit_failures, self->handed_over, self->spool_failures,
         self->spool_waiting, self->exec_failures);

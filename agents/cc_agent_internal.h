@@ -112,6 +112,7 @@ typedef struct {
     cc_loglimit_t log_replies;   //  fetch replies dropped or with bad
                                     //  deliveries, bad live deliveries
     cc_loglimit_t log_acked;     //  Acked for no ack we sent
+    cc_loglimit_t log_collided;  //  an id and revision held, other bytes
     bool streams_full_logged;       //  STREAMS_MAX reached, said once
     size_t untrimmed;               //  advisories since the last heap trim
     int64_t trim_at;                //  mono ms of the next trim, 0: none
@@ -125,6 +126,7 @@ typedef struct {
     uint64_t replies_dropped;       //  fetch replies not asked for or
                                     //  over the fetch cap
     uint64_t duplicates;            //  already held (or older)
+    uint64_t collisions;            //  ...as other bytes under that id
     uint64_t malformed;             //  undecodable messages
     uint64_t acks_sent;             //  ack messages sent (incl. resends)
     uint64_t acks_confirmed;        //  Acked replies for our nonces

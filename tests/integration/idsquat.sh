@@ -6,7 +6,9 @@
 # gets it; then the national issuer publishes its own PK-NCERT-2026-0043
 # (critical), and PK-SQ-OK, at the national broker. The relay links:
 # - bank1 holds 0043 revision 1 already, so it takes nothing of the
-#   national one, and its ack of the squat reaches the national broker;
+#   national one, but says so in its log (before, nothing said that the
+#   critical advisory was not handed over), and its ack of the squat
+#   reaches the national broker;
 # - the national ledger must not count that ack as bank1's receipt of the
 #   national 0043 (before: it did, and the Rule 26 report said bank1 had
 #   the critical advisory it never got); it counts it unknown, and the
@@ -55,6 +57,8 @@ grep -q '"title": "Squat"' "$T/agents/bank1/spool/$ID-r1.json" \
     || fail "bank1's spool file of $ID is not the squat"
 ledger_has "$T/banking/data" "$ID" bank1 \
     || fail "the relay's ledger lost bank1's receipt of the squat it sent"
+wait_for 10 log_has bank1 "advisory $ID rev 1 on national/banking is not the one held (from banking/banking): two issuers used this id" \
+    || fail "bank1 did not say the national $ID was not handed over"
 if ledger_has "$T/national/data" "$ID" bank1; then
     certcast ledger --data "$T/national/data" --advisory "$ID"
     fail "the national ledger counts bank1's ack of the squat as its receipt of the national $ID"
