@@ -455,7 +455,6 @@ s_batch_write (MDB_txn *txn, void *arg)
     self_t *self = (self_t *) arg;
     int64_t now = (int64_t) time (NULL);
     zlistx_purge (self->outgoing);
-    cc_ledger_digests_clear (self->digests);
     for (int acks_pass = 0; acks_pass < 2; acks_pass++) {
         for (cc_engine_item_t *item =
                  (cc_engine_item_t *) zlistx_first (self->batch);
@@ -749,6 +748,8 @@ cc_engine_cycle_end (self_t *self, bool flush)
     }
     else {
         self->counters.commit_failures++;
+        //  What this cycle hashed may be of bytes it did not store.
+        cc_ledger_digests_clear (self->digests);
         //  LMDB reports a disk that filled mid-write as EIO; say how much
         //  room there is, so an operator looks at the disk, not the drive.
         struct statvfs disk;

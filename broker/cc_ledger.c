@@ -200,26 +200,31 @@ cc_ledger_verify_signed_ack (const Certcast__SignedAck *envelope,
 
 
 //  --------------------------------------------------------------------------
-//  Digests of held advisories: a few slots, each holding the last id and
-//  revision that hashed to it. An alert's acks all name one advisory.
+//  Digests of held advisories, by revision and id. A burst's acks name a
+//  thousand advisories, each agent's in the same order, so anything that
+//  forgets by position (a few slots) hashes on nearly every entry: 12 %
+//  of the burst's rate. Exact entries, all dropped at the bound.
 
-#define DIGEST_SLOTS    64
-
-typedef struct {
-    char id [CC_LEDGER_ID_MAX + 1];
-    uint32_t revision;                  //  0: empty
-    uint8_t digest [32];
-} s_digest_slot_t;
+#define DIGESTS_MAX     65536           //  ~13 MiB at most
 
 struct _cc_ledger_digests_t {
-    s_digest_slot_t slots [DIGEST_SLOTS];
+    zhashx_t *by_key;                   //  "REVISION ID" -> uint8_t [32]
 };
+
+static void
+s_digest_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
 
 cc_ledger_digests_t *
 cc_ledger_digests_new (void)
 {
     cc_ledger_digests_t *self =
         (cc_ledger_digests_t *) zmalloc (sizeof (cc_ledger_digests_t));
+    self->by_key = zhashx_new ();
+    zhashx_set_destructor (self->by_key, s_digest_free);
     return self;
 }
 
@@ -227,37 +232,41 @@ void
 cc_ledger_digests_destroy (cc_ledger_digests_t **self_p)
 {
     assert (self_p);
-    free (*self_p);
-    *self_p = NULL;
+    if (*self_p) {
+        zhashx_destroy (&(*self_p)->by_key);
+        free (*self_p);
+        *self_p = NULL;
+    }
 }
 
 void
 cc_ledger_digests_clear (cc_ledger_digests_t *self)
 {
     assert (self);
-    for (size_t index = 0; index < DIGEST_SLOTS; index++)
-        self->slots [index].revision = 0;
+    zhashx_purge (self->by_key);
 }
 
 static void
 s_held_digest (cc_ledger_digests_t *self, const char *id, uint32_t revision,
                const MDB_val *bytes, uint8_t digest [32])
 {
-    if (!self) {
-        cc_sha256 ((const uint8_t *) bytes->mv_data, bytes->mv_size, digest);
+    char key [CC_LEDGER_ID_MAX + 16];
+    snprintf (key, sizeof key, "%" PRIu32 " %s", revision, id);
+    const uint8_t *kept = self? (const uint8_t *) zhashx_lookup (self->by_key,
+                                                                 key): NULL;
+    if (kept) {
+        memcpy (digest, kept, 32);
         return;
     }
-    size_t slot = revision;
-    for (const char *cursor = id; *cursor; cursor++)
-        slot = slot * 31 + (unsigned char) *cursor;
-    s_digest_slot_t *entry = &self->slots [slot % DIGEST_SLOTS];
-    if (entry->revision != revision || strcmp (entry->id, id) != 0) {
-        cc_sha256 ((const uint8_t *) bytes->mv_data, bytes->mv_size,
-                   entry->digest);
-        snprintf (entry->id, sizeof entry->id, "%s", id);
-        entry->revision = revision;
-    }
-    memcpy (digest, entry->digest, 32);
+    cc_sha256 ((const uint8_t *) bytes->mv_data, bytes->mv_size, digest);
+    if (!self)
+        return;
+    if (zhashx_size (self->by_key) >= DIGESTS_MAX)
+        zhashx_purge (self->by_key);
+    uint8_t *copy = (uint8_t *) malloc (32);
+    assert (copy);
+    memcpy (copy, digest, 32);
+    zhashx_insert (self->by_key, key, copy);
 }
 
 
@@ -1129,14 +1138,11 @@ s_ledger_test_unknown (cc_store_t *store, cc_keys_t *keys)
         assert (test.new_rows == 1 && test.unknown == 0);
     }
     assert (s_ledger_test_count (store, "PK-21", key) == 2);
-    //  Digests kept from a transaction that did not commit (here: every
-    //  slot claims the squat's bytes for PK-21) are gone once cleared
-    for (size_t index = 0; index < DIGEST_SLOTS; index++) {
-        snprintf (digests->slots [index].id,
-                  sizeof digests->slots [index].id, "PK-21");
-        digests->slots [index].revision = 1;
-        memcpy (digests->slots [index].digest, theirs, 32);
-    }
+    //  Digests kept from a transaction that did not commit (here: one
+    //  that claims the squat's bytes for PK-21) are gone once cleared
+    uint8_t *stale = (uint8_t *) zhashx_lookup (digests->by_key, "1 PK-21");
+    assert (stale);
+    memcpy (stale, theirs, 32);
     cc_ledger_digests_clear (digests);
     entry.status = CERTCAST__ACK_STATUS__FAILED;
     size_t size;

@@ -68,9 +68,9 @@ Certcast__Ack *
 //  The digests of the advisories held here, by id and revision, as acks
 //  name them: hashing a held advisory (up to 1 MiB) for every ack of an
 //  alert to 10,000 agents would cost more than checking their signatures.
-//  Valid within one write transaction: clear it at the start of each
-//  (a revision's bytes never change in the index once committed, but an
-//  aborted transaction's may).
+//  A revision's bytes never change in the index once committed, but an
+//  aborted transaction's may: clear it after any write that did not
+//  commit.
 typedef struct _cc_ledger_digests_t cc_ledger_digests_t;
 
 cc_ledger_digests_t *
