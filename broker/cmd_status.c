@@ -24,6 +24,11 @@ s_on_status (const Certcast__Control *reply, void *arg)
     //  strings), so any other is a broker or relay, a sectoral CERT's or
     //  a compromised one, writing to the operator's terminal.
     char *json = cmd_text_safe_lines (reply->status_reply->json);
+    //  Nor a carriage return: the rest of the answer would be printed
+    //  over what the line said ("caught_up":false, say).
+    for (char *cursor = json; *cursor; cursor++)
+        if (*cursor == '\r')
+            *cursor = '?';
     printf ("%s%s", json, *json && json [strlen (json) - 1] == '\n'? "": "\n");
     free (json);
     return 0;

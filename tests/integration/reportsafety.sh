@@ -87,14 +87,14 @@ certcast compliance --data "$T/national/data" --format json | grep -q 'پاکس�
 
 say "status: a daemon's answer reaches no terminal as escapes"
 FAKE_PORT=$(other_port)
-EVIL=$'{"name":"evil\e]52;c;ZWNobyBoaQ==\a\e[2J\xc2\x9b","up":1}'
+EVIL=$'{"name":"evil\e]52;c;ZWNobyBoaQ==\a\e[2J\xc2\x9b","caught_up":false\r{"up":1}'
 start_daemon fake "$CC_BIN/cc_fakeupstream" --listen "127.0.0.1:$FAKE_PORT" \
     --key "$T/keys/national.key" --status-json "$EVIL"
 out=$(certcast status --to "127.0.0.1:$FAKE_PORT" --server-pub "$T/keys/national.pub" \
     --key "$T/keys/natissuer.key") || fail "status of the fake daemon"
 echo "$out"
-! printf '%s' "$out" | LC_ALL=C grep -q $'[\e\a]\|\xc2\x9b' || fail "status printed a control character"
-[ "$out" = '{"name":"evil?]52;c;ZWNobyBoaQ==??[2J?","up":1}' ] || fail "status did not print the answer with '?'"
+! printf '%s' "$out" | LC_ALL=C grep -q $'[\e\a\r]\|\xc2\x9b' || fail "status printed a control character"
+[ "$out" = '{"name":"evil?]52;c;ZWNobyBoaQ==??[2J?","caught_up":false?{"up":1}' ] || fail "status did not print the answer with '?'"
 stop fake
 stop bank1; stop banking; stop national
 say "ok"
