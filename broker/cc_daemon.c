@@ -254,7 +254,8 @@ cc_daemon_main (int argc, char **argv, bool relay)
     int64_t pub_hwm = map_size < 0? -1:
         cc_config_int (config, "pub-hwm", 1, 100000000, 100000);
     int64_t roster_mb = pub_hwm < 0? -1:
-        cc_config_int (config, "roster-mb", 1, 64 * 1024, 256);
+        cc_config_int (config, "roster-mb", 1, 64 * 1024,
+                       (int64_t) (CC_ROSTER_STAGE_BYTES >> 20));
     int64_t roster_retry = roster_mb < 0 || !relay? roster_mb:
         cc_config_int (config, "roster-retry", 1, 86400, 60);
     const char *bad_endpoint = roster_retry < 0? NULL:

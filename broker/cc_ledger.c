@@ -304,20 +304,31 @@ s_held (cc_store_t *store, MDB_txn *txn, const Certcast__AckEntry *entry,
 
 
 int
-cc_ledger_held_digest (cc_store_t *store, MDB_txn *txn, const char *id,
-                       uint32_t revision, uint8_t digest [32])
+cc_ledger_held_digests (const char *dir, const char **ids, size_t count,
+                        uint32_t revision, uint8_t (*digests) [32])
 {
-    assert (store);
-    assert (txn);
-    assert (id);
-    uint32_t held = 0;
-    MDB_val bytes;
-    int rc = cc_log_advisory (store, txn, id, &held, &bytes);
-    if (rc == 0 && held != revision)
-        rc = MDB_NOTFOUND;
-    if (rc == 0)
-        s_held_digest (NULL, id, held, &bytes, digest);
-    return rc;
+    assert (dir);
+    assert (ids || count == 0);
+    memset (digests, 0, count * 32);
+    cc_store_t *store = cc_store_new (dir, CC_STORE_READONLY);
+    MDB_txn *txn = NULL;
+    if (!store || cc_store_read (store, &txn)) {
+        cc_store_destroy (&store);
+        return -1;
+    }
+    int held_count = 0;
+    for (size_t index = 0; index < count; index++) {
+        uint32_t held = 0;
+        MDB_val bytes;
+        if (cc_log_advisory (store, txn, ids [index], &held, &bytes) == 0
+        &&  held == revision) {
+            s_held_digest (NULL, ids [index], held, &bytes, digests [index]);
+            held_count++;
+        }
+    }
+    mdb_txn_abort (txn);
+    cc_store_destroy (&store);
+    return held_count;
 }
 
 

@@ -102,12 +102,15 @@ int
                    bool queue_upstream, cc_ledger_digests_t *digests,
                    int *new_rows, int *unknown);
 
-//  The digest an ack of (id, revision) must name to be a receipt here:
-//  the SHA-256 of the advisory's bytes as held. 0, MDB_NOTFOUND (not held
-//  at that revision) or an LMDB error. For tools that ack as agents do.
+//  The digests acks of revision `revision` of each of count ids must name
+//  to be receipts at the broker or relay whose data directory is dir (the
+//  SHA-256 of each advisory's bytes as held there, what its agents got),
+//  read while it runs; 32 zero bytes for an id not held at that revision.
+//  How many are held, or -1 if dir cannot be read. For tools that ack as
+//  agents do.
 int
-    cc_ledger_held_digest (cc_store_t *store, MDB_txn *txn, const char *id,
-                           uint32_t revision, uint8_t digest [32]);
+    cc_ledger_held_digests (const char *dir, const char **ids, size_t count,
+                            uint32_t revision, uint8_t (*digests) [32]);
 
 //  The first advisory id with rows after `after` ("" for the first of
 //  all), in key order, into id (CC_LEDGER_ID_MAX + 1 bytes). 0,

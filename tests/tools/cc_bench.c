@@ -1581,32 +1581,6 @@ s_ids_load (const char *path)
     return ids;
 }
 
-//  The digest of revision 1 of each of count ids as the store in
-//  data_dir holds it (what that broker's agents received); zero bytes
-//  for one it does not hold, or for all without data_dir. -1 if the
-//  store cannot be read.
-static int
-s_ids_digests (const char *data_dir, const char **ids, size_t count,
-               uint8_t (*digests) [32])
-{
-    memset (digests, 0, count * 32);
-    if (!data_dir || count == 0)
-        return 0;
-    cc_store_t *store = cc_store_new (data_dir, CC_STORE_READONLY);
-    MDB_txn *txn = NULL;
-    if (!store || cc_store_read (store, &txn)) {
-        cc_store_destroy (&store);
-        return -1;
-    }
-    for (size_t index = 0; index < count; index++)
-        if (cc_ledger_held_digest (store, txn, ids [index], 1,
-                                   digests [index]))
-            memset (digests [index], 0, 32);
-    mdb_txn_abort (txn);
-    cc_store_destroy (&store);
-    return 0;
-}
-
 //  Signs count acks by `agents` fresh keys into requests of batch acks,
 //  for the advisories in ids (NULL: ids of our own), naming their
 //  digests as data_dir holds them.
@@ -1626,7 +1600,8 @@ s_ackload_prepare (s_ackload_t *self, size_t count, size_t agents,
             (index? zlist_next (ids): zlist_first (ids));
     uint8_t (*digests) [32] =
         (uint8_t (*) [32]) zmalloc ((id_count + 1) * 32);
-    if (s_ids_digests (data_dir, id_table, id_count, digests)) {
+    if (data_dir && cc_ledger_held_digests (data_dir, id_table, id_count, 1,
+                                            digests) < 0) {
         free (digests);
         free (id_table);
         for (size_t index = 0; index < agents; index++)

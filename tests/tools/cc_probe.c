@@ -439,26 +439,6 @@ s_publish_frame (const s_args_t *args, cc_keys_t *issuer, uint64_t corr)
 //  --------------------------------------------------------------------------
 //  ack-as: Control{Acks} with one SignedAck signed by --sign-key.
 
-//  The digest of (--id, --revision) as the store in --digest-of holds it,
-//  read while its daemon runs.
-static int
-s_held_digest (const s_args_t *args, uint8_t digest [32])
-{
-    cc_store_t *store = cc_store_new (args->digest_of, CC_STORE_READONLY);
-    MDB_txn *txn = NULL;
-    int rc = store? cc_store_read (store, &txn): -1;
-    if (rc == 0) {
-        rc = cc_ledger_held_digest (store, txn, args->id, args->revision,
-                                    digest);
-        mdb_txn_abort (txn);
-    }
-    cc_store_destroy (&store);
-    if (rc)
-        fprintf (stderr, "cc_probe: --digest-of %s: %s rev %u not held "
-                 "there\n", args->digest_of, args->id, args->revision);
-    return rc;
-}
-
 static zframe_t *
 s_ack_frame (const s_args_t *args, uint64_t corr)
 {
@@ -471,8 +451,14 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
         s_usage ("--digest must be 64 hex digits");
         return NULL;
     }
-    if (args->digest_of && s_held_digest (args, digest) != 0)
+    const char *ids [] = { args->id };
+    if (args->digest_of
+    &&  cc_ledger_held_digests (args->digest_of, ids, 1, args->revision,
+                                &digest) != 1) {
+        fprintf (stderr, "cc_probe: --digest-of %s: %s rev %u not held "
+                 "there\n", args->digest_of, args->id, args->revision);
         return NULL;
+    }
     cc_keys_t *signer = s_load (args->sign_key, true);
     if (!signer)
         return NULL;
