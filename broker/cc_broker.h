@@ -16,6 +16,7 @@
 #include "cc_upstream.h"
 #include "cc_ackpace.h"
 #include "cc_heartbeats.h"
+#include "cc_heard.h"
 #include "cc_engine.h"
 
 #endif

@@ -588,6 +588,8 @@ s_handle_router (self_t *self)
         }
         if (self->config.verbose)
             s_log_request (request, member);
+        if (streq (member->role, "relay"))
+            cc_heard_note (self->heard, member->sign_key, (int64_t) time (NULL));
         switch (request->body_case) {
             case CERTCAST__CONTROL__BODY_HELLO:
                 s_handle_hello (self, routing, request, member);
@@ -750,6 +752,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->peer_checks);
     cc_roster_chunks_destroy (&self->roster_chunks);
     cc_ledger_digests_destroy (&self->digests);
+    cc_heard_destroy (&self->heard);
     cc_roster_destroy (&self->roster);
     cc_store_destroy (&self->store);
     for (size_t index = 0; index < self->n_sectors; index++) {
@@ -916,6 +919,7 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->roster = cc_roster_new ();
     self->roster_chunks = cc_roster_chunks_new ();
     self->digests = cc_ledger_digests_new ();
+    self->heard = cc_heard_new (cc_heard_step_default ());
     if (config->roster_stage_bytes)
         cc_roster_chunks_set_limits (self->roster_chunks,
                                      config->roster_stage_bytes,

@@ -471,6 +471,12 @@ s_batch_write (MDB_txn *txn, void *arg)
         if (rc)
             return rc;
     }
+    self->heard_in_txn = cc_heard_due (self->heard, now);
+    if (self->heard_in_txn) {
+        int rc = cc_heard_write (self->heard, self->store, txn, now);
+        if (rc)
+            return rc;
+    }
     if (self->report_confirm) {
         char key [sizeof self->report_stream + 8];
         snprintf (key, sizeof key, "report.%s", self->report_stream);
@@ -727,7 +733,8 @@ cc_engine_cycle_end (self_t *self, bool flush)
     if (zlistx_size (self->batch) == 0)
         self->acks_due = 0;
     if (zlistx_size (self->batch) == 0 && !self->report_confirm
-    &&  !(flush && self->ackq_confirm))
+    &&  !(flush && self->ackq_confirm)
+    &&  !cc_heard_due (self->heard, (int64_t) time (NULL)))
         return;
     if (!flush && s_acks_may_wait (self))
         return;
@@ -735,6 +742,8 @@ cc_engine_cycle_end (self_t *self, bool flush)
     bool committed = rc == 0;
     if (committed) {
         self->counters.commits++;
+        if (self->heard_in_txn)
+            cc_heard_committed (self->heard);
         //  Durable: now, and only now, make it visible.
         for (cc_engine_outgoing_t *outgoing =
                  (cc_engine_outgoing_t *) zlistx_first (self->outgoing);

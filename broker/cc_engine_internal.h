@@ -131,6 +131,8 @@ typedef struct {
     cc_roster_t *roster;
     cc_roster_chunks_t *roster_chunks;  //  relays' rosters arriving in parts
     cc_ledger_digests_t *digests;       //  of advisories acks name (batch)
+    cc_heard_t *heard;              //  when each relay below last spoke
+    bool heard_in_txn;              //  this attempt wrote its times
     zactor_t *auth;
     zsock_t *pub;
     cc_heartbeats_t *heartbeats;    //  sent on pub

@@ -17,6 +17,8 @@ static const cc_option_t s_options [] = {
     { "advisory", "ID", "only this advisory", NULL, false },
     { "sector", "S", "only recipients in this sector", NULL, false },
     { "format", "FORMAT", "table, csv or json", "table", false },
+    { "silent-after", "SECONDS", "name each relay not heard from for this "
+      "long (relays speak every 5 s)", "300", false },
     { NULL, NULL, NULL, NULL, false }
 };
 
@@ -78,6 +80,10 @@ typedef struct {
     zlistx_t *advisories;       //  s_advisory_t, in id order
     zlistx_t *silent;           //  "relay (sectors)" of enrolled relays
                                 //  that never sent a roster; owned
+    zhashx_t *heard;            //  relay name -> int64_t * last heard at
+                                //  this broker; owned
+    int64_t alive;              //  when the broker last said it ran; 0:
+                                //  not known (a store of an older release)
 } s_report_t;
 
 //  Decode what the broker stored. It was verified on intake, so the time
@@ -317,6 +323,38 @@ s_name_compare (const void *one, const void *two)
     return strcmp ((const char *) one, (const char *) two);
 }
 
+//  Agents counted by the relay that reported them: via -> size_t *.
+static zhashx_t *
+s_tally_new (void)
+{
+    zhashx_t *tally = zhashx_new ();
+    assert (tally);
+    zhashx_set_destructor (tally, s_free_item);
+    return tally;
+}
+
+static void
+s_tally (zhashx_t *tally, const char *via)
+{
+    size_t *count = (size_t *) zhashx_lookup (tally, via);
+    if (!count) {
+        count = (size_t *) zmalloc (sizeof (size_t));
+        assert (count);
+        zhashx_insert (tally, via, count);
+    }
+    (*count)++;
+}
+
+//  The relays counted, by name: the notes come in a stable order.
+static zlistx_t *
+s_tally_names (zhashx_t *tally)
+{
+    zlistx_t *names = zhashx_keys (tally);
+    zlistx_set_comparator (names, s_name_compare);
+    zlistx_sort (names);
+    return names;
+}
+
 static void
 s_note_orphans (zhashx_t *roster, const cc_member_t **agents,
                 size_t agent_count, FILE *out)
@@ -334,24 +372,11 @@ s_note_orphans (zhashx_t *roster, const cc_member_t **agents,
             own_known = true;
         }
     }
-    zhashx_t *orphans = zhashx_new ();  //  via -> agents held, owned
-    assert (orphans);
-    zhashx_set_destructor (orphans, s_free_item);
-    for (size_t index = 0; own_known && index < agent_count; index++) {
-        const char *via = agents [index]->via;
-        if (zhashx_lookup (holders, via))
-            continue;
-        size_t *count = (size_t *) zhashx_lookup (orphans, via);
-        if (!count) {
-            count = (size_t *) zmalloc (sizeof (size_t));
-            assert (count);
-            zhashx_insert (orphans, via, count);
-        }
-        (*count)++;
-    }
-    zlistx_t *names = zhashx_keys (orphans);
-    zlistx_set_comparator (names, s_name_compare);
-    zlistx_sort (names);
+    zhashx_t *orphans = s_tally_new ();  //  via -> agents held
+    for (size_t index = 0; own_known && index < agent_count; index++)
+        if (!zhashx_lookup (holders, agents [index]->via))
+            s_tally (orphans, agents [index]->via);
+    zlistx_t *names = s_tally_names (orphans);
     for (const char *via = (const char *) zlistx_first (names); via;
          via = (const char *) zlistx_next (names)) {
         char *safe = cmd_text_safe (via);
@@ -364,6 +389,73 @@ s_note_orphans (zhashx_t *roster, const cc_member_t **agents,
     zlistx_destroy (&names);
     zhashx_destroy (&orphans);
     zhashx_destroy (&holders);
+}
+
+//  "12 min" for a span of seconds, into out.
+static const char *
+s_span_text (int64_t seconds, char *out, size_t size)
+{
+    if (seconds < 120)
+        snprintf (out, size, "%" PRId64 " s", seconds);
+    else
+    if (seconds < 120 * 60)
+        snprintf (out, size, "%" PRId64 " min", seconds / 60);
+    else
+    if (seconds < 48 * 3600)
+        snprintf (out, size, "%" PRId64 " h", seconds / 3600);
+    else
+        snprintf (out, size, "%" PRId64 " days", seconds / 86400);
+    return out;
+}
+
+//  A relay that has not spoken for silent_after seconds leaves its agents
+//  missing here whatever they did: they may have had nothing since, or
+//  acked to a relay that cannot pass it on. Rule 26 blames the ones that
+//  did not comply, so the officer is told which missing agents sit
+//  behind such a relay, and since when. Silence is measured to when this
+//  broker last ran (a report on a stopped broker's data, or a copy of
+//  it, would otherwise name every relay), and that is said too.
+static void
+s_note_silent_relays (s_report_t *report, const cc_member_t **agents,
+                      size_t agent_count, int64_t silent_after, FILE *out)
+{
+    if (report->alive == 0)
+        return;                 //  a store from before heard times
+    int64_t now = (int64_t) time (NULL);
+    int64_t until = now;
+    char when [32], span [32];
+    if (now - report->alive > silent_after) {
+        until = report->alive;
+        fprintf (out, "note: the broker that keeps this data last ran at "
+                 "%s, %s before this report: acks it has not taken since "
+                 "are not below, and relays are judged as of then\n",
+                 cmd_time_iso (report->alive, when, sizeof when),
+                 s_span_text (now - report->alive, span, sizeof span));
+    }
+    zhashx_t *behind = s_tally_new ();  //  silent relay -> agents listed
+    for (size_t index = 0; index < agent_count; index++) {
+        const char *via = agents [index]->via;
+        int64_t *heard = (int64_t *) zhashx_lookup (report->heard, via);
+        if (heard && until - *heard > silent_after)
+            s_tally (behind, via);
+    }
+    zlistx_t *names = s_tally_names (behind);
+    for (const char *via = (const char *) zlistx_first (names); via;
+         via = (const char *) zlistx_next (names)) {
+        int64_t heard = *(int64_t *) zhashx_lookup (report->heard, via);
+        char *safe = cmd_text_safe (via);
+        fprintf (out, "note: relay %s, which reported %zu of the agents "
+                 "below, was last heard from at %s, %s before %s: they may "
+                 "have had nothing from here since, or acked to a relay "
+                 "that could not pass it on\n", safe,
+                 *(size_t *) zhashx_lookup (behind, via),
+                 cmd_time_iso (heard, when, sizeof when),
+                 s_span_text (until - heard, span, sizeof span),
+                 until == now? "this report": "the broker last ran");
+        free (safe);
+    }
+    zlistx_destroy (&names);
+    zhashx_destroy (&behind);
 }
 
 static const char *
@@ -620,7 +712,20 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
         &&  cc_meta_get_u64 (store, txn, key) == 0)
             zlistx_add_end (report->silent, zsys_sprintf (
                 "%s (%s)", member->name, member->sector));
+        int64_t heard = streq (member->role, "relay")?
+            cc_roster_seen (store, txn, member->sign_key): 0;
+        //  Two relay keys may share a name: either one speaking is that
+        //  name's relay speaking.
+        int64_t *held = (int64_t *) zhashx_lookup (report->heard, member->name);
+        if (heard > 0 && !held) {
+            held = (int64_t *) zmalloc (sizeof (int64_t));
+            assert (held);
+            zhashx_insert (report->heard, member->name, held);
+        }
+        if (held && heard > *held)
+            *held = heard;
     }
+    report->alive = cc_heard_alive (store, txn);
     if (*roster_p) {
         rc = cc_log_each_advisory (store, txn, s_advisory_copy, report);
         if (rc == MDB_NOTFOUND)
@@ -658,7 +763,7 @@ cmd_compliance (int argc, char **argv)
     int exit_code = 0;
     cc_config_t *config = cc_config_new ("certcast/compliance",
         "certcast compliance --data DIR [--advisory ID] [--sector S] "
-        "[--format table|csv|json]", s_options, argc, argv, &exit_code);
+        "[--format table|csv|json] [--silent-after SECONDS]", s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
     const char *data = cc_config_get (config, "data");
@@ -668,6 +773,13 @@ cmd_compliance (int argc, char **argv)
         .only_sector = cc_config_get (config, "sector"),
         .advisories = NULL
     };
+    //  A relay speaks every 5 s and a broker writes when it last did
+    //  every CC_HEARD_STEP_S, so less than that would name live relays.
+    int64_t silent_after = cc_config_int (config, "silent-after", 1,
+                                          366 * 86400, 300);
+    if (silent_after < 0)
+        exit_code = 2;              //  cc_config_int said why
+    else
     if (!data)
         exit_code = cmd_usage_error ("compliance", "--data DIR is required");
     else
@@ -695,6 +807,9 @@ cmd_compliance (int argc, char **argv)
     zlistx_set_destructor (report.advisories, s_advisory_destroy);
     report.silent = zlistx_new ();
     zlistx_set_destructor (report.silent, (zlistx_destructor_fn *) zstr_free);
+    report.heard = zhashx_new ();
+    assert (report.heard);
+    zhashx_set_destructor (report.heard, s_free_item);
     zhashx_t *roster = NULL;
     int rc = s_snapshot (store, &report, &roster);
     if (rc)
@@ -725,6 +840,8 @@ cmd_compliance (int argc, char **argv)
         }
         s_note_orphans (roster, agents, agent_count,
                         streq (format, "table")? stdout: stderr);
+        s_note_silent_relays (&report, agents, agent_count, silent_after,
+                              streq (format, "table")? stdout: stderr);
         if (streq (format, "csv"))
             printf ("advisory,revision,title,deadline,agent,org,sector,class,"
                     "cii,contact,state,acked_at,ledgered_at\n");
@@ -766,6 +883,7 @@ cmd_compliance (int argc, char **argv)
     zhashx_destroy (&roster);
     zlistx_destroy (&report.advisories);
     zlistx_destroy (&report.silent);
+    zhashx_destroy (&report.heard);
     cc_config_destroy (&config);
     return exit_code;
 }

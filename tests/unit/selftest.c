@@ -28,6 +28,7 @@ static const test_item_t s_tests [] = {
     { "roster", cc_roster_test },
     { "roster_chunks", cc_roster_chunks_test },
     { "ackpace", cc_ackpace_test },
+    { "heard", cc_heard_test },
     { "zap", cc_zap_test },
     { "heartbeats", cc_heartbeats_test },
     { "inbox", cc_inbox_test },
