@@ -4,7 +4,8 @@
 #   that port is taken on this host, with only --listen changed), creates
 #   its data directory, keys, a national issuer with an all-sector
 #   delegation and an allow directory enrolling it; that issuer can publish
-#   at once; a restart keeps the same keys.
+#   at once, and its key names all sectors, so `certcast status` shows it
+#   every stream; a restart keeps the same keys.
 # - A broker, a relay and an agent started with nothing but -c FILE (ZPL)
 #   work together; a command-line option overrides the file; with -v the
 #   broker and relay log each request and subscription.
@@ -47,6 +48,12 @@ certcast publish --to "127.0.0.1:$port" --server-pub certcast-data/keys/broker.p
     --key certcast-data/keys/national-issuer.key \
     --delegation certcast-data/keys/national-issuer.delegation \
     --title "first" --severity info --tlp clear --sector all || fail "default issuer cannot publish"
+# Its key names all sectors, as its delegation does, so status shows it
+# every stream (before, none: the key named no sector).
+heads=$(certcast status --to "127.0.0.1:$port" --server-pub certcast-data/keys/broker.pub \
+    --key certcast-data/keys/national-issuer.key) || fail "default issuer cannot ask for status"
+[[ $heads == *'"national/defense":1'* && $heads == *'"national/public":1'* ]] \
+    || fail "status shows the default issuer not every stream: $heads"
 before=$(sha256sum certcast-data/keys/broker.pub)
 stop default
 restart default
