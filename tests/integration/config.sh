@@ -22,7 +22,8 @@
 #   under `certcast compliance`), a config file without the program's
 #   section (exit 1, and no broker on defaults), a flag in a file that is
 #   neither yes nor no (exit 1); a delegation signed with a key that is
-#   not the root's (exit 1, no file); an agent whose --spool is a file
+#   not the root's (exit 1, no file); a delegate --id-prefix 'PK!'
+#   (exit 2, the line names the characters allowed); an agent whose --spool is a file
 #   (exit 1, and its --data not created); a publish --id of 121
 #   characters (exit 2: no broker opens it); a flag that says "no" in a
 #   file is off.
@@ -194,6 +195,11 @@ refused 1 "$CC_BIN/certcast" keygen -c "$T/keygen-bad.cfg" --dir "$T/refused" --
     --sector banking nocii
 refused 1 "$CC_BIN/certcast" delegate --root "$T/keys/national.key" --sector banking \
     --out "$T/refused" "$T/keys/natissuer.pub"
+# The line names the characters an id prefix may hold (before, it said
+# "printable characters without spaces", and 'PK!' is both).
+refused 2 "$CC_BIN/certcast" delegate --root "$T/keys/root.key" --sector banking \
+    --id-prefix 'PK!' --out "$T/refused" "$T/keys/natissuer.pub"
+grep -q "only letters, digits" "$T/refused.err" || fail "--id-prefix error: $(cat "$T/refused.err")"
 refused 1 "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
     --relay-pub "$T/keys/relay-banking.pub" --data "$T/refused" --key "$T/keys/bank1.key" \
     --trust "$T/keys/root.pub" --spool "$T/keys/root.pub"
