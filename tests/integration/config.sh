@@ -23,7 +23,8 @@
 #   section (exit 1, and no broker on defaults), a flag in a file that is
 #   neither yes nor no (exit 1); a delegation signed with a key that is
 #   not the root's (exit 1, no file); a delegate --id-prefix 'PK!'
-#   (exit 2, the line names the characters allowed); an agent whose --spool is a file
+#   (exit 2, the line names the characters allowed); a status --timeout
+#   of 2d (exit 2, "at most 1d"); an agent whose --spool is a file
 #   (exit 1, and its --data not created); a publish --id of 121
 #   characters (exit 2: no broker opens it); a flag that says "no" in a
 #   file is off.
@@ -200,6 +201,10 @@ refused 1 "$CC_BIN/certcast" delegate --root "$T/keys/national.key" --sector ban
 refused 2 "$CC_BIN/certcast" delegate --root "$T/keys/root.key" --sector banking \
     --id-prefix 'PK!' --out "$T/refused" "$T/keys/natissuer.pub"
 grep -q "only letters, digits" "$T/refused.err" || fail "--id-prefix error: $(cat "$T/refused.err")"
+# A --timeout over 1d is refused saying so (before, "must be a duration").
+refused 2 "$CC_BIN/certcast" status --to "127.0.0.1:$NATIONAL_PORT" \
+    --server-pub "$T/keys/national.pub" --key "$T/keys/natissuer.key" --timeout 2d
+grep -q "at most 1d" "$T/refused.err" || fail "status --timeout 2d: $(cat "$T/refused.err")"
 refused 1 "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
     --relay-pub "$T/keys/relay-banking.pub" --data "$T/refused" --key "$T/keys/bank1.key" \
     --trust "$T/keys/root.pub" --spool "$T/keys/root.pub"
