@@ -117,11 +117,14 @@ s_check_names (const char *program, const char *name, const char **sectors)
 }
 
 static int
-s_make_key (const char *dir, const char *name, const char *role)
+s_make_key (const char *dir, const char *name, const char *role,
+            const char *sector)
 {
     cc_keys_t *keys = cc_keys_generate ();
     cc_keys_set_meta (keys, "name", name);
     cc_keys_set_meta (keys, "role", role);
+    if (sector)
+        cc_keys_set_meta (keys, "sector", sector);
     const char *reason = NULL;
     int rc = cc_keys_save (keys, dir, name, &reason);
     if (rc)
@@ -147,9 +150,11 @@ s_first_start (const char *data)
     }
     chmod (data, 0700);
     chmod (keys, 0700);
-    if (s_make_key (keys, "root", "root")
-    ||  s_make_key (keys, "national-issuer", "issuer")
-    ||  s_make_key (keys, "broker", "broker"))
+    //  The issuer's key names all sectors, as its delegation does:
+    //  `certcast status` shows an issuer the heads of its key's sectors.
+    if (s_make_key (keys, "root", "root", NULL)
+    ||  s_make_key (keys, "national-issuer", "issuer", "all")
+    ||  s_make_key (keys, "broker", "broker", NULL))
         return -1;
     snprintf (path, sizeof path, "%s/root.key", keys);
     cc_keys_t *root = cc_keys_load (path, NULL);

@@ -105,9 +105,9 @@ cmd_delegate (int argc, char **argv)
         }
     const char *id_prefix = cc_config_get (config, "id-prefix");
     if (exit_code == 0 && id_prefix && !cmd_id_prefix_valid (id_prefix))
-        exit_code = cmd_usage_error ("delegate", "--id-prefix '%s' is not 1 "
-                                     "to 64 printable characters without "
-                                     "spaces", id_prefix);
+        exit_code = cmd_usage_error ("delegate", "--id-prefix '%s' may hold "
+                                     "only letters, digits, '.', '_', ':' "
+                                     "and '-' (1 to 64)", id_prefix);
     if (exit_code == 0 && all_sectors && sectors [1])
         exit_code = cmd_usage_error ("delegate", "--sector all cannot be "
                                      "combined with named sectors");

@@ -62,7 +62,8 @@ cmd_status (int argc, char **argv)
     else
     if (timeout <= 0 || timeout > 86400)
         exit_code = cmd_usage_error ("status", "--timeout must be a duration "
-                                     "like 5s or 2m, not '%s'", timeout_text);
+                                     "like 5s or 2m, at most 1d, not '%s'",
+                                     timeout_text);
     else
     if (cc_config_positionals (config))
         exit_code = cmd_usage_error ("status", "unexpected argument '%s'",

@@ -4,7 +4,8 @@
 #   that port is taken on this host, with only --listen changed), creates
 #   its data directory, keys, a national issuer with an all-sector
 #   delegation and an allow directory enrolling it; that issuer can publish
-#   at once; a restart keeps the same keys.
+#   at once, and its key names all sectors, so `certcast status` shows it
+#   every stream; a restart keeps the same keys.
 # - A broker, a relay and an agent started with nothing but -c FILE (ZPL)
 #   work together; a command-line option overrides the file; with -v the
 #   broker and relay log each request and subscription.
@@ -21,7 +22,9 @@
 #   under `certcast compliance`), a config file without the program's
 #   section (exit 1, and no broker on defaults), a flag in a file that is
 #   neither yes nor no (exit 1); a delegation signed with a key that is
-#   not the root's (exit 1, no file); an agent whose --spool is a file
+#   not the root's (exit 1, no file); a delegate --id-prefix 'PK!'
+#   (exit 2, the line names the characters allowed); a status --timeout
+#   of 2d (exit 2, "at most 1d"); an agent whose --spool is a file
 #   (exit 1, and its --data not created); a publish --id of 121
 #   characters (exit 2: no broker opens it); a flag that says "no" in a
 #   file is off.
@@ -47,6 +50,12 @@ certcast publish --to "127.0.0.1:$port" --server-pub certcast-data/keys/broker.p
     --key certcast-data/keys/national-issuer.key \
     --delegation certcast-data/keys/national-issuer.delegation \
     --title "first" --severity info --tlp clear --sector all || fail "default issuer cannot publish"
+# Its key names all sectors, as its delegation does, so status shows it
+# every stream (before, none: the key named no sector).
+heads=$(certcast status --to "127.0.0.1:$port" --server-pub certcast-data/keys/broker.pub \
+    --key certcast-data/keys/national-issuer.key) || fail "default issuer cannot ask for status"
+[[ $heads == *'"national/defense":1'* && $heads == *'"national/public":1'* ]] \
+    || fail "status shows the default issuer not every stream: $heads"
 before=$(sha256sum certcast-data/keys/broker.pub)
 stop default
 restart default
@@ -187,6 +196,15 @@ refused 1 "$CC_BIN/certcast" keygen -c "$T/keygen-bad.cfg" --dir "$T/refused" --
     --sector banking nocii
 refused 1 "$CC_BIN/certcast" delegate --root "$T/keys/national.key" --sector banking \
     --out "$T/refused" "$T/keys/natissuer.pub"
+# The line names the characters an id prefix may hold (before, it said
+# "printable characters without spaces", and 'PK!' is both).
+refused 2 "$CC_BIN/certcast" delegate --root "$T/keys/root.key" --sector banking \
+    --id-prefix 'PK!' --out "$T/refused" "$T/keys/natissuer.pub"
+grep -q "only letters, digits" "$T/refused.err" || fail "--id-prefix error: $(cat "$T/refused.err")"
+# A --timeout over 1d is refused saying so (before, "must be a duration").
+refused 2 "$CC_BIN/certcast" status --to "127.0.0.1:$NATIONAL_PORT" \
+    --server-pub "$T/keys/national.pub" --key "$T/keys/natissuer.key" --timeout 2d
+grep -q "at most 1d" "$T/refused.err" || fail "status --timeout 2d: $(cat "$T/refused.err")"
 refused 1 "$CC_BIN/certcast-agent" --relay "127.0.0.1:$BANKING_PORT" \
     --relay-pub "$T/keys/relay-banking.pub" --data "$T/refused" --key "$T/keys/bank1.key" \
     --trust "$T/keys/root.pub" --spool "$T/keys/root.pub"
