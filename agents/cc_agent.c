@@ -366,17 +366,13 @@ s_resend (self_t *self)
 //  --------------------------------------------------------------------------
 //  The cycle's commit
 
-//  Batch function for cc_store_write: may run more than once (map full),
-//  so it derives everything from self's pending list and the txn and
-//  overwrites its outputs on every run.
 //  The same id and revision again is a resend, unless its bytes differ:
 //  then two issuers used one id (where delegations bind no id prefix),
 //  the one held is kept and the other never handed over. Say so: the
 //  host's operators and their CERT must hear of an advisory that did not
 //  reach them.
 static void
-s_check_collision (self_t *self, MDB_txn *txn,
-                   const cc_agent_pending_t *pending)
+s_check_collision (self_t *self, MDB_txn *txn, cc_agent_pending_t *pending)
 {
     cc_inbox_record_t record;
     if (cc_inbox_get (self->store, txn, cc_advisory_id (pending->advisory),
@@ -386,21 +382,41 @@ s_check_collision (self_t *self, MDB_txn *txn,
     cc_sha256 (record.signed_bytes, record.signed_size, digest);
     if (memcmp (digest, cc_advisory_digest (pending->advisory), 32) == 0)
         return;
-    self->collisions++;
-    uint64_t held = 0;
-    if (cc_loglimit_may (&self->log_collided, &held))
-        zsys_warning ("advisory %s rev %u on %s is not the one held (from "
-                      "%s): two issuers used this id; the first is kept, "
-                      "this one, '%s' by %s, is not handed over (and %"
-                      PRIu64 " more since the last such line)",
-                      cc_advisory_id (pending->advisory),
-                      cc_advisory_revision (pending->advisory),
-                      pending->stream, record.stream,
-                      cc_advisory_content (pending->advisory)->title,
-                      cc_advisory_delegation (pending->advisory)->issuer_name,
-                      held);
+    pending->collided = true;
+    snprintf (pending->held_stream, sizeof pending->held_stream, "%s",
+              record.stream);
 }
 
+//  Counted and said after the commit: a commit run again (the map grew)
+//  would count it twice.
+static void
+s_report_collisions (self_t *self)
+{
+    for (cc_agent_pending_t *pending =
+             (cc_agent_pending_t *) zlistx_first (self->pending);
+         pending;
+         pending = (cc_agent_pending_t *) zlistx_next (self->pending)) {
+        if (!pending->collided)
+            continue;
+        self->collisions++;
+        uint64_t held = 0;
+        if (cc_loglimit_may (&self->log_collided, &held))
+            zsys_warning ("advisory %s rev %u on %s is not the one held (from "
+                          "%s): two issuers used this id; the first is kept, "
+                          "this one, '%s' by %s, is not handed over (and %"
+                          PRIu64 " more since the last such line)",
+                          cc_advisory_id (pending->advisory),
+                          cc_advisory_revision (pending->advisory),
+                          pending->stream, pending->held_stream,
+                          cc_advisory_content (pending->advisory)->title,
+                          cc_advisory_delegation (pending->advisory)
+                              ->issuer_name, held);
+    }
+}
+
+//  Batch function for cc_store_write: may run more than once (map full),
+//  so it derives everything from self's pending list and the txn and
+//  overwrites its outputs on every run.
 static int
 s_commit (MDB_txn *txn, void *arg)
 {
@@ -425,6 +441,7 @@ s_commit (MDB_txn *txn, void *arg)
          pending = (cc_agent_pending_t *) zlistx_next (self->pending)) {
         pending->fresh = false;
         pending->marker = 0;
+        pending->collided = false;
         const char *id = cc_advisory_id (pending->advisory);
         uint32_t revision = cc_advisory_revision (pending->advisory);
         //  Already held, or a newer revision is: no rollback, no replay.
@@ -743,6 +760,7 @@ s_cycle_end (self_t *self)
         return;
     }
     cc_agent_streams_committed (self);
+    s_report_collisions (self);
     self->acks_confirmed += zlistx_size (self->acked);
     zlistx_purge (self->acked);
     //  This commit also cleared the markers of earlier hand-overs.

@@ -45,6 +45,10 @@ typedef struct {
                                     //  and acked, not handed over
     bool fresh;                     //  set by the commit: new to the inbox
     uint64_t marker;                //  set by the commit: handoff marker
+    //  set by the commit: the inbox holds other bytes under this id and
+    //  revision, which came on held_stream (said once it is committed)
+    bool collided;
+    char held_stream [128];
 } cc_agent_pending_t;
 
 typedef struct {
