@@ -757,6 +757,8 @@ cc_engine_cycle_end (self_t *self, bool flush)
     }
     else {
         self->counters.commit_failures++;
+        if (self->heard_in_txn)
+            cc_heard_failed (self->heard, (int64_t) time (NULL));
         //  What this cycle hashed may be of bytes it did not store.
         cc_ledger_digests_clear (self->digests);
         //  LMDB reports a disk that filled mid-write as EIO; say how much

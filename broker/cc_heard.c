@@ -20,6 +20,7 @@ struct _cc_heard_t {
     zhashx_t *members;              //  64 hex digits -> s_member_t, owned
     bool dirty;                     //  some heard - written >= step
     int64_t alive_written, alive_writing;
+    int64_t retry_at;               //  after a failed write: not before
 };
 
 static void
@@ -87,6 +88,8 @@ bool
 cc_heard_due (cc_heard_t *self, int64_t now)
 {
     assert (self);
+    if (now < self->retry_at)
+        return false;
     return self->dirty || now - self->alive_written >= self->step;
 }
 
@@ -119,6 +122,13 @@ cc_heard_committed (cc_heard_t *self)
         member->written = member->writing;
     self->alive_written = self->alive_writing;
     self->dirty = false;
+}
+
+void
+cc_heard_failed (cc_heard_t *self, int64_t now)
+{
+    assert (self);
+    self->retry_at = now + self->step;
 }
 
 int64_t
@@ -205,17 +215,21 @@ cc_heard_test (bool verbose)
     cc_heard_note (test.heard, relay_a, 1031);
     assert (cc_heard_due (test.heard, 1031));
 
-    //  A failed commit leaves it all due, and stores nothing
+    //  A failed commit stores nothing, and leaves it all due once a step
+    //  has passed, not before
     test.now = 1031;
     assert (cc_store_write (store, s_test_fail, &test) != 0);
-    assert (cc_heard_due (test.heard, 1031));
+    cc_heard_failed (test.heard, 1031);
+    assert (!cc_heard_due (test.heard, 1032));
+    assert (!cc_heard_due (test.heard, 1060));
+    assert (cc_heard_due (test.heard, 1061));
     assert (s_test_stored (store, relay_a) == 1001);
     assert (s_test_stored (store, relay_b) == 0);
-    s_test_commit (&test, 1032);
+    s_test_commit (&test, 1061);
     assert (s_test_stored (store, relay_a) == 1031);
     assert (s_test_stored (store, relay_b) == 1025);
-    assert (s_test_stored (store, NULL) == 1032);
-    assert (!cc_heard_due (test.heard, 1032));
+    assert (s_test_stored (store, NULL) == 1061);
+    assert (!cc_heard_due (test.heard, 1062));
 
     //  Times survive a reopen, read-only
     cc_heard_destroy (&test.heard);
@@ -225,7 +239,7 @@ cc_heard_test (bool verbose)
     store = cc_store_new (base, CC_STORE_READONLY);
     assert (store);
     assert (s_test_stored (store, relay_a) == 1031);
-    assert (s_test_stored (store, NULL) == 1032);
+    assert (s_test_stored (store, NULL) == 1061);
     cc_store_destroy (&store);
 
     zdir_t *tree = zdir_new (base, NULL);

@@ -53,9 +53,13 @@ int
     cc_heard_write (cc_heard_t *self, cc_store_t *store, MDB_txn *txn,
                     int64_t now);
 
-//  The transaction that carried the last cc_heard_write committed.
+//  The transaction that carried the last cc_heard_write committed, or
+//  failed: then nothing is due for a step (a full disk must not be
+//  tried at every wake-up for times alone).
 void
     cc_heard_committed (cc_heard_t *self);
+void
+    cc_heard_failed (cc_heard_t *self, int64_t now);
 
 //  Readers: the broker's alive time (0: none recorded). A relay's heard
 //  time is cc_roster_seen of its sign key.
