@@ -6,6 +6,66 @@
 #include "cc_broker.h"
 #include "cc_engine_internal.h"
 
+//  Which relays are up is the federation's own business: for the daemon
+//  itself, and for issuers of a sector the relay serves (the national
+//  issuer: all of them).
+static bool
+s_may_see_relay (const cc_member_t *reader, const cc_member_t *relay)
+{
+    if (!reader)
+        return true;
+    if (!streq (reader->role, "issuer"))
+        return false;
+    char list [sizeof relay->sector];
+    snprintf (list, sizeof list, "%s", relay->sector);
+    char *state = NULL;
+    for (char *token = strtok_r (list, ",", &state); token;
+         token = strtok_r (NULL, ",", &state))
+        if (cc_engine_sector_listed (reader, token))
+            return true;
+    return false;
+}
+
+//  A relay's name and sector are what its .pub file says, unchecked:
+//  anything but plain ASCII becomes '?', so the JSON stays JSON.
+static const char *
+s_plain (const char *text, char *out, size_t size)
+{
+    size_t length = 0;
+    for (; text [length] && length + 1 < size; length++)
+        out [length] = isalnum ((unsigned char) text [length])
+                    || strchr ("._,:+@- ", text [length])? text [length]: '?';
+    out [length] = 0;
+    return out;
+}
+
+//  "relays":{NAME:{"sector":S,"heard_s_ago":N or null}}: seconds since
+//  each enrolled relay below last spoke (every 5 s while it is up), null
+//  if it has not since this daemon started.
+static void
+s_relays_json (self_t *self, const cc_member_t *reader, FILE *out)
+{
+    fprintf (out, ",\"relays\":{");
+    bool first = true;
+    int64_t now = (int64_t) time (NULL);
+    for (const cc_member_t *member = cc_roster_first (self->roster); member;
+         member = cc_roster_next (self->roster)) {
+        if (!streq (member->role, "relay") || !s_may_see_relay (reader, member))
+            continue;
+        int64_t heard = cc_heard_last (self->heard, member->sign_key);
+        char name [sizeof member->name], sector [sizeof member->sector];
+        fprintf (out, "%s\"%s\":{\"sector\":\"%s\",\"heard_s_ago\":",
+                 first? "": ",", s_plain (member->name, name, sizeof name),
+                 s_plain (member->sector, sector, sizeof sector));
+        if (heard)
+            fprintf (out, "%" PRId64 "}", now > heard? now - heard: 0);
+        else
+            fprintf (out, "null}");
+        first = false;
+    }
+    fprintf (out, "}");
+}
+
 char *
 cc_engine_status_json (self_t *self, const cc_member_t *reader)
 {
@@ -86,6 +146,7 @@ cc_engine_status_json (self_t *self, const cc_member_t *reader)
     //  hop has stopped reading requests until its cores catch up.
     fprintf (out, ",\"verifying\":%zu,\"intake_paused\":%s",
              self->jobs_unfinished, self->router_paused? "true": "false");
+    s_relays_json (self, reader, out);
     if (self->upstream) {
         char behind [1024];
         cc_upstream_behind (self->upstream, behind, sizeof behind);

@@ -84,6 +84,16 @@ cc_heard_note (cc_heard_t *self, const uint8_t sign_key[32], int64_t now)
         self->dirty = true;
 }
 
+int64_t
+cc_heard_last (cc_heard_t *self, const uint8_t sign_key[32])
+{
+    assert (self);
+    char hex [65];
+    cc_hex_encode (sign_key, 32, hex);
+    s_member_t *member = (s_member_t *) zhashx_lookup (self->members, hex);
+    return member? member->heard: 0;
+}
+
 bool
 cc_heard_due (cc_heard_t *self, int64_t now)
 {
@@ -204,12 +214,15 @@ cc_heard_test (bool verbose)
 
     //  A relay's first message is due at once; later ones within a step
     //  are not, and a clock stepped back changes nothing
+    assert (cc_heard_last (test.heard, relay_a) == 0);
     cc_heard_note (test.heard, relay_a, 1001);
+    assert (cc_heard_last (test.heard, relay_a) == 1001);
     assert (cc_heard_due (test.heard, 1001));
     s_test_commit (&test, 1001);
     assert (s_test_stored (store, relay_a) == 1001);
     cc_heard_note (test.heard, relay_a, 1020);
     cc_heard_note (test.heard, relay_a, 900);
+    assert (cc_heard_last (test.heard, relay_a) == 1020);
     assert (!cc_heard_due (test.heard, 1020));
     cc_heard_note (test.heard, relay_b, 1025);
     cc_heard_note (test.heard, relay_a, 1031);

@@ -41,6 +41,11 @@ void
 void
     cc_heard_note (cc_heard_t *self, const uint8_t sign_key[32], int64_t now);
 
+//  When the member with this sign key was last heard since we started;
+//  0: not yet.
+int64_t
+    cc_heard_last (cc_heard_t *self, const uint8_t sign_key[32]);
+
 //  Has a time moved on by a step since it was written (or the alive time
 //  aged by one)? Then the next commit should carry cc_heard_write.
 bool

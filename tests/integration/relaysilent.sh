@@ -11,6 +11,8 @@
 #   reported 2 of the agents below, was last heard from at a time before
 #   this report (on stderr for csv and json, whose stdout keeps its
 #   shape); not with --sector telecom, nor with a longer --silent-after;
+#   certcast status shows the national issuer how long each relay has
+#   been silent, and the banking issuer only its own sector's relay;
 # - national broker stopped too: the report on its data says when the
 #   broker last ran and judges relays as of then, so relay-telecom, which
 #   spoke until the broker stopped, is not named (judged against the
@@ -44,6 +46,14 @@ publish natissuer "$NATIONAL" national --id S-2 --title "While it is down" --sev
     --tlp clear --sector banking >/dev/null || fail "publish S-2"
 NOTE='^note: relay relay-banking, which reported 2 of the agents below, was last heard from at 20[0-9-]*T[0-9:]*Z, [0-9]+ s before this report: they may have had nothing from here since'
 wait_for 40 eval 'report | grep -qE "$NOTE"' || fail "the table never named the silent relay"
+json=$(broker_status "$NATIONAL" national natissuer) || fail "national status"
+echo "$json" | grep -qE '"relays":\{[^}]*"relay-banking":\{"sector":"banking","heard_s_ago":(1[2-9]|[2-9][0-9])\}' \
+    || fail "status does not show relay-banking silent for 12 s or more: $json"
+echo "$json" | grep -qE '"relay-telecom":\{"sector":"telecom","heard_s_ago":[0-9]\}' \
+    || fail "status does not show relay-telecom heard within 10 s: $json"
+json=$(broker_status "$NATIONAL" national bankissuer) || fail "national status (banking issuer)"
+echo "$json" | grep -q '"relay-banking"' || fail "the banking issuer does not see its relay: $json"
+! echo "$json" | grep -q '"relay-telecom"' || fail "the banking issuer sees the telecom relay: $json"
 table=$(report) || fail "compliance table"
 echo "$table"
 echo "$table" | grep -A3 '^S-2 ' | grep -q 'missing 2' || fail "S-2 should list 2 missing"
