@@ -594,6 +594,35 @@ cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
 }
 
 
+Certcast__Ack *
+cc_ledger_row_entry (cc_store_t *store, MDB_txn *txn,
+                     const cc_ledger_row_t *row,
+                     const Certcast__AckEntry **entry)
+{
+    assert (entry);
+    *entry = NULL;
+    MDB_val signed_ack;
+    if (cc_ledger_evidence (store, txn, row, &signed_ack))
+        return NULL;
+    int code;
+    const char *reason;
+    Certcast__Ack *ack = cc_ledger_verify_ack (
+        (const uint8_t *) signed_ack.mv_data, signed_ack.mv_size, row->agent,
+        &code, &reason);
+    for (size_t index = 0; ack && !*entry && index < ack->n_entries;
+         index++) {
+        const Certcast__AckEntry *candidate = ack->entries [index];
+        if (candidate->revision == row->revision
+        &&  (int) candidate->status == row->status
+        &&  streq (candidate->advisory_id, row->advisory_id))
+            *entry = candidate;
+    }
+    if (ack && !*entry)
+        certcast__ack__free_unpacked (ack, NULL);
+    return *entry? ack: NULL;
+}
+
+
 //  --------------------------------------------------------------------------
 //  Upstream queue. Entries stay until the national broker has confirmed
 //  them (after its own commit); the watermark makes a resend after a
@@ -1086,6 +1115,54 @@ s_ledger_test_numbers (cc_store_t *store, cc_keys_t *keys)
     mdb_txn_abort (txn);
 }
 
+//  A row leads back to what its agent signed: the digest and reason of
+//  the entry that brought it; evidence that is not the row's leads
+//  nowhere. Runs after s_ledger_test_numbers forged PK-BAD's evidence.
+static void
+s_ledger_test_row_entry (cc_store_t *store, cc_keys_t *keys)
+{
+    const uint8_t *key = cc_keys_sign_public (keys);
+    s_ledger_test_hold (store, "PK-40", 2);
+    uint8_t digest [32];
+    memset (digest, 0x5a, sizeof digest);
+    Certcast__AckEntry entry = CERTCAST__ACK_ENTRY__INIT;
+    entry.advisory_id = "PK-40";
+    entry.revision = 1;
+    entry.digest.data = digest;
+    entry.digest.len = sizeof digest;
+    entry.status = CERTCAST__ACK_STATUS__FAILED;
+    entry.reason = "disk full";
+    size_t size;
+    uint8_t *bytes = s_test_signed_entry (keys, &entry, &size);
+    assert (s_ledger_test_put_bytes (store, bytes, size, NULL).new_rows == 1);
+
+    const char *ids [] = { "PK-40", "PK-BAD" };
+    for (size_t index = 0; index < 2; index++) {
+        MDB_txn *txn;
+        assert (cc_store_read (store, &txn) == 0);
+        s_ledger_test_find_t find;
+        memset (&find, 0, sizeof find);
+        find.id = ids [index];
+        find.status = index? CERTCAST__ACK_STATUS__RECEIVED
+                           : CERTCAST__ACK_STATUS__FAILED;
+        find.agent = key;
+        assert (cc_ledger_each (store, txn, ids [index],
+                                s_ledger_test_find_row, &find) == 0);
+        const Certcast__AckEntry *said = NULL;
+        Certcast__Ack *ack = cc_ledger_row_entry (store, txn, &find.row,
+                                                  &said);
+        if (index == 0) {
+            assert (ack && said);
+            assert (streq (said->reason, "disk full"));
+            assert (memcmp (said->digest.data, digest, 32) == 0);
+            certcast__ack__free_unpacked (ack, NULL);
+        }
+        else
+            assert (!ack && !said);
+        mdb_txn_abort (txn);
+    }
+}
+
 //  An ack entry for an advisory the store does not hold is no receipt:
 //  no row, counted, and the ack's other entries still stand.
 static void
@@ -1452,6 +1529,7 @@ cc_ledger_test (bool verbose)
     cc_keys_t *third_agent = cc_keys_generate ();
     s_ledger_test_unknown (store, third_agent);
     s_ledger_test_numbers (store, third_agent);
+    s_ledger_test_row_entry (store, third_agent);
     cc_keys_destroy (&third_agent);
     cc_store_destroy (&store);
 

@@ -132,6 +132,19 @@ int
     cc_ledger_evidence (cc_store_t *store, MDB_txn *txn,
                         const cc_ledger_row_t *row, MDB_val *signed_ack);
 
+//  What the agent said in the row: the entry of the row's evidence (its
+//  signed ack, checked against the row's hash and verified again) that
+//  brought the row, the first one naming its advisory, revision and
+//  status. Its digest says which bytes the agent got, its reason why
+//  acting on them failed. Returns the decoded Ack (caller frees with
+//  certcast__ack__free_unpacked) with *entry pointing into it, or NULL
+//  when the evidence is missing, is not what the row says, or names no
+//  such entry.
+Certcast__Ack *
+    cc_ledger_row_entry (cc_store_t *store, MDB_txn *txn,
+                         const cc_ledger_row_t *row,
+                         const Certcast__AckEntry **entry);
+
 //  Upstream queue: up to max entries after watermark "ackq.sent" and
 //  after `after` (a confirmation not yet committed; 0: none), each
 //  passed to fn(n, bytes, size, arg). Returns count or -1.

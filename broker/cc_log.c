@@ -29,6 +29,29 @@ s_log_key (uint8_t *key, const char *stream, uint64_t seq)
 }
 
 
+//  Call visit for every record of db, in key order. 0 or LMDB error.
+typedef void (s_visit_fn) (const MDB_val *key, const MDB_val *value,
+                           void *arg);
+
+static int
+s_walk (cc_store_t *store, MDB_txn *txn, cc_db_t db, s_visit_fn *visit,
+        void *arg)
+{
+    MDB_dbi dbi = cc_store_dbi (store, db);
+    if (dbi == 0)
+        return 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT))
+        visit (&key, &value, arg);
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
 uint64_t
 cc_log_head (cc_store_t *store, MDB_txn *txn, const char *stream)
 {
@@ -105,6 +128,25 @@ cc_log_get (cc_store_t *store, MDB_txn *txn, const char *stream,
 }
 
 
+typedef struct {
+    cc_log_head_fn *fn;
+    void *arg;
+} s_heads_t;
+
+static void
+s_visit_head (const MDB_val *key, const MDB_val *value, void *arg)
+{
+    s_heads_t *heads = (s_heads_t *) arg;
+    if (key->mv_size == 0 || key->mv_size > CC_LOG_NAME_MAX
+    ||  value->mv_size != 8)
+        return;                         //  not ours; never written so
+    char stream [CC_LOG_NAME_MAX + 1];
+    memcpy (stream, key->mv_data, key->mv_size);
+    stream [key->mv_size] = '\0';
+    heads->fn (stream, cc_be64_get ((const uint8_t *) value->mv_data),
+               heads->arg);
+}
+
 int
 cc_log_each_head (cc_store_t *store, MDB_txn *txn, cc_log_head_fn *fn,
                   void *arg)
@@ -112,26 +154,8 @@ cc_log_each_head (cc_store_t *store, MDB_txn *txn, cc_log_head_fn *fn,
     assert (store);
     assert (txn);
     assert (fn);
-    MDB_dbi dbi = cc_store_dbi (store, CC_DB_HEADS);
-    if (dbi == 0)
-        return 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (txn, dbi, &cursor);
-    if (rc)
-        return rc;
-    MDB_val key, value;
-    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
-        if (key.mv_size == 0 || key.mv_size > CC_LOG_NAME_MAX
-        ||  value.mv_size != 8)
-            continue;                   //  not ours; never written so
-        char stream [CC_LOG_NAME_MAX + 1];
-        memcpy (stream, key.mv_data, key.mv_size);
-        stream [key.mv_size] = '\0';
-        fn (stream, cc_be64_get ((const uint8_t *) value.mv_data), arg);
-    }
-    mdb_cursor_close (cursor);
-    return rc == MDB_NOTFOUND? 0: rc;
+    s_heads_t heads = { fn, arg };
+    return s_walk (store, txn, CC_DB_HEADS, s_visit_head, &heads);
 }
 
 
@@ -202,6 +226,26 @@ cc_log_put_advisory (cc_store_t *store, MDB_txn *txn, const char *id,
 }
 
 
+typedef struct {
+    cc_log_advisory_fn *fn;
+    void *arg;
+} s_advisories_t;
+
+static void
+s_visit_advisory (const MDB_val *key, const MDB_val *value, void *arg)
+{
+    s_advisories_t *advisories = (s_advisories_t *) arg;
+    if (key->mv_size == 0 || key->mv_size > CC_LOG_NAME_MAX
+    ||  value->mv_size < 4)
+        return;
+    char id [CC_LOG_NAME_MAX + 1];
+    memcpy (id, key->mv_data, key->mv_size);
+    id [key->mv_size] = '\0';
+    const uint8_t *bytes = (const uint8_t *) value->mv_data;
+    advisories->fn (id, cc_be32_get (bytes), bytes + 4, value->mv_size - 4,
+                    advisories->arg);
+}
+
 int
 cc_log_each_advisory (cc_store_t *store, MDB_txn *txn,
                       cc_log_advisory_fn *fn, void *arg)
@@ -209,27 +253,77 @@ cc_log_each_advisory (cc_store_t *store, MDB_txn *txn,
     assert (store);
     assert (txn);
     assert (fn);
-    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ADVISORIES);
-    if (dbi == 0)
-        return 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (txn, dbi, &cursor);
-    if (rc)
-        return rc;
-    MDB_val key, value;
-    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
-        if (key.mv_size == 0 || key.mv_size > CC_LOG_NAME_MAX
-        ||  value.mv_size < 4)
-            continue;
-        char id [CC_LOG_NAME_MAX + 1];
-        memcpy (id, key.mv_data, key.mv_size);
-        id [key.mv_size] = '\0';
-        const uint8_t *bytes = (const uint8_t *) value.mv_data;
-        fn (id, cc_be32_get (bytes), bytes + 4, value.mv_size - 4, arg);
-    }
-    mdb_cursor_close (cursor);
-    return rc == MDB_NOTFOUND? 0: rc;
+    s_advisories_t advisories = { fn, arg };
+    return s_walk (store, txn, CC_DB_ADVISORIES, s_visit_advisory,
+                   &advisories);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Find one revision's deliveries. Most deliveries are of other
+//  advisories: the id's bytes, which every delivery of it carries in
+//  the clear, are looked for before anything is decoded.
+
+static bool
+s_carries (const Certcast__Signed *signed_message, const char *id,
+           uint32_t revision)
+{
+    Certcast__Advisory *content = (Certcast__Advisory *) cc_wire_unpack (
+        &certcast__advisory__descriptor, signed_message->advisory.data,
+        signed_message->advisory.len, CC_WIRE_MAX_SIGNED);
+    bool carries = content && content->revision == revision
+                && content->id && streq (content->id, id);
+    if (content)
+        certcast__advisory__free_unpacked (content, NULL);
+    return carries;
+}
+
+typedef struct {
+    const char *id;
+    uint32_t revision;
+    cc_log_signed_fn *fn;
+    void *arg;
+} s_revisions_t;
+
+static void
+s_visit_delivery (const MDB_val *key, const MDB_val *value, void *arg)
+{
+    s_revisions_t *wanted = (s_revisions_t *) arg;
+    const char *id = wanted->id;
+    const uint8_t *name_end = (const uint8_t *) memchr (key->mv_data, 0,
+                                                        key->mv_size);
+    if (!name_end || (size_t) ((const uint8_t *) key->mv_data + key->mv_size
+                               - name_end) != 9
+    ||  !memmem (value->mv_data, value->mv_size, id, strlen (id)))
+        return;
+    Certcast__Delivery *delivery = (Certcast__Delivery *) cc_wire_unpack (
+        &certcast__delivery__descriptor, (const uint8_t *) value->mv_data,
+        value->mv_size, CC_WIRE_MAX_FRAME);
+    Certcast__Signed *signed_message = delivery
+        ? (Certcast__Signed *) cc_wire_unpack (
+              &certcast__signed__descriptor, delivery->signed_.data,
+              delivery->signed_.len, CC_WIRE_MAX_SIGNED)
+        : NULL;
+    if (signed_message && s_carries (signed_message, id, wanted->revision))
+        wanted->fn ((const char *) key->mv_data, cc_be64_get (name_end + 1),
+                    delivery->signed_.data, delivery->signed_.len,
+                    wanted->arg);
+    if (signed_message)
+        certcast__signed__free_unpacked (signed_message, NULL);
+    if (delivery)
+        certcast__delivery__free_unpacked (delivery, NULL);
+}
+
+int
+cc_log_each_revision (cc_store_t *store, MDB_txn *txn, const char *id,
+                      uint32_t revision, cc_log_signed_fn *fn, void *arg)
+{
+    assert (store);
+    assert (txn);
+    assert (id && *id);
+    assert (fn);
+    s_revisions_t wanted = { id, revision, fn, arg };
+    return s_walk (store, txn, CC_DB_LOG, s_visit_delivery, &wanted);
 }
 
 
@@ -323,6 +417,100 @@ s_log_test_advisory (const char *id, uint32_t revision,
     (*count)++;
 }
 
+static void
+s_log_test_remove (const char *base)
+{
+    zdir_t *tree = zdir_new (base, NULL);
+    assert (tree);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    assert (!zsys_file_exists (base));
+}
+
+//  A delivery of (id, revision) with a made-up signature: the log keeps
+//  what it is given, and finding a revision decodes, never verifies.
+static int
+s_log_test_revision_append (cc_store_t *store, MDB_txn *txn,
+                            const char *stream, uint64_t seq, const char *id,
+                            uint32_t revision)
+{
+    Certcast__Advisory advisory = CERTCAST__ADVISORY__INIT;
+    advisory.id = (char *) id;
+    advisory.revision = revision;
+    size_t advisory_size, signed_size, delivery_size;
+    uint8_t *advisory_bytes = cc_wire_pack (&advisory.base, &advisory_size);
+    Certcast__Signed signed_message = CERTCAST__SIGNED__INIT;
+    signed_message.advisory.data = advisory_bytes;
+    signed_message.advisory.len = advisory_size;
+    uint8_t *signed_bytes = cc_wire_pack (&signed_message.base, &signed_size);
+    Certcast__Delivery delivery = CERTCAST__DELIVERY__INIT;
+    delivery.stream = (char *) stream;
+    delivery.seq = seq;
+    delivery.signed_.data = signed_bytes;
+    delivery.signed_.len = signed_size;
+    uint8_t *bytes = cc_wire_pack (&delivery.base, &delivery_size);
+    int rc = cc_log_append (store, txn, stream, seq, bytes, delivery_size);
+    free (bytes);
+    free (signed_bytes);
+    free (advisory_bytes);
+    return rc;
+}
+
+static int
+s_log_test_revisions_batch (MDB_txn *txn, void *arg)
+{
+    cc_store_t *store = (cc_store_t *) arg;
+    int rc = s_log_test_revision_append (store, txn, "national/gas", 1,
+                                         "PK-R", 1);
+    if (rc == 0)        //  the id's bytes are in it: decoded, not taken
+        rc = s_log_test_revision_append (store, txn, "national/gas", 2,
+                                         "PK-RX", 1);
+    if (rc == 0)
+        rc = s_log_test_revision_append (store, txn, "national/gas", 3,
+                                         "PK-R", 2);
+    if (rc == 0)
+        rc = s_log_test_revision_append (store, txn, "national/water", 1,
+                                         "PK-R", 1);
+    return rc;
+}
+
+static void
+s_log_test_found (const char *stream, uint64_t seq,
+                  const uint8_t *signed_bytes, size_t size, void *arg)
+{
+    zlistx_t *found = (zlistx_t *) arg;
+    assert (signed_bytes && size > 0);
+    zlistx_add_end (found, zsys_sprintf ("%s/%" PRIu64, stream, seq));
+}
+
+//  An earlier revision is found wherever it went out, and nothing else.
+static void
+s_log_test_revisions (void)
+{
+    char base [] = "/tmp/cc_log_test.XXXXXX";
+    assert (mkdtemp (base));
+    cc_store_t *store = cc_store_new (base, 0);
+    assert (store);
+    assert (cc_store_write (store, s_log_test_revisions_batch, store) == 0);
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    zlistx_t *found = zlistx_new ();
+    zlistx_set_destructor (found, (zlistx_destructor_fn *) zstr_free);
+    assert (cc_log_each_revision (store, txn, "PK-R", 1, s_log_test_found,
+                                  found) == 0);
+    assert (zlistx_size (found) == 2);
+    assert (streq ((char *) zlistx_first (found), "national/gas/1"));
+    assert (streq ((char *) zlistx_next (found), "national/water/1"));
+    zlistx_purge (found);
+    assert (cc_log_each_revision (store, txn, "PK-R", 3, s_log_test_found,
+                                  found) == 0);
+    assert (zlistx_size (found) == 0);
+    zlistx_destroy (&found);
+    mdb_txn_abort (txn);
+    cc_store_destroy (&store);
+    s_log_test_remove (base);
+}
+
 void
 cc_log_test (bool verbose)
 {
@@ -394,10 +582,7 @@ cc_log_test (bool verbose)
     mdb_txn_abort (txn);
     cc_store_destroy (&store);
 
-    zdir_t *tree = zdir_new (base, NULL);
-    assert (tree);
-    zdir_remove (tree, true);
-    zdir_destroy (&tree);
-    assert (!zsys_file_exists (base));
+    s_log_test_remove (base);
+    s_log_test_revisions ();
     printf ("OK\n");
 }

@@ -55,6 +55,20 @@ int
     cc_log_each_advisory (cc_store_t *store, MDB_txn *txn,
                           cc_log_advisory_fn *fn, void *arg);
 
+//  Call fn for every delivery in the log that carries revision `revision`
+//  of advisory id: its stream, sequence number and Signed bytes (valid
+//  only during the call), in key order. The index keeps an id's latest
+//  revision only; an earlier one's bytes are in the log of every stream
+//  it went out on. The log is not indexed by advisory, so this reads
+//  every delivery once. 0 or LMDB error.
+typedef void (cc_log_signed_fn) (const char *stream, uint64_t seq,
+                                 const uint8_t *signed_bytes, size_t size,
+                                 void *arg);
+int
+    cc_log_each_revision (cc_store_t *store, MDB_txn *txn, const char *id,
+                          uint32_t revision, cc_log_signed_fn *fn,
+                          void *arg);
+
 void
     cc_log_test (bool verbose);
 

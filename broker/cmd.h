@@ -129,4 +129,16 @@ cc_store_t *cmd_store_open (const char *command, const char *dir);
 zhashx_t *cmd_roster_load (const char *command, cc_store_t *store,
                            MDB_txn *txn);
 
+//  The Signed bytes of revision `revision` of advisory id as the store
+//  held them (cmd_revision.c): the latest from the advisory index, an
+//  earlier one from the stream log. *latest_revision is the latest held.
+//  NULL, with a one-line reason in why, when the store never held that
+//  revision, does not keep its bytes (a relay's own advisory at the
+//  national broker), cannot tell which of two advisories under that id
+//  it held, or cannot be read. Caller destroys the chunk.
+zchunk_t *cmd_revision_signed (cc_store_t *store, MDB_txn *txn,
+                               const char *id, uint32_t revision,
+                               uint32_t *latest_revision, char *why,
+                               size_t why_size);
+
 #endif

@@ -16,6 +16,8 @@ static const cc_option_t s_options [] = {
     { "data", "DIR", "the broker's data directory", NULL, false },
     { "advisory", "ID", "only this advisory", NULL, false },
     { "sector", "S", "only recipients in this sector", NULL, false },
+    { "revision", "N", "revision N of --advisory ID, not its latest", NULL,
+      false },
     { "format", "FORMAT", "table, csv or json", "table", false },
     { "silent-after", "SECONDS", "name each relay not heard from for this "
       "long (relays speak every 5 s)", "300", false },
@@ -33,13 +35,31 @@ typedef struct {
     int64_t outcome_at;         //  deciding time of the latest row that says
     int outcome;                //  applied, not applicable or failed (its
                                 //  status; 0: none said yet)
+    char *reason;               //  what its failed row said, as signed;
+                                //  owned, NULL: none
 } s_ack_t;
+
+static void
+s_ack_destroy (void **item)
+{
+    s_ack_t *self = (s_ack_t *) *item;
+    if (self) {
+        free (self->reason);
+        free (self);
+        *item = NULL;
+    }
+}
 
 //  One accepted advisory, copied out of the store.
 typedef struct {
     char *id;
-    uint32_t revision;          //  latest accepted; acks of older ones
-                                //  do not count for it
+    uint32_t revision;          //  latest accepted, or --revision; acks
+                                //  of other revisions do not count for it
+    uint32_t latest_revision;   //  latest accepted
+    bool by_revision;           //  --revision asked for this one
+    bool check_digests;         //  an earlier revision: see s_row_fold
+    uint8_t digest [32];        //  SHA-256 of its Signed bytes
+    size_t other_bytes;         //  its rows whose ack names other bytes
     char *title;
     int severity;
     bool all_sectors;
@@ -77,6 +97,8 @@ s_advisory_destroy (void **item)
 typedef struct {
     const char *only_id;        //  --advisory, or NULL
     const char *only_sector;    //  --sector, or NULL
+    uint32_t revision;          //  --revision, or 0: each one's latest
+    char why [512];             //  why --revision cannot be reported
     zlistx_t *advisories;       //  s_advisory_t, in id order
     zlistx_t *silent;           //  "relay (sectors)" of enrolled relays
                                 //  that never sent a roster; owned
@@ -84,48 +106,30 @@ typedef struct {
                                 //  this broker; owned
     int64_t alive;              //  when the broker last said it ran; 0:
                                 //  not known (a store of an older release)
+    int64_t silent_after;       //  --silent-after
 } s_report_t;
 
-//  Decode what the broker stored. It was verified on intake, so the time
-//  windows are not checked again: a report on last year's advisory must
-//  still work after its delegation has expired.
-static void
-s_advisory_copy (const char *id, uint32_t revision,
-                 const uint8_t *signed_bytes, size_t size, void *arg)
+//  Does the advisory target the sector (NULL: any)?
+static bool
+s_for_sector (const Certcast__Advisory *content, const char *sector)
 {
-    s_report_t *report = (s_report_t *) arg;
-    if (report->only_id && !streq (id, report->only_id))
-        return;
-    Certcast__Signed *signed_message = (Certcast__Signed *) cc_wire_unpack (
-        &certcast__signed__descriptor, signed_bytes, size,
-        CC_WIRE_MAX_SIGNED);
-    Certcast__Advisory *content = signed_message
-        ? (Certcast__Advisory *) cc_wire_unpack (
-              &certcast__advisory__descriptor, signed_message->advisory.data,
-              signed_message->advisory.len, CC_WIRE_MAX_SIGNED)
-        : NULL;
-    if (!content) {
-        fprintf (stderr, "certcast compliance: advisory %s does not decode; "
-                 "skipped\n", id);
-        if (signed_message)
-            certcast__signed__free_unpacked (signed_message, NULL);
-        return;
-    }
-    if (report->only_sector && !content->all_sectors) {
-        bool targeted = false;
-        for (size_t index = 0; index < content->n_sectors; index++)
-            if (streq (content->sectors [index], report->only_sector))
-                targeted = true;
-        if (!targeted) {
-            certcast__advisory__free_unpacked (content, NULL);
-            certcast__signed__free_unpacked (signed_message, NULL);
-            return;
-        }
-    }
+    if (!sector || content->all_sectors)
+        return true;
+    for (size_t index = 0; index < content->n_sectors; index++)
+        if (streq (content->sectors [index], sector))
+            return true;
+    return false;
+}
+
+static s_advisory_t *
+s_advisory_from (const char *id, uint32_t revision,
+                 const Certcast__Advisory *content)
+{
     s_advisory_t *self = (s_advisory_t *) zmalloc (sizeof (s_advisory_t));
     assert (self);
     self->id = strdup (id);
     self->revision = revision;
+    self->latest_revision = revision;
     self->title = strdup (content->title);
     self->severity = content->severity;
     self->all_sectors = content->all_sectors;
@@ -139,10 +143,52 @@ s_advisory_copy (const char *id, uint32_t revision,
     self->expires_at = content->expires_at;
     self->acks = zhashx_new ();
     assert (self->acks);
-    zhashx_set_destructor (self->acks, s_free_item);
-    zlistx_add_end (report->advisories, self);
-    certcast__advisory__free_unpacked (content, NULL);
-    certcast__signed__free_unpacked (signed_message, NULL);
+    zhashx_set_destructor (self->acks, s_ack_destroy);
+    return self;
+}
+
+//  Decode what the broker stored. It was verified on intake, so the time
+//  windows are not checked again: a report on last year's advisory must
+//  still work after its delegation has expired. NULL if it does not
+//  decode (said on stderr) or does not target only_sector (not NULL).
+static s_advisory_t *
+s_advisory_new (const char *id, uint32_t revision,
+                const uint8_t *signed_bytes, size_t size,
+                const char *only_sector)
+{
+    Certcast__Signed *signed_message = (Certcast__Signed *) cc_wire_unpack (
+        &certcast__signed__descriptor, signed_bytes, size,
+        CC_WIRE_MAX_SIGNED);
+    Certcast__Advisory *content = signed_message
+        ? (Certcast__Advisory *) cc_wire_unpack (
+              &certcast__advisory__descriptor, signed_message->advisory.data,
+              signed_message->advisory.len, CC_WIRE_MAX_SIGNED)
+        : NULL;
+    s_advisory_t *self = NULL;
+    if (!content)
+        fprintf (stderr, "certcast compliance: advisory %s does not decode; "
+                 "skipped\n", id);
+    else
+    if (s_for_sector (content, only_sector))
+        self = s_advisory_from (id, revision, content);
+    if (content)
+        certcast__advisory__free_unpacked (content, NULL);
+    if (signed_message)
+        certcast__signed__free_unpacked (signed_message, NULL);
+    return self;
+}
+
+static void
+s_advisory_copy (const char *id, uint32_t revision,
+                 const uint8_t *signed_bytes, size_t size, void *arg)
+{
+    s_report_t *report = (s_report_t *) arg;
+    if (report->only_id && !streq (id, report->only_id))
+        return;
+    s_advisory_t *self = s_advisory_new (id, revision, signed_bytes, size,
+                                         report->only_sector);
+    if (self)
+        zlistx_add_end (report->advisories, self);
 }
 
 
@@ -198,22 +244,19 @@ s_acked_when (const s_advisory_t *advisory, const s_ack_t *ack)
     return s_time_when (advisory, ack->acked_at, ack->ledgered_at);
 }
 
-//  Keep each agent's receipt of the advisory's current revision: its
-//  first row ledgered here (of those ledgered in the same second, the
-//  earliest by the time that decides "late"). A row ledgered later cannot
-//  move the receipt back: an agent on record as late could otherwise sign
-//  another status dated before the deadline and look on time. And keep
-//  the latest of its rows that say how acting on it went: a receipt is
-//  not compliance when the agent said after it that it failed (one it
-//  fixed says so again). At the same time, the higher status wins:
-//  failed over applied.
+//  Keep each agent's receipt of the advisory's revision: its first row
+//  ledgered here (of those ledgered in the same second, the earliest by
+//  the time that decides "late"). A row ledgered later cannot move the
+//  receipt back: an agent on record as late could otherwise sign another
+//  status dated before the deadline and look on time. And keep the
+//  latest of its rows that say how acting on it went: a receipt is not
+//  compliance when the agent said after it that it failed (one it fixed
+//  says so again). At the same time, the higher status wins: failed over
+//  applied. reason: what a failed row said, or NULL.
 static void
-s_row_fold (const cc_ledger_row_t *row, void *arg)
+s_row_keep (const cc_ledger_row_t *row, s_advisory_t *advisory,
+            const char *reason)
 {
-    s_advisory_t *advisory = (s_advisory_t *) arg;
-    if (row->revision != advisory->revision
-    ||  !streq (row->advisory_id, advisory->id))
-        return;
     char hex [65];
     cc_hex_encode (row->agent, 32, hex);
     int64_t when = s_time_when (advisory, row->acked_at, row->ledgered_at);
@@ -236,6 +279,51 @@ s_row_fold (const cc_ledger_row_t *row, void *arg)
         ack->outcome = row->status;
         ack->outcome_at = when;
     }
+    //  An agent has one failed row per revision (the status is in the
+    //  row's key): its reason is the one to show when failed is its word.
+    if (row->status == CERTCAST__ACK_STATUS__FAILED && reason && *reason) {
+        free (ack->reason);
+        ack->reason = strdup (reason);
+    }
+}
+
+typedef struct {
+    cc_store_t *store;
+    MDB_txn *txn;               //  the rows' own, for their evidence
+    s_advisory_t *advisory;
+} s_fold_t;
+
+//  What the agent signed with a row is read only when the report needs
+//  it: for a failed row, why; for a row of an earlier revision, which
+//  bytes it names. The ledger took an ack of the revision it held only
+//  for the bytes it held, but an ack of an earlier one for any bytes
+//  (they were gone from its index): another issuer's advisory that took
+//  the id where the agent got it is not a receipt of this one, and a row
+//  whose evidence does not read proves nothing.
+static void
+s_row_fold (const cc_ledger_row_t *row, void *arg)
+{
+    s_fold_t *fold = (s_fold_t *) arg;
+    s_advisory_t *advisory = fold->advisory;
+    if (row->revision != advisory->revision
+    ||  !streq (row->advisory_id, advisory->id))
+        return;
+    bool failed = row->status == CERTCAST__ACK_STATUS__FAILED;
+    if (!advisory->check_digests && !failed) {
+        s_row_keep (row, advisory, NULL);
+        return;
+    }
+    const Certcast__AckEntry *entry = NULL;
+    Certcast__Ack *said = cc_ledger_row_entry (fold->store, fold->txn, row,
+                                               &entry);
+    if (advisory->check_digests
+    &&  (!entry || entry->digest.len != 32
+    ||   CRYPTO_memcmp (entry->digest.data, advisory->digest, 32) != 0))
+        advisory->other_bytes++;
+    else
+        s_row_keep (row, advisory, entry? entry->reason: NULL);
+    if (said)
+        certcast__ack__free_unpacked (said, NULL);
 }
 
 //  The agent said it failed to act on the advisory, and has not said
@@ -469,6 +557,29 @@ s_hex_of (const cc_member_t *member, char *hex)
 //  --------------------------------------------------------------------------
 //  Output formats
 
+//  An agent's reason, made safe for a terminal and cut to fit a table
+//  row: the whole of it (up to 256 bytes) is in the CSV and the JSON.
+#define REASON_CELL_CHARS   60
+
+static char *
+s_reason_cell (const char *reason)
+{
+    if (!reason)
+        return strdup ("(no reason given)");
+    char *cell = cmd_text_safe (reason);
+    size_t chars = 0, index = 0;
+    for (; cell [index]; index++)
+        if (((unsigned char) cell [index] & 0xc0) != 0x80
+        &&  ++chars > REASON_CELL_CHARS)
+            break;
+    if (cell [index]) {
+        cell = (char *) realloc (cell, index + 4);
+        assert (cell);
+        memcpy (cell + index, "...", 4);
+    }
+    return cell;
+}
+
 static void
 s_print_table (s_advisory_t *advisory, zhashx_t *roster,
                const cc_member_t **agents, size_t agent_count)
@@ -484,10 +595,13 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
             advisory->ack_deadline
             ? cmd_time_iso (advisory->ack_deadline, deadline, sizeof deadline)
             : "none");
+    if (advisory->revision != advisory->latest_revision)
+        printf ("  superseded: the latest is rev %" PRIu32 "\n",
+                advisory->latest_revision);
     size_t expected = 0, acknowledged = 0, late = 0;
     cmd_table_t *missing = cmd_table_new (6);
     cmd_table_t *latecomers = cmd_table_new (4);
-    cmd_table_t *failures = cmd_table_new (5);
+    cmd_table_t *failures = cmd_table_new (6);
     for (size_t index = 0; index < agent_count; index++) {
         const cc_member_t *member = agents [index];
         if (!s_targets (advisory, member))
@@ -508,12 +622,15 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
                 cmd_table_add (latecomers, cells);
             }
             if (s_failed (ack)) {
+                char *reason = s_reason_cell (ack->reason);
                 const char *cells [] = {
                     member->name, member->org, member->sector,
                     member->contact,
-                    cmd_time_iso (ack->outcome_at, when, sizeof when)
+                    cmd_time_iso (ack->outcome_at, when, sizeof when),
+                    reason
                 };
                 cmd_table_add (failures, cells);
+                free (reason);
             }
         }
         else {
@@ -529,6 +646,11 @@ s_print_table (s_advisory_t *advisory, zhashx_t *roster,
             "missing %zu, unexpected %zu\n", expected, acknowledged, late,
             cmd_table_rows (failures), expected - acknowledged,
             s_unexpected (advisory, roster));
+    if (advisory->other_bytes)
+        printf ("  not counted: %zu acknowledgements of rev %" PRIu32 " name "
+                "other bytes than it (another advisory under its id), or "
+                "evidence that does not read\n", advisory->other_bytes,
+                advisory->revision);
     if (cmd_table_rows (latecomers)) {
         printf ("  late:\n");
         cmd_table_print (latecomers, stdout, "    ");
@@ -572,7 +694,8 @@ s_print_csv (s_advisory_t *advisory, const cc_member_t **agents,
             member->org, member->sector, member->entity_class,
             member->cii? "yes": "no", member->contact, state,
             ack? cmd_time_iso (ack->acked_at, when, sizeof when): "",
-            ack? cmd_time_iso (ack->ledgered_at, ledgered, sizeof ledgered): ""
+            ack? cmd_time_iso (ack->ledgered_at, ledgered, sizeof ledgered): "",
+            ack && s_failed (ack) && ack->reason? ack->reason: ""
         };
         for (size_t field = 0; field < sizeof fields / sizeof *fields;
              field++) {
@@ -614,6 +737,12 @@ s_json_member (const cc_member_t *member, const s_advisory_t *advisory,
                 cmd_ack_status_name (ack->status),
                 s_late (advisory, ack)? "true": "false",
                 s_failed (ack)? "true": "false");
+        //  Why it failed, in the agent's words; null when it did not
+        printf (", \"reason\": ");
+        if (s_failed (ack))
+            cmd_json_string (stdout, ack->reason? ack->reason: "");
+        else
+            printf ("null");
     }
     printf ("}");
 }
@@ -684,11 +813,43 @@ s_print_json (s_advisory_t *advisory, zhashx_t *roster,
     s_json_list ("late", S_LATE, advisory, agents, agent_count);
     s_json_list ("failed", S_FAILED, advisory, agents, agent_count);
     s_json_list ("missing", S_MISSING, advisory, agents, agent_count);
-    printf (",\n   \"unexpected\": %zu}", s_unexpected (advisory, roster));
+    printf (",\n   \"unexpected\": %zu", s_unexpected (advisory, roster));
+    //  Only in a report of one revision (--revision), so that the
+    //  document of the latest ones keeps its shape.
+    if (advisory->by_revision)
+        printf (", \"latest_revision\": %" PRIu32 ", \"other_bytes\": %zu",
+                advisory->latest_revision, advisory->other_bytes);
+    printf ("}");
 }
 
 
 //  --------------------------------------------------------------------------
+
+//  --revision: that revision of --advisory, as this store held it, or
+//  report->why says why not.
+static void
+s_snapshot_revision (cc_store_t *store, MDB_txn *txn, s_report_t *report)
+{
+    uint32_t latest = 0;
+    zchunk_t *signed_bytes = cmd_revision_signed (
+        store, txn, report->only_id, report->revision, &latest, report->why,
+        sizeof report->why);
+    if (!signed_bytes)
+        return;
+    s_advisory_t *advisory = s_advisory_new (
+        report->only_id, report->revision, zchunk_data (signed_bytes),
+        zchunk_size (signed_bytes), report->only_sector);
+    if (advisory) {
+        advisory->latest_revision = latest;
+        advisory->by_revision = true;
+        //  The latest revision's rows were checked as they came in
+        advisory->check_digests = report->revision < latest;
+        cc_sha256 (zchunk_data (signed_bytes), zchunk_size (signed_bytes),
+                   advisory->digest);
+        zlistx_add_end (report->advisories, advisory);
+    }
+    zchunk_destroy (&signed_bytes);
+}
 
 //  Copy the roster and the advisories in one read transaction. 0 or an
 //  LMDB error; *roster_p is NULL after a roster error (already reported).
@@ -727,7 +888,10 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
     }
     report->alive = cc_heard_alive (store, txn);
     if (*roster_p) {
-        rc = cc_log_each_advisory (store, txn, s_advisory_copy, report);
+        if (report->revision)
+            s_snapshot_revision (store, txn, report);
+        else
+            rc = cc_log_each_advisory (store, txn, s_advisory_copy, report);
         if (rc == MDB_NOTFOUND)
             rc = 0;
         for (s_advisory_t *advisory = (s_advisory_t *)
@@ -751,10 +915,47 @@ s_fold_acks (cc_store_t *store, s_advisory_t *advisory)
     MDB_txn *txn = NULL;
     int rc = cc_store_read (store, &txn);
     if (rc == 0) {
-        rc = cc_ledger_each (store, txn, advisory->id, s_row_fold, advisory);
+        s_fold_t fold = { store, txn, advisory };
+        rc = cc_ledger_each (store, txn, advisory->id, s_row_fold, &fold);
         mdb_txn_abort (txn);
     }
     return rc == MDB_NOTFOUND? 0: rc;
+}
+
+//  0, or 2 after one line on stderr for an option that makes no sense.
+//  Sets report->revision.
+static int
+s_check_options (cc_config_t *config, s_report_t *report)
+{
+    const char *format = cc_config_get (config, "format");
+    int64_t revision = cc_config_int (config, "revision", 1, UINT32_MAX, 0);
+    if (!cc_config_get (config, "data"))
+        return cmd_usage_error ("compliance", "--data DIR is required");
+    if (!streq (format, "table") && !streq (format, "csv")
+    &&  !streq (format, "json"))
+        return cmd_usage_error ("compliance", "--format must be table, "
+                                "csv or json, not '%s'", format);
+    if (report->only_sector && !cmd_sector_valid (report->only_sector))
+        return cmd_usage_error ("compliance", "--sector '%s' is not a "
+                                "sector name ([a-z0-9-]+)",
+                                report->only_sector);
+    if (revision == -1)
+        return 2;               //  cc_config_int said why
+    //  A relay speaks every 5 s and a broker writes when it last did
+    //  every CC_HEARD_STEP_S, so less than that would name live relays.
+    report->silent_after = cc_config_int (config, "silent-after", 1,
+                                          366 * 86400, 300);
+    if (report->silent_after == -1)
+        return 2;
+    if (revision && !report->only_id)
+        return cmd_usage_error ("compliance", "--revision N needs "
+                                "--advisory ID: a revision is one "
+                                "advisory's");
+    if (cc_config_positionals (config))
+        return cmd_usage_error ("compliance", "unexpected argument '%s'",
+                                cc_config_positional (config, 0));
+    report->revision = (uint32_t) revision;
+    return 0;
 }
 
 int
@@ -762,8 +963,9 @@ cmd_compliance (int argc, char **argv)
 {
     int exit_code = 0;
     cc_config_t *config = cc_config_new ("certcast/compliance",
-        "certcast compliance --data DIR [--advisory ID] [--sector S] "
-        "[--format table|csv|json] [--silent-after SECONDS]", s_options, argc, argv, &exit_code);
+        "certcast compliance --data DIR [--advisory ID [--revision N]] "
+        "[--sector S] [--format table|csv|json] [--silent-after SECONDS]",
+        s_options, argc, argv, &exit_code);
     if (!config)
         return exit_code;
     const char *data = cc_config_get (config, "data");
@@ -773,29 +975,7 @@ cmd_compliance (int argc, char **argv)
         .only_sector = cc_config_get (config, "sector"),
         .advisories = NULL
     };
-    //  A relay speaks every 5 s and a broker writes when it last did
-    //  every CC_HEARD_STEP_S, so less than that would name live relays.
-    int64_t silent_after = cc_config_int (config, "silent-after", 1,
-                                          366 * 86400, 300);
-    if (silent_after < 0)
-        exit_code = 2;              //  cc_config_int said why
-    else
-    if (!data)
-        exit_code = cmd_usage_error ("compliance", "--data DIR is required");
-    else
-    if (!streq (format, "table") && !streq (format, "csv")
-    &&  !streq (format, "json"))
-        exit_code = cmd_usage_error ("compliance", "--format must be table, "
-                                     "csv or json, not '%s'", format);
-    else
-    if (report.only_sector && !cmd_sector_valid (report.only_sector))
-        exit_code = cmd_usage_error ("compliance", "--sector '%s' is not a "
-                                     "sector name ([a-z0-9-]+)",
-                                     report.only_sector);
-    else
-    if (cc_config_positionals (config))
-        exit_code = cmd_usage_error ("compliance", "unexpected argument '%s'",
-                                     cc_config_positional (config, 0));
+    exit_code = s_check_options (config, &report);
     cc_store_t *store = exit_code? NULL: cmd_store_open ("compliance", data);
     if (!store) {
         cc_config_destroy (&config);
@@ -819,6 +999,15 @@ cmd_compliance (int argc, char **argv)
     if (!roster)
         exit_code = 1;
     else
+    if (*report.why)
+        exit_code = cmd_fail ("compliance", "%s", report.why);
+    else
+    if (report.revision && report.only_sector
+    &&  zlistx_size (report.advisories) == 0)
+        exit_code = cmd_fail ("compliance", "%s revision %" PRIu32 " is not "
+                              "for sector %s", report.only_id,
+                              report.revision, report.only_sector);
+    else
     if (report.only_id && zlistx_size (report.advisories) == 0)
         exit_code = cmd_fail ("compliance", "no accepted advisory %s%s%s",
                               report.only_id,
@@ -840,11 +1029,12 @@ cmd_compliance (int argc, char **argv)
         }
         s_note_orphans (roster, agents, agent_count,
                         streq (format, "table")? stdout: stderr);
-        s_note_silent_relays (&report, agents, agent_count, silent_after,
+        s_note_silent_relays (&report, agents, agent_count,
+                              report.silent_after,
                               streq (format, "table")? stdout: stderr);
         if (streq (format, "csv"))
             printf ("advisory,revision,title,deadline,agent,org,sector,class,"
-                    "cii,contact,state,acked_at,ledgered_at\n");
+                    "cii,contact,state,acked_at,ledgered_at,reason\n");
         else
         if (streq (format, "json"))
             printf ("[");

@@ -54,7 +54,8 @@ table=$(certcast compliance --data "$T/national/data") || fail "compliance table
 echo "$table"
 echo "$table" | grep -q 'expected 5, acknowledged 3 (late 0, failed 0), missing 2' || fail "AC-1 counts wrong"
 echo "$table" | grep -q 'expected 5, acknowledged 2 (late 2, failed 0), missing 3' || fail "AC-2 counts wrong"
-ledgered=$(echo "$csv" | grep '^AC-2,1,.*,tardy,' | awk -F, '{print $NF}')
+# ledgered_at is the 13th column (the reason came after it, at the end)
+ledgered=$(echo "$csv" | grep '^AC-2,1,.*,tardy,' | awk -F, '{print $13}')
 echo "$table" | grep -qE "^    tardy +Org tardy +banking +$ledgered\$" \
     || fail "tardy is not listed late at the time it was ledgered ($ledgered)"
 stop national

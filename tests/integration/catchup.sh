@@ -52,7 +52,7 @@ wait_for 20 ledger_has "$NDATA" PK-NCERT-C-2 bank1 || fail "no national ack from
 say "compliance, while the daemons run, shows bank2 missing"
 report=$(certcast compliance --data "$NDATA" --format csv) || fail "compliance failed"
 echo "$report"
-echo "$report" | grep -qx 'PK-NCERT-C-2,1,Core banking RCE,[^,]*,bank2,Org bank2,banking,service-provider,no,soc@bank2.example.pk,missing,,' \
+echo "$report" | grep -qx 'PK-NCERT-C-2,1,Core banking RCE,[^,]*,bank2,Org bank2,banking,service-provider,no,soc@bank2.example.pk,missing,,,' \
     || fail "compliance does not show bank2 (with its details) missing for C-2"
 echo "$report" | grep -q '^PK-NCERT-C-2,1,Core banking RCE,[^,]*,bank1,Org bank1,banking,body-corporate,yes,soc@bank1.example.pk,acked,.' \
     || fail "compliance does not show bank1 acked for C-2"

@@ -217,12 +217,12 @@ done
 for id in PK-LATE-1 PK-LATE-2; do
     report=$(certcast compliance --data "$T/national/data" --advisory $id --format csv) \
         || fail "compliance for $id"
-    echo "$report" | grep -q "^$id,1,.*,bank2,.*,late,[^,]*,[^,]*$" \
+    echo "$report" | grep -q "^$id,1,.*,bank2,.*,late,[^,]*,[^,]*,$" \
         || fail "bank2 is not late for $id: $report"
-    echo "$report" | grep -q "^$id,1,.*,bank1,.*,acked,[^,]*,[^,]*$" \
+    echo "$report" | grep -q "^$id,1,.*,bank1,.*,acked,[^,]*,[^,]*,$" \
         || fail "bank1 is not on time for $id: $report"
 done
-echo "$report" | head -1 | grep -q ',acked_at,ledgered_at$' || fail "no ledgered_at column: $report"
+echo "$report" | head -1 | grep -q ',acked_at,ledgered_at,reason$' || fail "no ledgered_at column: $report"
 certcast compliance --data "$T/national/data" --advisory PK-LATE-2 --format json \
     | grep -q '"acked_at": "2001-09-09T01:46:40Z", "ledgered_at": "20' \
     || fail "the JSON does not give bank2's claimed time and its ledgered time"

@@ -36,7 +36,9 @@
         directory is DIR holds it (what its agents received; brokers
         count no other as a receipt), or 32 zero bytes; status
         received unless --status says otherwise. --reason-bytes B gives
-        the entry a reason of B bytes; --copies C sends the SignedAck C
+        the entry a reason of B bytes, --reason TEXT the reason TEXT;
+        --print-digest yes prints "digest HEX" (what the ack names)
+        first; --copies C sends the SignedAck C
         times in the one request; --requests R sends that request R times
         at once and prints "acked A busy B other O" over the R replies;
         --ack-time T signs T (Unix seconds) as the ack's time; --forge yes
@@ -97,6 +99,8 @@ typedef struct {
     const char *topic;          //  topic to subscribe to (subscribe)
     int status;                 //  Certcast__AckStatus of the ack (ack-as)
     size_t reason_bytes;        //  length of the entry's reason (ack-as)
+    const char *reason;         //  the entry's reason (ack-as)
+    bool print_digest;          //  print the digest named (ack-as)
     size_t copies;              //  SignedAcks in the request (ack-as)
     size_t requests;            //  times the request is sent (ack-as)
     int64_t ack_time;           //  the ack's signed time, 0: now (ack-as)
@@ -196,6 +200,12 @@ s_parse (int argc, char **argv, s_args_t *args)
         else
         if (streq (arg, "--reason-bytes"))
             args->reason_bytes = strtoul (value, NULL, 10);
+        else
+        if (streq (arg, "--reason"))
+            args->reason = value;
+        else
+        if (streq (arg, "--print-digest"))
+            args->print_digest = streq (value, "yes");
         else
         if (streq (arg, "--forge"))
             args->forge = streq (value, "yes");
@@ -470,7 +480,15 @@ s_ack_frame (const s_args_t *args, uint64_t corr)
     entry.digest.len = sizeof digest;
     entry.status = (Certcast__AckStatus) args->status;
     entry.received_at = now;
+    if (args->print_digest) {
+        char hex [65];
+        cc_hex_encode (digest, 32, hex);
+        printf ("digest %s\n", hex);
+    }
     char *reason = NULL;
+    if (args->reason)
+        entry.reason = (char *) args->reason;
+    else
     if (args->reason_bytes) {
         reason = (char *) zmalloc (args->reason_bytes + 1);
         memset (reason, 'r', args->reason_bytes);
