@@ -21,6 +21,17 @@ int cmd_status (int argc, char **argv);
 int cmd_ledger (int argc, char **argv);
 int cmd_compliance (int argc, char **argv);
 
+//  Notes above the compliance report (cmd_notes.c), on out. Agents held
+//  via a relay no longer enrolled in roster (sign key hex -> cc_member_t);
+//  agents behind a relay silent for over silent_after seconds by heard_at
+//  (relay name -> int64_t * last heard), as of alive (when the broker last
+//  ran; 0: not known, nothing said) or now, if sooner.
+void cmd_note_orphans (zhashx_t *roster, const cc_member_t **agents,
+                       size_t agent_count, FILE *out);
+void cmd_note_silent_relays (zhashx_t *heard_at, int64_t alive,
+                             const cc_member_t **agents, size_t agent_count,
+                             int64_t silent_after, FILE *out);
+
 //  --------------------------------------------------------------------------
 //  Shared helpers (cmd_util.c)
 
