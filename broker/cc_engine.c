@@ -196,10 +196,75 @@ cc_engine_reply_error (self_t *self, zframe_t *routing, uint64_t corr,
 //  ---------------------------------------------------------------------
 //  Control requests
 
+//  A relay numbers its own streams NODE/SECTOR, and its agents keep one
+//  cursor per stream name, so the name must be that relay's alone: two
+//  relays of a sector both left at the default name (the sector) would
+//  number banking/banking each on their own, and an agent moving from one
+//  to the other would take the second's advisories 1..N for ones it has
+//  and never get them; a relay named as a stream origin it follows would
+//  drop that stream. Said at its Hello, so its link never comes up and
+//  the operator sees why at once. The claim of a relay no longer enrolled
+//  lapses (re-keyed, or decommissioned). NULL: the name is free.
+static const char *
+s_origin_problem (self_t *self, const cc_member_t *member, const char *node,
+                  char *reason, size_t size)
+{
+    if (streq (node, self->name)) {
+        snprintf (reason, size, "this relay's --name %s is the name of the "
+                  "broker it links to: give it a --name of its own", node);
+        return reason;
+    }
+    size_t length = strlen (node);
+    for (void *head = zhashx_first (self->heads); head;
+         head = zhashx_next (self->heads)) {
+        const char *stream = (const char *) zhashx_cursor (self->heads);
+        if (strncmp (stream, node, length) == 0 && stream [length] == '/') {
+            snprintf (reason, size, "this relay's --name %s is the origin of "
+                      "stream %s, which it would follow: give it a --name "
+                      "of its own", node, stream);
+            return reason;
+        }
+    }
+    char hex [65];
+    cc_hex_encode (member->sign_key, 32, hex);
+    const char *holder = (const char *) zhashx_lookup (self->origin_claims,
+                                                       node);
+    if (holder && !streq (holder, hex)) {
+        uint8_t key [32];
+        const cc_member_t *other = cc_hex_decode (holder, key, 32) == 0?
+            cc_roster_by_sign_key (self->roster, key): NULL;
+        if (other) {
+            snprintf (reason, size, "stream origin %s is relay %s's: two "
+                      "relays numbering one stream lose advisories for agents "
+                      "moving between them; give this relay a --name of its "
+                      "own", node, other->name);
+            return reason;
+        }
+    }
+    //  Ours now, and no longer any other name it had.
+    zlistx_t *names = zhashx_keys (self->origin_claims);
+    for (const char *name = (const char *) zlistx_first (names); name;
+         name = (const char *) zlistx_next (names))
+        if (streq ((const char *) zhashx_lookup (self->origin_claims, name),
+                   hex))
+            zhashx_delete (self->origin_claims, name);
+    zlistx_destroy (&names);
+    zhashx_update (self->origin_claims, node, strdup (hex));
+    return NULL;
+}
+
 static void
 s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
                 const cc_member_t *member)
 {
+    char reason [256];
+    if (streq (member->role, "relay") && request->hello->node
+    &&  s_origin_problem (self, member, request->hello->node, reason,
+                          sizeof reason)) {
+        cc_engine_refuse (self, routing, request->corr, member->curve,
+                          CC_ENOTALLOWED, reason);
+        return;
+    }
     zlistx_t *visible = zlistx_new ();
     for (uint64_t *head = (uint64_t *) zhashx_first (self->heads); head;
          head = (uint64_t *) zhashx_next (self->heads)) {
@@ -748,6 +813,7 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->heads);
     zhashx_destroy (&self->pending_heads);
     zhashx_destroy (&self->peer_logged);
+    zhashx_destroy (&self->origin_claims);
     zhashx_destroy (&self->fetch_shares);
     zhashx_destroy (&self->peer_checks);
     cc_roster_chunks_destroy (&self->roster_chunks);
@@ -895,6 +961,9 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->pending_heads = zhashx_new ();
     zhashx_set_destructor (self->pending_heads, s_default_destructor);
     self->peer_logged = zhashx_new ();
+    self->origin_claims = zhashx_new ();
+    zhashx_set_destructor (self->origin_claims,
+                           (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->fetch_shares = zhashx_new ();
     zhashx_set_destructor (self->fetch_shares, s_default_destructor);

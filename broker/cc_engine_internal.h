@@ -165,6 +165,8 @@ typedef struct {
     zlistx_t *batch;                //  cc_engine_item_t, verified, to write
     zlistx_t *outgoing;             //  cc_engine_outgoing_t of this attempt
     zhashx_t *peer_logged;          //  curve key -> int64_t * last log ms
+    zhashx_t *origin_claims;        //  relay node name -> hex sign key of
+                                    //  the relay that numbers it (owned)
     zhashx_t *fetch_shares;         //  curve key -> s_fetch_share_t (cc_engine.c)
     zhashx_t *peer_checks;          //  curve key -> size_t *: its acks queued
                                     //  or being checked

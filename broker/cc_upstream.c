@@ -60,6 +60,8 @@ struct _cc_upstream_t {
     size_t names_refused;           //  stream names the last Welcome had
                                     //  that we do not take
     cc_loglimit_t bad_said;         //  s_bad: one line per interval
+    cc_loglimit_t hello_refused;    //  said once per interval: a Hello
+                                    //  goes every second until linked
     zframe_t *acks_frame;           //  in-flight ack batch, encoded
     uint64_t acks_upto;             //  its queue position
     int64_t acks_sent;              //  mono ms
@@ -680,9 +682,21 @@ s_handle_control (cc_upstream_t *self)
                                                 self->report_seq, false);
                     }
                 }
-                zsys_warning ("upstream: refused request %" PRIu64 ": %s: %s",
-                              control->corr, cc_strerror (control->error->code),
-                              control->error->reason? control->error->reason: "");
+                uint64_t unsaid = 0;
+                if (control->corr != CORR_HELLO)
+                    zsys_warning ("upstream: refused request %" PRIu64 ": %s: %s",
+                                  control->corr,
+                                  cc_strerror (control->error->code),
+                                  control->error->reason?
+                                  control->error->reason: "");
+                else
+                if (cc_loglimit_may (&self->hello_refused, &unsaid))
+                    zsys_error ("upstream: refused our hello, so nothing "
+                                "comes from it: %s: %s (%" PRIu64 " more "
+                                "refusals since the last such line)",
+                                cc_strerror (control->error->code),
+                                control->error->reason?
+                                control->error->reason: "", unsaid);
                 if (control->corr == self->acks_upto && self->acks_frame) {
                     if (self->handler.acks_refused (
                             self->handler.arg, self->acks_upto,
