@@ -39,31 +39,82 @@ s_plain (const char *text, char *out, size_t size)
     return out;
 }
 
+//  One relay name as status shows it: two relay keys may share a name,
+//  and either one speaking is that name's relay speaking (as in certcast
+//  compliance); a name twice in one JSON object would be read as the
+//  last one only, perhaps a key that never spoke.
+typedef struct {
+    int64_t heard;                  //  latest of its keys; 0: none spoke
+    const cc_member_t *member;      //  the key shown (sector)
+} s_relay_view_t;
+
+static void
+s_view_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static int
+s_view_compare (const void *one, const void *two)
+{
+    return strcmp ((const char *) one, (const char *) two);
+}
+
 //  "relays":{NAME:{"sector":S,"heard_s_ago":N or null}}: seconds since
 //  each enrolled relay below last spoke (every 5 s while it is up), null
 //  if it has not since this daemon started.
 static void
 s_relays_json (self_t *self, const cc_member_t *reader, FILE *out)
 {
-    fprintf (out, ",\"relays\":{");
-    bool first = true;
-    int64_t now = (int64_t) time (NULL);
+    zhashx_t *views = zhashx_new ();
+    assert (views);
+    zhashx_set_destructor (views, s_view_destroy);
     for (const cc_member_t *member = cc_roster_first (self->roster); member;
          member = cc_roster_next (self->roster)) {
         if (!streq (member->role, "relay") || !s_may_see_relay (reader, member))
             continue;
         int64_t heard = cc_heard_last (self->heard, member->sign_key);
+        s_relay_view_t *view =
+            (s_relay_view_t *) zhashx_lookup (views, member->name);
+        if (!view) {
+            view = (s_relay_view_t *) zmalloc (sizeof (s_relay_view_t));
+            assert (view);
+            zhashx_insert (views, member->name, view);
+        }
+        else
+        if (heard <= view->heard)
+            continue;
+        view->heard = heard;
+        view->member = member;
+    }
+    zlistx_t *names = zhashx_keys (views);
+    assert (names);
+    zlistx_set_comparator (names, s_view_compare);
+    zlistx_sort (names);
+    fprintf (out, ",\"relays\":{");
+    int64_t now = (int64_t) time (NULL);
+    bool first = true;
+    for (const char *key = (const char *) zlistx_first (names); key;
+         key = (const char *) zlistx_next (names)) {
+        const s_relay_view_t *view =
+            (const s_relay_view_t *) zhashx_lookup (views, key);
+        const cc_member_t *member = view->member;
         char name [sizeof member->name], sector [sizeof member->sector];
         fprintf (out, "%s\"%s\":{\"sector\":\"%s\",\"heard_s_ago\":",
-                 first? "": ",", s_plain (member->name, name, sizeof name),
+                 first? "": ",",
+                 s_plain (member->name, name, sizeof name),
                  s_plain (member->sector, sector, sizeof sector));
-        if (heard)
-            fprintf (out, "%" PRId64 "}", now > heard? now - heard: 0);
+        if (view->heard)
+            fprintf (out, "%" PRId64 "}",
+                     now > view->heard? now - view->heard: 0);
         else
             fprintf (out, "null}");
         first = false;
     }
     fprintf (out, "}");
+    zlistx_destroy (&names);
+    zhashx_destroy (&views);
 }
 
 char *

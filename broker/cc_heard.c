@@ -30,6 +30,14 @@ s_member_destroy (void **item)
     *item = NULL;
 }
 
+//  Has the member's time moved, either way, by a step since written?
+static bool
+s_moved (cc_heard_t *self, const s_member_t *member)
+{
+    return member->heard - member->written >= self->step
+        || member->written - member->heard >= self->step;
+}
+
 cc_heard_t *
 cc_heard_new (int64_t step_s)
 {
@@ -76,11 +84,13 @@ cc_heard_note (cc_heard_t *self, const uint8_t sign_key[32], int64_t now)
         memcpy (member->sign_key, sign_key, 32);
         zhashx_insert (self->members, hex, member);
     }
-    //  Heard times only move forward, as in the store (a clock stepped
-    //  back must not make a relay look silent).
-    if (now > member->heard)
-        member->heard = now;
-    if (member->heard - member->written >= self->step)
+    //  The time of its last message by the clock as it is now, earlier
+    //  too: silence is measured against this same clock (the alive time,
+    //  the reader's), so a clock stepped back makes no relay look silent,
+    //  while a time kept from before the step would hide a relay that
+    //  stops for as long as the step was.
+    member->heard = now;
+    if (s_moved (self, member))
         self->dirty = true;
 }
 
@@ -111,13 +121,29 @@ cc_heard_write (cc_heard_t *self, cc_store_t *store, MDB_txn *txn,
     for (s_member_t *member = (s_member_t *) zhashx_first (self->members);
          member; member = (s_member_t *) zhashx_next (self->members)) {
         member->writing = member->written;
-        if (member->heard - member->written < self->step)
+        //  Heard after now: the clock was stepped back since. When, by
+        //  this clock, is not known; now is the latest it can have been,
+        //  and from now on it ages, so a relay that stopped before the
+        //  step is named once silent_after has passed, not once the
+        //  clock has caught up with the step.
+        if (member->heard > now)
+            member->heard = now;
+        if (!s_moved (self, member))
             continue;
-        int rc = cc_roster_touch (store, txn, member->sign_key,
-                                  member->heard);
+        int rc = cc_roster_set_seen (store, txn, member->sign_key,
+                                     member->heard);
         if (rc)
             return rc;
         member->writing = member->heard;
+    }
+    //  Since when relays could have been heard here: a relay not heard
+    //  since (data from before heard times, a key enrolled that never
+    //  spoke) is judged from then, not left out (certcast compliance).
+    if (cc_meta_get_u64 (store, txn, CC_META_HEARD_SINCE) == 0) {
+        int rc = cc_meta_put_u64 (store, txn, CC_META_HEARD_SINCE,
+                                  (uint64_t) now);
+        if (rc)
+            return rc;
     }
     self->alive_writing = now;
     return cc_meta_put_u64 (store, txn, CC_META_ALIVE, (uint64_t) now);
@@ -145,6 +171,12 @@ int64_t
 cc_heard_alive (cc_store_t *store, MDB_txn *txn)
 {
     return (int64_t) cc_meta_get_u64 (store, txn, CC_META_ALIVE);
+}
+
+int64_t
+cc_heard_since (cc_store_t *store, MDB_txn *txn)
+{
+    return (int64_t) cc_meta_get_u64 (store, txn, CC_META_HEARD_SINCE);
 }
 
 
@@ -213,7 +245,7 @@ cc_heard_test (bool verbose)
     assert (cc_heard_due (test.heard, 1030));
 
     //  A relay's first message is due at once; later ones within a step
-    //  are not, and a clock stepped back changes nothing
+    //  are not
     assert (cc_heard_last (test.heard, relay_a) == 0);
     cc_heard_note (test.heard, relay_a, 1001);
     assert (cc_heard_last (test.heard, relay_a) == 1001);
@@ -221,7 +253,6 @@ cc_heard_test (bool verbose)
     s_test_commit (&test, 1001);
     assert (s_test_stored (store, relay_a) == 1001);
     cc_heard_note (test.heard, relay_a, 1020);
-    cc_heard_note (test.heard, relay_a, 900);
     assert (cc_heard_last (test.heard, relay_a) == 1020);
     assert (!cc_heard_due (test.heard, 1020));
     cc_heard_note (test.heard, relay_b, 1025);
@@ -244,6 +275,26 @@ cc_heard_test (bool verbose)
     assert (s_test_stored (store, NULL) == 1061);
     assert (!cc_heard_due (test.heard, 1062));
 
+    //  The clock stepped back by an hour: a message now is heard now,
+    //  and a relay silent since before the step is stored no later than
+    //  the first write after it, so it ages from there
+    cc_heard_note (test.heard, relay_a, 5000);
+    s_test_commit (&test, 5000);
+    assert (s_test_stored (store, relay_a) == 5000);
+    cc_heard_note (test.heard, relay_b, 5000);
+    s_test_commit (&test, 5000);
+    cc_heard_note (test.heard, relay_a, 1400);
+    assert (cc_heard_last (test.heard, relay_a) == 1400);
+    assert (cc_heard_due (test.heard, 1400));
+    s_test_commit (&test, 1400);
+    assert (s_test_stored (store, relay_a) == 1400);
+    assert (s_test_stored (store, relay_b) == 1400);
+    assert (s_test_stored (store, NULL) == 1400);
+    MDB_txn *txn;
+    assert (cc_store_read (store, &txn) == 0);
+    assert (cc_heard_since (store, txn) == 1000);
+    mdb_txn_abort (txn);
+
     //  Times survive a reopen, read-only
     cc_heard_destroy (&test.heard);
     assert (test.heard == NULL);
@@ -251,8 +302,8 @@ cc_heard_test (bool verbose)
     cc_store_destroy (&store);
     store = cc_store_new (base, CC_STORE_READONLY);
     assert (store);
-    assert (s_test_stored (store, relay_a) == 1031);
-    assert (s_test_stored (store, NULL) == 1061);
+    assert (s_test_stored (store, relay_a) == 1400);
+    assert (s_test_stored (store, NULL) == 1400);
     cc_store_destroy (&store);
 
     zdir_t *tree = zdir_new (base, NULL);

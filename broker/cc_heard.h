@@ -20,6 +20,9 @@
 
 //  Meta key: Unix seconds at which the broker last wrote its heard times.
 #define CC_META_ALIVE       "alive"
+//  Meta key: Unix seconds at which it first wrote them (relays not heard
+//  since are judged from then).
+#define CC_META_HEARD_SINCE "heard.since"
 //  Seconds a stored time may lag behind the truth; CC_HEARD_STEP_S in the
 //  environment overrides it (tests).
 #define CC_HEARD_STEP_S     30
@@ -37,7 +40,8 @@ int64_t
 void
     cc_heard_destroy (cc_heard_t **self_p);
 
-//  A message from the member with this sign key arrived at now.
+//  A message from the member with this sign key arrived at now (by the
+//  clock as it is, earlier than before if it was stepped back).
 void
     cc_heard_note (cc_heard_t *self, const uint8_t sign_key[32], int64_t now);
 
@@ -70,6 +74,10 @@ void
 //  time is cc_roster_seen of its sign key.
 int64_t
     cc_heard_alive (cc_store_t *store, MDB_txn *txn);
+
+//  Readers: since when heard times are kept (0: never).
+int64_t
+    cc_heard_since (cc_store_t *store, MDB_txn *txn);
 
 void
     cc_heard_test (bool verbose);

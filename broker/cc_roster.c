@@ -519,6 +519,24 @@ cc_roster_touch (cc_store_t *store, MDB_txn *txn,
 }
 
 
+int
+cc_roster_set_seen (cc_store_t *store, MDB_txn *txn,
+                    const uint8_t sign_key[32], int64_t when)
+{
+    assert (store);
+    assert (txn);
+    assert (sign_key);
+    MDB_dbi dbi = cc_store_dbi (store, CC_DB_SEEN);
+    if (dbi == 0)
+        return EACCES;
+    uint8_t bytes [8];
+    cc_be64_put (bytes, (uint64_t) when);
+    MDB_val key = { 32, (void *) sign_key };
+    MDB_val value = { sizeof (bytes), bytes };
+    return mdb_put (txn, dbi, &key, &value, 0);
+}
+
+
 int64_t
 cc_roster_seen (cc_store_t *store, MDB_txn *txn, const uint8_t sign_key[32])
 {

@@ -97,10 +97,15 @@ int
     cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
                     void *arg);
 
-//  Last-seen times (CC_DB_SEEN).
+//  Last-seen times (CC_DB_SEEN). touch only moves a time forward (an
+//  agent's acks); set_seen puts it as given, earlier too (a relay's
+//  heard time after the clock was stepped back, cc_heard).
 int
     cc_roster_touch (cc_store_t *store, MDB_txn *txn,
                      const uint8_t sign_key[32], int64_t when);
+int
+    cc_roster_set_seen (cc_store_t *store, MDB_txn *txn,
+                        const uint8_t sign_key[32], int64_t when);
 int64_t
     cc_roster_seen (cc_store_t *store, MDB_txn *txn,
                     const uint8_t sign_key[32]);

@@ -24,8 +24,14 @@ int cmd_compliance (int argc, char **argv);
 //  Notes above the compliance report (cmd_notes.c), on out. Agents held
 //  via a relay no longer enrolled in roster (sign key hex -> cc_member_t);
 //  agents behind a relay silent for over silent_after seconds by heard_at
-//  (relay name -> int64_t * last heard), as of alive (when the broker last
+//  (relay name -> cmd_heard_t *), as of alive (when the broker last
 //  ran; 0: not known, nothing said) or now, if sooner.
+typedef struct {
+    int64_t at;                 //  last heard; or, if !heard, since when
+                                //  it could have been (enrolled, or heard
+                                //  times began here)
+    bool heard;
+} cmd_heard_t;
 void cmd_note_orphans (zhashx_t *roster, const cc_member_t **agents,
                        size_t agent_count, FILE *out);
 void cmd_note_silent_relays (zhashx_t *heard_at, int64_t alive,

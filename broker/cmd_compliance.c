@@ -102,8 +102,8 @@ typedef struct {
     zlistx_t *advisories;       //  s_advisory_t, in id order
     zlistx_t *silent;           //  "relay (sectors)" of enrolled relays
                                 //  that never sent a roster; owned
-    zhashx_t *heard;            //  relay name -> int64_t * last heard at
-                                //  this broker; owned
+    zhashx_t *heard;            //  relay name -> cmd_heard_t * at this
+                                //  broker; owned
     int64_t alive;              //  when the broker last said it ran; 0:
                                 //  not known (a store of an older release)
     int64_t silent_after;       //  --silent-after
@@ -700,6 +700,37 @@ s_snapshot_revision (cc_store_t *store, MDB_txn *txn, s_report_t *report)
     zchunk_destroy (&signed_bytes);
 }
 
+//  When a relay was last heard, into heard (by name). A key not heard
+//  since heard times began here (an older release's data, a key enrolled
+//  that never spoke) is judged from then, or from its enrolment if
+//  later: left out, a relay down since before the upgrade, or enrolled
+//  again under a new key that never came up, would never be named. Two
+//  relay keys may share a name: either one speaking, or the newer just
+//  enrolled, is that name's relay.
+static void
+s_snapshot_heard (cc_store_t *store, MDB_txn *txn, const cc_member_t *member,
+                  int64_t since, zhashx_t *heard)
+{
+    cmd_heard_t key = { cc_roster_seen (store, txn, member->sign_key), true };
+    if (key.at == 0) {
+        int64_t enrolled = cc_roster_enrolled (store, txn, member->sign_key);
+        key.at = enrolled > since? enrolled: since;
+        key.heard = false;
+    }
+    if (key.at == 0)
+        return;
+    cmd_heard_t *held = (cmd_heard_t *) zhashx_lookup (heard, member->name);
+    if (!held) {
+        held = (cmd_heard_t *) zmalloc (sizeof (cmd_heard_t));
+        assert (held);
+        zhashx_insert (heard, member->name, held);
+    }
+    else
+    if (key.at < held->at || (key.at == held->at && !key.heard))
+        return;
+    *held = key;
+}
+
 //  Copy the roster and the advisories in one read transaction. 0 or an
 //  LMDB error; *roster_p is NULL after a roster error (already reported).
 static int
@@ -710,6 +741,7 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
     if (rc)
         return rc;
     *roster_p = cmd_roster_load ("compliance", store, txn);
+    int64_t since = cc_heard_since (store, txn);
     //  An enrolled relay that never reported its roster: the agents behind
     //  it are unknown here, and the officer must be told so rather than
     //  shown a report with nobody missing.
@@ -722,18 +754,8 @@ s_snapshot (cc_store_t *store, s_report_t *report, zhashx_t **roster_p)
         &&  cc_meta_get_u64 (store, txn, key) == 0)
             zlistx_add_end (report->silent, zsys_sprintf (
                 "%s (%s)", member->name, member->sector));
-        int64_t heard = streq (member->role, "relay")?
-            cc_roster_seen (store, txn, member->sign_key): 0;
-        //  Two relay keys may share a name: either one speaking is that
-        //  name's relay speaking.
-        int64_t *held = (int64_t *) zhashx_lookup (report->heard, member->name);
-        if (heard > 0 && !held) {
-            held = (int64_t *) zmalloc (sizeof (int64_t));
-            assert (held);
-            zhashx_insert (report->heard, member->name, held);
-        }
-        if (held && heard > *held)
-            *held = heard;
+        if (streq (member->role, "relay"))
+            s_snapshot_heard (store, txn, member, since, report->heard);
     }
     report->alive = cc_heard_alive (store, txn);
     if (*roster_p) {

@@ -135,22 +135,25 @@ cmd_note_silent_relays (zhashx_t *heard_at, int64_t alive,
     zhashx_t *behind = s_tally_new ();  //  silent relay -> agents listed
     for (size_t index = 0; index < agent_count; index++) {
         const char *via = agents [index]->via;
-        int64_t *heard = (int64_t *) zhashx_lookup (heard_at, via);
-        if (heard && until - *heard > silent_after)
+        cmd_heard_t *heard = (cmd_heard_t *) zhashx_lookup (heard_at, via);
+        if (heard && until - heard->at > silent_after)
             s_tally (behind, via);
     }
     zlistx_t *names = s_tally_names (behind);
     for (const char *via = (const char *) zlistx_first (names); via;
          via = (const char *) zlistx_next (names)) {
-        int64_t heard = *(int64_t *) zhashx_lookup (heard_at, via);
+        const cmd_heard_t *heard =
+            (const cmd_heard_t *) zhashx_lookup (heard_at, via);
         char *safe = cmd_text_safe (via);
         fprintf (out, "note: relay %s, which reported %zu of the agents "
-                 "below, was last heard from at %s, %s before %s: they may "
+                 "below, %s %s, %s before %s: they may "
                  "have had nothing from here since, or acked to a relay "
                  "that could not pass it on\n", safe,
                  *(size_t *) zhashx_lookup (behind, via),
-                 cmd_time_iso (heard, when, sizeof when),
-                 s_span_text (until - heard, span, sizeof span),
+                 heard->heard? "was last heard from at"
+                             : "has not been heard from since at least",
+                 cmd_time_iso (heard->at, when, sizeof when),
+                 s_span_text (until - heard->at, span, sizeof span),
                  until == now? "this report": "the broker last ran");
         free (safe);
     }
