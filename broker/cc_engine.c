@@ -204,9 +204,10 @@ cc_engine_reply_error (self_t *self, zframe_t *routing, uint64_t corr,
 //  and never get them; a relay named as a stream origin it follows would
 //  drop that stream. Said at its Hello, so its link never comes up and
 //  the operator sees why at once. The claim of a relay no longer enrolled
-//  lapses (re-keyed, or decommissioned). NULL: the name is free.
+//  lapses (re-keyed, or decommissioned). NULL: the name is now the
+//  member's; otherwise reason, saying why it may not have it.
 static const char *
-s_origin_problem (self_t *self, const cc_member_t *member, const char *node,
+s_claim_origin (self_t *self, const cc_member_t *member, const char *node,
                   char *reason, size_t size)
 {
     if (streq (node, self->name)) {
@@ -259,8 +260,8 @@ s_handle_hello (self_t *self, zframe_t *routing, Certcast__Control *request,
 {
     char reason [256];
     if (streq (member->role, "relay") && request->hello->node
-    &&  s_origin_problem (self, member, request->hello->node, reason,
-                          sizeof reason)) {
+    &&  s_claim_origin (self, member, request->hello->node, reason,
+                        sizeof reason)) {
         cc_engine_refuse (self, routing, request->corr, member->curve,
                           CC_ENOTALLOWED, reason);
         return;
@@ -961,10 +962,10 @@ s_self_new (zsock_t *pipe, const cc_engine_config_t *config)
     self->pending_heads = zhashx_new ();
     zhashx_set_destructor (self->pending_heads, s_default_destructor);
     self->peer_logged = zhashx_new ();
+    zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->origin_claims = zhashx_new ();
     zhashx_set_destructor (self->origin_claims,
                            (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_destructor (self->peer_logged, s_default_destructor);
     self->fetch_shares = zhashx_new ();
     zhashx_set_destructor (self->fetch_shares, s_default_destructor);
     self->peer_checks = zhashx_new ();

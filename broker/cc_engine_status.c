@@ -48,19 +48,6 @@ typedef struct {
     const cc_member_t *member;      //  the key shown (sector)
 } s_relay_view_t;
 
-static void
-s_view_destroy (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
-static int
-s_view_compare (const void *one, const void *two)
-{
-    return strcmp ((const char *) one, (const char *) two);
-}
-
 //  "relays":{NAME:{"sector":S,"heard_s_ago":N or null}}: seconds since
 //  each enrolled relay below last spoke (every 5 s while it is up), null
 //  if it has not since this daemon started.
@@ -69,7 +56,7 @@ s_relays_json (self_t *self, const cc_member_t *reader, FILE *out)
 {
     zhashx_t *views = zhashx_new ();
     assert (views);
-    zhashx_set_destructor (views, s_view_destroy);
+    zhashx_set_destructor (views, (zhashx_destructor_fn *) zstr_free);
     for (const cc_member_t *member = cc_roster_first (self->roster); member;
          member = cc_roster_next (self->roster)) {
         if (!streq (member->role, "relay") || !s_may_see_relay (reader, member))
@@ -90,7 +77,7 @@ s_relays_json (self_t *self, const cc_member_t *reader, FILE *out)
     }
     zlistx_t *names = zhashx_keys (views);
     assert (names);
-    zlistx_set_comparator (names, s_view_compare);
+    zlistx_set_comparator (names, (zlistx_comparator_fn *) strcmp);
     zlistx_sort (names);
     fprintf (out, ",\"relays\":{");
     int64_t now = (int64_t) time (NULL);

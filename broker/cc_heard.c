@@ -18,17 +18,10 @@ typedef struct {
 struct _cc_heard_t {
     int64_t step;
     zhashx_t *members;              //  64 hex digits -> s_member_t, owned
-    bool dirty;                     //  some heard - written >= step
+    bool dirty;                     //  some time moved a step (s_moved)
     int64_t alive_written, alive_writing;
     int64_t retry_at;               //  after a failed write: not before
 };
-
-static void
-s_member_destroy (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
 
 //  Has the member's time moved, either way, by a step since written?
 static bool
@@ -36,6 +29,15 @@ s_moved (cc_heard_t *self, const s_member_t *member)
 {
     return member->heard - member->written >= self->step
         || member->written - member->heard >= self->step;
+}
+
+//  The member with this sign key, NULL if not heard since we started.
+static s_member_t *
+s_find (cc_heard_t *self, const uint8_t sign_key[32])
+{
+    char hex [65];
+    cc_hex_encode (sign_key, 32, hex);
+    return (s_member_t *) zhashx_lookup (self->members, hex);
 }
 
 cc_heard_t *
@@ -47,7 +49,8 @@ cc_heard_new (int64_t step_s)
     self->step = step_s;
     self->members = zhashx_new ();
     assert (self->members);
-    zhashx_set_destructor (self->members, s_member_destroy);
+    zhashx_set_destructor (self->members,
+                           (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -75,13 +78,13 @@ void
 cc_heard_note (cc_heard_t *self, const uint8_t sign_key[32], int64_t now)
 {
     assert (self);
-    char hex [65];
-    cc_hex_encode (sign_key, 32, hex);
-    s_member_t *member = (s_member_t *) zhashx_lookup (self->members, hex);
+    s_member_t *member = s_find (self, sign_key);
     if (!member) {
         member = (s_member_t *) zmalloc (sizeof (s_member_t));
         assert (member);
         memcpy (member->sign_key, sign_key, 32);
+        char hex [65];
+        cc_hex_encode (sign_key, 32, hex);
         zhashx_insert (self->members, hex, member);
     }
     //  The time of its last message by the clock as it is now, earlier
@@ -98,9 +101,7 @@ int64_t
 cc_heard_last (cc_heard_t *self, const uint8_t sign_key[32])
 {
     assert (self);
-    char hex [65];
-    cc_hex_encode (sign_key, 32, hex);
-    s_member_t *member = (s_member_t *) zhashx_lookup (self->members, hex);
+    s_member_t *member = s_find (self, sign_key);
     return member? member->heard: 0;
 }
 

@@ -29,29 +29,6 @@ s_log_key (uint8_t *key, const char *stream, uint64_t seq)
 }
 
 
-//  Call visit for every record of db, in key order. 0 or LMDB error.
-typedef void (s_visit_fn) (const MDB_val *key, const MDB_val *value,
-                           void *arg);
-
-static int
-s_walk (cc_store_t *store, MDB_txn *txn, cc_db_t db, s_visit_fn *visit,
-        void *arg)
-{
-    MDB_dbi dbi = cc_store_dbi (store, db);
-    if (dbi == 0)
-        return 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (txn, dbi, &cursor);
-    if (rc)
-        return rc;
-    MDB_val key, value;
-    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT))
-        visit (&key, &value, arg);
-    mdb_cursor_close (cursor);
-    return rc == MDB_NOTFOUND? 0: rc;
-}
-
 uint64_t
 cc_log_head (cc_store_t *store, MDB_txn *txn, const char *stream)
 {
@@ -155,7 +132,7 @@ cc_log_each_head (cc_store_t *store, MDB_txn *txn, cc_log_head_fn *fn,
     assert (txn);
     assert (fn);
     s_heads_t heads = { fn, arg };
-    return s_walk (store, txn, CC_DB_HEADS, s_visit_head, &heads);
+    return cc_store_each (store, txn, CC_DB_HEADS, s_visit_head, &heads);
 }
 
 
@@ -254,8 +231,8 @@ cc_log_each_advisory (cc_store_t *store, MDB_txn *txn,
     assert (txn);
     assert (fn);
     s_advisories_t advisories = { fn, arg };
-    return s_walk (store, txn, CC_DB_ADVISORIES, s_visit_advisory,
-                   &advisories);
+    return cc_store_each (store, txn, CC_DB_ADVISORIES, s_visit_advisory,
+                          &advisories);
 }
 
 
@@ -323,7 +300,7 @@ cc_log_each_revision (cc_store_t *store, MDB_txn *txn, const char *id,
     assert (id && *id);
     assert (fn);
     s_revisions_t wanted = { id, revision, fn, arg };
-    return s_walk (store, txn, CC_DB_LOG, s_visit_delivery, &wanted);
+    return cc_store_each (store, txn, CC_DB_LOG, s_visit_delivery, &wanted);
 }
 
 

@@ -372,6 +372,26 @@ cc_roster_put (cc_store_t *store, MDB_txn *txn,
 }
 
 
+typedef struct {
+    cc_roster_entry_fn *fn;
+    void *arg;
+} s_each_t;
+
+static void
+s_visit_entry (const MDB_val *key, const MDB_val *value, void *arg)
+{
+    (void) key;
+    s_each_t *each = (s_each_t *) arg;
+    Certcast__RosterEntry *entry = (Certcast__RosterEntry *)
+        cc_wire_unpack (&certcast__roster_entry__descriptor,
+                        (const uint8_t *) value->mv_data, value->mv_size,
+                        CC_ROSTER_ENTRY_MAX);
+    if (!entry)
+        return;                     //  relays' entries are checked on entry
+    each->fn (entry, each->arg);
+    certcast__roster_entry__free_unpacked (entry, NULL);
+}
+
 int
 cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
                 void *arg)
@@ -379,27 +399,8 @@ cc_roster_each (cc_store_t *store, MDB_txn *txn, cc_roster_entry_fn *fn,
     assert (store);
     assert (txn);
     assert (fn);
-    MDB_dbi dbi = cc_store_dbi (store, CC_DB_ROSTER);
-    if (dbi == 0)
-        return 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (txn, dbi, &cursor);
-    if (rc)
-        return rc;
-    MDB_val key, value;
-    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) {
-        Certcast__RosterEntry *entry = (Certcast__RosterEntry *)
-            cc_wire_unpack (&certcast__roster_entry__descriptor,
-                            (const uint8_t *) value.mv_data, value.mv_size,
-                            CC_ROSTER_ENTRY_MAX);
-        if (!entry)
-            continue;               //  relays' entries are checked on entry
-        fn (entry, arg);
-        certcast__roster_entry__free_unpacked (entry, NULL);
-    }
-    mdb_cursor_close (cursor);
-    return rc == MDB_NOTFOUND? 0: rc;
+    s_each_t each = { fn, arg };
+    return cc_store_each (store, txn, CC_DB_ROSTER, s_visit_entry, &each);
 }
 
 
@@ -498,24 +499,11 @@ int
 cc_roster_touch (cc_store_t *store, MDB_txn *txn,
                  const uint8_t sign_key[32], int64_t when)
 {
-    assert (store);
-    assert (txn);
-    assert (sign_key);
-    MDB_dbi dbi = cc_store_dbi (store, CC_DB_SEEN);
-    if (dbi == 0)
-        return EACCES;
-    uint8_t bytes [8];
-    cc_be64_put (bytes, (uint64_t) when);
-    MDB_val key = { 32, (void *) sign_key };
-    MDB_val value;
     //  An agent acks many times a second in a burst: a put that changes
     //  nothing would still copy its page into the commit.
-    if (mdb_get (txn, dbi, &key, &value) == 0 && value.mv_size == 8
-    &&  (int64_t) cc_be64_get ((const uint8_t *) value.mv_data) >= when)
+    if (cc_roster_seen (store, txn, sign_key) >= when)
         return 0;
-    value.mv_size = sizeof (bytes);
-    value.mv_data = bytes;
-    return mdb_put (txn, dbi, &key, &value, 0);
+    return cc_roster_set_seen (store, txn, sign_key, when);
 }
 
 

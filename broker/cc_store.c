@@ -229,6 +229,26 @@ cc_store_dbi (cc_store_t *self, cc_db_t db)
     return self->dbi [db];
 }
 
+int
+cc_store_each (cc_store_t *self, MDB_txn *txn, cc_db_t db,
+               cc_store_visit_fn *visit, void *arg)
+{
+    assert (self && txn && visit);
+    MDB_dbi dbi = cc_store_dbi (self, db);
+    if (dbi == 0)
+        return 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (rc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT))
+        visit (&key, &value, arg);
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND? 0: rc;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Double the map. mdb_env_set_mapsize remaps the file, so it is legal only

@@ -67,6 +67,14 @@ MDB_env *
 MDB_dbi
     cc_store_dbi (cc_store_t *self, cc_db_t db);
 
+//  Call visit for every record of db, in key order (none where a
+//  read-only store lacks db). 0 or an LMDB error.
+typedef void (cc_store_visit_fn) (const MDB_val *key, const MDB_val *value,
+                                  void *arg);
+int
+    cc_store_each (cc_store_t *self, MDB_txn *txn, cc_db_t db,
+                   cc_store_visit_fn *visit, void *arg);
+
 typedef int (cc_store_batch_fn) (MDB_txn *txn, void *arg);
 
 //  Run batch(txn, arg) in one write transaction and commit durably. If

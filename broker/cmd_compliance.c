@@ -813,7 +813,8 @@ s_check_options (cc_config_t *config, s_report_t *report)
     if (revision == -1)
         return 2;               //  cc_config_int said why
     //  A relay speaks every 5 s and a broker writes when it last did
-    //  every CC_HEARD_STEP_S, so less than that would name live relays.
+    //  every CC_HEARD_STEP_S (30 s), so under about 40 s live relays may
+    //  be named; allowed, for brokers run with a shorter step (tests).
     report->silent_after = cc_config_int (config, "silent-after", 1,
                                           366 * 86400, 300);
     if (report->silent_after == -1)

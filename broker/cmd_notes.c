@@ -6,12 +6,6 @@
 */
 #include "cmd.h"
 
-static int
-s_name_compare (const void *one, const void *two)
-{
-    return strcmp ((const char *) one, (const char *) two);
-}
-
 //  Agents counted by the relay that reported them: via -> size_t *.
 static zhashx_t *
 s_tally_new (void)
@@ -39,7 +33,7 @@ static zlistx_t *
 s_tally_names (zhashx_t *tally)
 {
     zlistx_t *names = zhashx_keys (tally);
-    zlistx_set_comparator (names, s_name_compare);
+    zlistx_set_comparator (names, (zlistx_comparator_fn *) strcmp);
     zlistx_sort (names);
     return names;
 }
